@@ -1,0 +1,119 @@
+"""The ``siteplan`` command line.
+
+``siteplan run [SCENARIO] [--out DIR]`` runs a scenario (the bundled demo
+when none is named) and prints a summary; ``siteplan make-city`` regenerates
+the synthetic demo city. Errors print as one clear message, never a
+traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from .errors import SiteplanError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Place affordable-housing targets onto land parcels.")
+console = Console(stderr=False)
+err_console = Console(stderr=True)
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(message)s",
+        handlers=[RichHandler(console=err_console, show_path=False, show_time=False)],
+        force=True,
+    )
+
+
+def _summary_tables(result) -> list[Table]:
+    plan, scenario = result.plan, result.scenario
+    s = plan.summary()
+    by_type = Table(title="Targets and placed units by year and type")
+    by_type.add_column("year")
+    types = list(plan.problem.types)
+    for t in types:
+        by_type.add_column(scenario.type_label(t), justify="right")
+    for year, part in s.groupby("year"):
+        cells = []
+        for t in types:
+            row = part.loc[part["type"] == t].iloc[0]
+            mark = "" if row["placed"] == row["target"] else " [red]![/red]"
+            cells.append(f"{row['placed']:,} / {row['target']:,}{mark}")
+        by_type.add_row(str(year), *cells)
+    zone = Table(title="Units by zone")
+    zone.add_column("zone")
+    zone.add_column("target", justify="right")
+    zone.add_column("placed", justify="right")
+    placed = plan.by_column("zone")
+    for z in sorted(set(placed.index) | set(scenario.zones)):
+        tgt = scenario.zones.get(z)
+        zone.add_row(z, f"{tgt:,}" if tgt is not None else "-", f"{int(placed.get(z, 0)):,}")
+    return [by_type, zone]
+
+
+@app.command()
+def run(
+    scenario: Annotated[Optional[Path], typer.Argument(help="Scenario TOML file; default: the bundled demo.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Output folder; default out/<scenario name>.")] = None,
+    lang: Annotated[str, typer.Option("--lang", help="Map labels: zh or en.")] = "zh",
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each step.")] = False,
+) -> None:
+    """Run a scenario: read layers, compute features, solve, write the plan."""
+    _setup_logging(verbose)
+    from .pipeline import find_demo_scenario, run as run_pipeline
+
+    if lang not in ("zh", "en"):
+        raise typer.BadParameter("use zh or en", param_hint="--lang")
+    try:
+        path = scenario if scenario is not None else find_demo_scenario()
+        with console.status("Starting") as status:
+            def progress(msg: str) -> None:
+                console.print(f"[green]\u2713[/green] {msg}" if msg.startswith("Wrote") else f"[bold]\u25b6[/bold] {msg}")
+                status.update(msg)
+            result = run_pipeline(path, out_dir=out, lang=lang, progress=progress)
+    except (SiteplanError, FileNotFoundError) as err:
+        err_console.print(f"[bold red]error:[/bold red] {err}", highlight=False)
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        err_console.print("[bold red]interrupted:[/bold red] no output was changed")
+        raise typer.Exit(130) from None
+    for table in _summary_tables(result):
+        console.print(table)
+    rep = result.plan.report
+    console.print(
+        f"Solver {rep.solver}: {rep.status}, gap {100 * rep.gap:.2f}%, "
+        f"{rep.build_s + rep.solve_s + rep.rounding_s:.1f} s"
+        + (" [yellow](time limit hit: best plan found)[/yellow]" if rep.time_limit_hit else "")
+    )
+    if len(result.plan.shortfall):
+        console.print(f"[yellow]Shortfall: {result.plan.total_shortfall:,.0f} units; see run.json[/yellow]")
+        console.print(result.plan.shortfall.to_string(index=False))
+    folder = next(iter(result.files.values())).parent
+    console.print(f"Outputs in [bold]{folder}[/bold]: {', '.join(result.files)}")
+
+
+@app.command("make-city")
+def make_city(
+    out: Annotated[Path, typer.Option("--out", help="Folder for the layers.")] = Path("layers"),
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 2016,
+    parcels: Annotated[int, typer.Option(help="Number of candidate parcels.")] = 3000,
+) -> None:
+    """Generate the synthetic demo city's layers."""
+    from . import synth
+
+    city = synth.make_city(seed=seed, n_parcels=parcels)
+    paths = synth.write_city(city, out)
+    console.print(f"Wrote {len(paths)} layers to {out}")
+
+
+def main() -> None:  # pragma: no cover - thin wrapper
+    sys.exit(app())

@@ -1,0 +1,36 @@
+"""Exceptions raised by siteplan.
+
+Every error message names what is wrong (the file, the feature or the field)
+and how to fix it. The classes subclass built-ins so callers can catch them
+either way.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "SiteplanError",
+    "ScenarioError",
+    "LayerError",
+    "SpecificationError",
+    "SolverError",
+]
+
+
+class SiteplanError(Exception):
+    """Base class of every error siteplan raises on purpose."""
+
+
+class ScenarioError(SiteplanError, ValueError):
+    """The scenario file is unreadable or holds an invalid setting."""
+
+
+class LayerError(SiteplanError, ValueError):
+    """A GIS layer is missing, unreadable, or holds invalid data."""
+
+
+class SpecificationError(SiteplanError, ValueError):
+    """The problem cannot work as specified, seen before solving."""
+
+
+class SolverError(SiteplanError, RuntimeError):
+    """The solver is missing or failed without returning a plan."""

@@ -1,0 +1,227 @@
+"""The plan: allocation, shortfall, summaries and land-supply tables.
+
+A :class:`Plan` comes back from :meth:`siteplan.problem.Problem.solve` in the
+shape of the input: one row per (parcel, type, year) that received units,
+plus the solver's report and any shortfall. Tables are computed by separate
+functions and methods, never stored half-made on the object.
+
+Land arithmetic follows the land-supply tables of the housing-security
+plans::
+
+    net land  = floor area / plot ratio
+    gross land = net land / net-to-gross ratio      (e.g. 0.8)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from .problem import CompiledModel, Finding
+
+if TYPE_CHECKING:
+    from .problem import Problem
+
+__all__ = ["Plan", "SolverReport", "land_supply", "ALLOCATION_COLUMNS", "LAND_SUPPLY_COLUMNS"]
+
+ALLOCATION_COLUMNS = [
+    "parcel_id", "district", "zone", "type", "year", "units",
+    "floor_area_m2", "net_land_ha", "gross_land_ha",
+]
+LAND_SUPPLY_COLUMNS = [
+    "year", "type", "units", "floor_area_m2", "floor_area_10k_m2",
+    "plot_ratio", "net_land_ha", "gross_land_ha",
+]
+
+
+@dataclass(frozen=True)
+class SolverReport:
+    """How the solve went. ``objective`` is the suitability-weighted units."""
+
+    solver: str
+    status: str
+    optimal: bool
+    time_limit_hit: bool
+    time_limit_s: float
+    gap: float
+    gap_limit: float
+    bound: float
+    objective: float
+    penalised_objective: float
+    build_s: float
+    solve_s: float
+    rounding_s: float
+    rounding_status: str
+    n_rows: int
+    n_cols: int
+    n_binaries: int
+
+    def as_dict(self) -> dict:
+        out = dict(self.__dict__)
+        for k, v in out.items():
+            if isinstance(v, float) and not np.isfinite(v):
+                out[k] = None
+        return out
+
+
+def land_supply(floor_area_m2: np.ndarray | float, plot_ratio: np.ndarray | float, net_to_gross: float) -> tuple[np.ndarray, np.ndarray]:
+    """Net and gross land (ha) for floor area built at a plot ratio.
+
+    >>> net, gross = land_supply(127_800, 2.8, 0.8)   # Handan 2011, low-rent
+    >>> round(float(net), 2), round(float(gross), 2)
+    (4.56, 5.71)
+    """
+    net = np.asarray(floor_area_m2, dtype=float) / np.asarray(plot_ratio, dtype=float) / 10_000.0
+    return net, net / net_to_gross
+
+
+@dataclass
+class Plan:
+    """A solved plan.
+
+    Attributes
+    ----------
+    problem
+        The problem that was solved.
+    units
+        One row per (parcel, type, year) with units > 0: ``parcel_id``,
+        ``type``, ``year``, ``units`` (int), ``far`` (plot ratio used).
+    shortfall
+        One row per elastic rule row that could not be met: ``rule``, its
+        labels and ``shortfall`` (units).
+    report
+        The solver report.
+    findings
+        What the checks before solving found.
+    """
+
+    problem: Problem
+    units: pd.DataFrame
+    shortfall: pd.DataFrame
+    report: SolverReport
+    findings: list[Finding] = field(default_factory=list)
+
+    @classmethod
+    def from_solution(cls, problem: Problem, model: CompiledModel, x: np.ndarray, report: SolverReport) -> Plan:
+        """Read a solution vector of ``model`` into a plan."""
+        ctx = model.ctx
+        u = np.round(model.slice_u(x)).astype("int64")
+        keep = u > 0
+        pi = ctx.u_parcel[keep]
+        ti = ctx.u_type[keep]
+        units = pd.DataFrame({
+            "parcel_id": ctx.parcels["parcel_id"].to_numpy()[pi],
+            "type": np.asarray(ctx.types, dtype=object)[ti],
+            "year": np.asarray(ctx.years)[ctx.u_year[keep]],
+            "units": u[keep],
+            "far": ctx.far[pi, ti],
+        })
+        s = model.slice_s(x)
+        rows = model.rows.iloc[model.slack_rows].copy()
+        rows["shortfall"] = np.round(s, 6)
+        rows = rows.loc[rows["shortfall"] > 1e-6].drop(columns=["elastic"]).dropna(axis=1, how="all")
+        return cls(problem=problem, units=units, shortfall=rows.reset_index(drop=True), report=report, findings=list(model.findings))
+
+    # -- tables ------------------------------------------------------------
+    def allocation(self, *, net_to_gross: float = 0.8) -> pd.DataFrame:
+        """One row per parcel x type x year, sorted, with floor area and land."""
+        p = self.problem.parcels.set_index("parcel_id")
+        a = self.units.copy()
+        a["district"] = p.loc[a["parcel_id"], "district"].to_numpy()
+        a["zone"] = p.loc[a["parcel_id"], "zone"].to_numpy()
+        area = a["type"].map(self.problem.unit_area).astype(float)
+        a["floor_area_m2"] = a["units"] * area
+        a["net_land_ha"], a["gross_land_ha"] = land_supply(a["floor_area_m2"].to_numpy(), a["far"].to_numpy(), net_to_gross)
+        a = a.sort_values(["year", "type", "parcel_id"], kind="stable").reset_index(drop=True)
+        return a[ALLOCATION_COLUMNS]
+
+    def land_supply_table(self, *, net_to_gross: float = 0.8) -> pd.DataFrame:
+        """Per year and type: units, floor area, plot ratio, net and gross land.
+
+        The plot ratio of a row is its floor area over its net land (the
+        floor-weighted plot ratio of the parcels used). A row with type
+        ``合计`` (total) closes each year.
+        """
+        a = self.allocation(net_to_gross=net_to_gross)
+        types = list(self.problem.types)
+        rows = []
+        for year in self.problem.years:
+            ay = a.loc[a["year"] == year]
+            for t in types + ["合计"]:
+                at = ay if t == "合计" else ay.loc[ay["type"] == t]
+                floor = float(at["floor_area_m2"].sum())
+                net = float(at["net_land_ha"].sum())
+                rows.append({
+                    "year": year,
+                    "type": t,
+                    "units": int(at["units"].sum()),
+                    "floor_area_m2": floor,
+                    "floor_area_10k_m2": floor / 10_000.0,
+                    "plot_ratio": floor / (net * 10_000.0) if net > 0 else np.nan,
+                    "net_land_ha": net,
+                    "gross_land_ha": float(at["gross_land_ha"].sum()),
+                })
+        return pd.DataFrame(rows, columns=LAND_SUPPLY_COLUMNS)
+
+    def summary(self) -> pd.DataFrame:
+        """Targets against placed units per type and year."""
+        placed = self.units.groupby(["type", "year"])["units"].sum()
+        rows = []
+        for (t, y), target in sorted(self.problem.targets.items(), key=lambda kv: (self.problem.types.index(kv[0][0]), kv[0][1])):
+            rows.append({"type": t, "year": y, "target": int(round(target)), "placed": int(placed.get((t, y), 0))})
+        df = pd.DataFrame(rows, columns=["type", "year", "target", "placed"])
+        df["difference"] = df["placed"] - df["target"]
+        return df
+
+    def by_column(self, column: str) -> pd.Series:
+        """Placed units by a parcel attribute such as ``zone`` or ``district``."""
+        p = self.problem.parcels.set_index("parcel_id")[column]
+        return self.units.groupby(self.units["parcel_id"].map(p))["units"].sum().rename("units")
+
+    def parcels_used(self) -> pd.DataFrame:
+        """One row per used parcel: its supply year and units by type."""
+        wide = self.units.pivot_table(index=["parcel_id", "year"], columns="type", values="units", aggfunc="sum", fill_value=0)
+        wide = wide.reindex(columns=list(self.problem.types), fill_value=0)
+        wide.columns = [f"units_{t}" for t in wide.columns]
+        wide["units"] = wide.sum(axis=1)
+        return wide.reset_index()
+
+    def to_geodataframe(self, *, net_to_gross: float = 0.8) -> gpd.GeoDataFrame:
+        """One feature per used parcel, in the parcels' CRS (needs parcel geometry).
+
+        Properties: ``parcel_id``, ``name``, ``district``, ``zone``, ``year``
+        (supply year), ``units`` and ``units_<type>``, ``main_type`` (the type
+        with most units), ``floor_area_m2``, ``net_land_ha``, ``gross_land_ha``,
+        ``far_max`` and ``area_ha``.
+        """
+        used = self.parcels_used()
+        alloc = self.allocation(net_to_gross=net_to_gross)
+        land = alloc.groupby("parcel_id")[["floor_area_m2", "net_land_ha", "gross_land_ha"]].sum()
+        unit_cols = [c for c in used.columns if c.startswith("units_")]
+        main = used[unit_cols].to_numpy().argmax(axis=1)
+        used["main_type"] = [unit_cols[k].removeprefix("units_") for k in main]
+        used = used.join(land, on="parcel_id")
+        geo = self.problem.parcels.set_index("parcel_id").loc[used["parcel_id"]]
+        gdf = gpd.GeoDataFrame(
+            used.assign(
+                name=geo["name"].to_numpy(),
+                district=geo["district"].to_numpy(),
+                zone=geo["zone"].to_numpy(),
+                far_max=geo["far_max"].to_numpy(),
+                area_ha=(geo.geometry.area / 10_000.0).to_numpy(),
+            ),
+            geometry=geo.geometry.to_numpy(),
+            crs=getattr(self.problem.parcels, "crs", None),
+        )
+        cols = ["parcel_id", "name", "district", "zone", "year", "main_type", "units", *unit_cols,
+                "floor_area_m2", "net_land_ha", "gross_land_ha", "far_max", "area_ha", "geometry"]
+        gdf = gdf[cols].sort_values(["year", "parcel_id"], kind="stable").reset_index(drop=True)
+        return gdf
+
+    @property
+    def total_shortfall(self) -> float:
+        return float(self.shortfall["shortfall"].sum()) if len(self.shortfall) else 0.0

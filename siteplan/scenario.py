@@ -1,0 +1,381 @@
+"""The scenario file: the single source of a run's settings.
+
+A scenario is a TOML file, validated with pydantic. Unknown or misspelt keys
+are errors that name the key, and every path is resolved against the
+scenario file's own folder. A minimal scenario::
+
+    [plan]
+    name = "demo-2016-2020"
+    first_year = 2016
+    last_year = 2020
+    crs = "EPSG:4549"
+
+    [layers]
+    parcels = "../layers/parcels.gpkg"
+    districts = "../layers/districts.gpkg"
+    stations = "../layers/stations.gpkg"
+    lines = "../layers/lines.gpkg"
+
+    [fields.parcels]          # siteplan's name = your column
+    far_max = "RJL"
+
+    [types.public_rental]
+    unit_area_m2 = 45
+    targets = [4000, 4500, 5000, 5500, 6000]   # one per plan year
+
+The full reference is in the README.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from .errors import ScenarioError
+from .housing import CATALOGUE
+
+__all__ = [
+    "Scenario",
+    "PlanSettings",
+    "LayerPaths",
+    "FieldMaps",
+    "TypeSettings",
+    "Rules",
+    "ProjectSizeRule",
+    "TransitRule",
+    "ZoneTargetRule",
+    "Suitability",
+    "SolverSettings",
+    "load_scenario",
+    "parse_scenario",
+]
+
+log = logging.getLogger(__name__)
+
+Share = Annotated[float, Field(ge=0.0, le=1.0)]
+NonNegInt = Annotated[int, Field(ge=0)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PlanSettings(_Section):
+    """``[plan]``: what the plan is and where it lives."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=80)
+    title: str = ""
+    first_year: int = Field(ge=1990, le=2100)
+    last_year: int = Field(ge=1990, le=2100)
+    crs: str = "EPSG:4549"
+    net_to_gross: float = Field(default=0.8, gt=0.0, le=1.0)
+    candidate_status: list[str] = ["reserve"]
+
+    @model_validator(mode="after")
+    def _years_in_order(self) -> PlanSettings:
+        if self.last_year < self.first_year:
+            raise ValueError(
+                f"last_year {self.last_year} is before first_year {self.first_year}; "
+                "swap them"
+            )
+        if self.last_year - self.first_year > 30:
+            raise ValueError("a plan may span at most 30 years")
+        return self
+
+    @property
+    def years(self) -> list[int]:
+        """The plan years, first to last."""
+        return list(range(self.first_year, self.last_year + 1))
+
+
+class LayerPaths(_Section):
+    """``[layers]``: paths of the GIS layers, relative to the scenario file."""
+
+    parcels: Path
+    districts: Path
+    stations: Path
+    lines: Path
+    services: Path | None = None
+    parks: Path | None = None
+    constraints: Path | None = None
+    population: Path | None = None
+
+
+class FieldMaps(_Section):
+    """``[fields.<layer>]``: siteplan's field name = the layer's own column."""
+
+    parcels: dict[str, str] = {}
+    districts: dict[str, str] = {}
+    stations: dict[str, str] = {}
+    lines: dict[str, str] = {}
+    services: dict[str, str] = {}
+    parks: dict[str, str] = {}
+    constraints: dict[str, str] = {}
+
+
+class TypeSettings(_Section):
+    """``[types.<code>]``: one housing type, its unit size and yearly targets."""
+
+    label: str | None = None
+    unit_area_m2: float = Field(gt=0.0, le=500.0)
+    targets: list[NonNegInt]
+    allow_oversize: bool = False
+
+
+class ProjectSizeRule(_Section):
+    """``[rules.project_size]``: units per project (per used parcel)."""
+
+    enabled: bool = True
+    min_units: NonNegInt = 0
+    max_units: NonNegInt | None = None
+
+    @model_validator(mode="after")
+    def _min_below_max(self) -> ProjectSizeRule:
+        if self.max_units is not None and self.min_units > self.max_units:
+            raise ValueError(
+                f"min_units {self.min_units} is above max_units {self.max_units}"
+            )
+        return self
+
+
+class TransitRule(_Section):
+    """``[rules.transit]``: a share of units near open metro stations."""
+
+    enabled: bool = True
+    share: Share = 0.5
+    within_m: float = Field(default=800.0, gt=0.0, le=10_000.0)
+    lead_years: NonNegInt = 0
+
+
+class ZoneTargetRule(_Section):
+    """``[rules.zone_targets]``: how the ``[zones]`` targets bind."""
+
+    enabled: bool = True
+    mode: Literal["at_least", "exact"] = "at_least"
+
+
+class Rules(_Section):
+    """``[rules]``: the planning rules and their parameters."""
+
+    project_size: ProjectSizeRule = ProjectSizeRule()
+    transit: TransitRule = TransitRule()
+    zone_targets: ZoneTargetRule = ZoneTargetRule()
+
+
+class Suitability(_Section):
+    """``[suitability]``: how parcels are scored (see :mod:`siteplan.features`)."""
+
+    walk_m: float = Field(default=1000.0, gt=0.0)
+    transit_reach_m: float = Field(default=2000.0, gt=0.0)
+    park_reach_m: float = Field(default=5000.0, gt=0.0)
+    weights: dict[Literal["transit", "services", "population", "parks"], float] = {
+        "transit": 0.35,
+        "services": 0.30,
+        "population": 0.15,
+        "parks": 0.20,
+    }
+
+    @field_validator("weights")
+    @classmethod
+    def _weights_non_negative(cls, w: dict[str, float]) -> dict[str, float]:
+        bad = {k: v for k, v in w.items() if v < 0}
+        if bad:
+            raise ValueError(f"weights must be >= 0, got {bad}")
+        if w and sum(w.values()) <= 0:
+            raise ValueError("at least one weight must be above 0")
+        return w
+
+
+class SolverSettings(_Section):
+    """``[solver]``: which solver, and how long and how closely it solves."""
+
+    name: Literal["highs", "cbc"] = "highs"
+    time_limit_s: float = Field(default=120.0, gt=0.0)
+    gap: float = Field(default=0.01, ge=0.0, lt=1.0)
+    threads: int | None = Field(default=None, ge=1)
+    seed: int = 0
+    shortfall_penalty: float = Field(default=1000.0, gt=0.0)
+
+
+class Scenario(_Section):
+    """A validated scenario. Build it with :func:`load_scenario`."""
+
+    plan: PlanSettings
+    layers: LayerPaths
+    fields: FieldMaps = FieldMaps()
+    types: dict[str, TypeSettings]
+    zones: dict[str, NonNegInt] = {}
+    rules: Rules = Rules()
+    suitability: Suitability = Suitability()
+    solver: SolverSettings = SolverSettings()
+
+    _source: Path | None = PrivateAttr(default=None)
+    _sha256: str = PrivateAttr(default="")
+
+    @model_validator(mode="after")
+    def _check_types(self) -> Scenario:
+        if not self.types:
+            raise ValueError("[types] is empty: define at least one housing type")
+        n_years = len(self.plan.years)
+        for code, t in self.types.items():
+            if len(t.targets) != n_years:
+                raise ValueError(
+                    f"types.{code}.targets has {len(t.targets)} values but the plan "
+                    f"has {n_years} years ({self.plan.first_year}-{self.plan.last_year}); "
+                    "give one target per year"
+                )
+            known = CATALOGUE.get(code)
+            if known is None and not t.label:
+                raise ValueError(
+                    f"types.{code} is not a known type ({', '.join(CATALOGUE)}); "
+                    "give it a label to define a new one"
+                )
+            cap = known.max_unit_area_m2 if known else None
+            if cap is not None and t.unit_area_m2 > cap and not t.allow_oversize:
+                raise ValueError(
+                    f"types.{code}.unit_area_m2 = {t.unit_area_m2:g} m2 is above the "
+                    f"policy cap of {cap:g} m2 for {known.label_zh}; lower it or set "
+                    "allow_oversize = true"
+                )
+        return self
+
+    # -- derived views -----------------------------------------------------
+    @property
+    def years(self) -> list[int]:
+        """The plan years."""
+        return self.plan.years
+
+    @property
+    def source(self) -> Path | None:
+        """The scenario file this was read from, if any."""
+        return self._source
+
+    @property
+    def sha256(self) -> str:
+        """SHA-256 of the scenario file's bytes ("" if not read from a file)."""
+        return self._sha256
+
+    def type_label(self, code: str, lang: str = "zh") -> str:
+        """The display name of a housing type."""
+        t = self.types[code]
+        known = CATALOGUE.get(code)
+        if t.label:
+            return t.label
+        return known.label_zh if lang == "zh" else known.label_en  # type: ignore[union-attr]
+
+    def targets_table(self) -> dict[tuple[str, int], int]:
+        """Targets as ``{(type, year): units}``."""
+        return {
+            (code, year): n
+            for code, t in self.types.items()
+            for year, n in zip(self.years, t.targets)
+        }
+
+    def total_target(self) -> int:
+        """All units the plan must place."""
+        return sum(sum(t.targets) for t in self.types.values())
+
+
+def _format_validation_error(err: ValidationError, where: str) -> str:
+    lines = [f"{where}: {err.error_count()} problem(s) in the scenario"]
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key; check its spelling against the README's scenario reference"
+        elif e["type"] == "missing":
+            msg = "required key is missing"
+        else:
+            msg = e["msg"].removeprefix("Value error, ")
+        lines.append(f"  - {loc}: {msg}")
+    return "\n".join(lines)
+
+
+def parse_scenario(data: dict, *, base_dir: Path | None = None, where: str = "scenario") -> Scenario:
+    """Validate a scenario given as a dict (as read from TOML).
+
+    Parameters
+    ----------
+    data
+        The parsed TOML document.
+    base_dir
+        Folder that relative layer paths are resolved against.
+    where
+        Name of the source used in error messages.
+
+    Raises
+    ------
+    ScenarioError
+        With one line per invalid or unknown key.
+    """
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as err:
+        raise ScenarioError(_format_validation_error(err, where)) from None
+    if base_dir is not None:
+        resolved = {}
+        for key, value in scenario.layers.model_dump().items():
+            if value is None:
+                continue
+            path = Path(value)
+            full = (base_dir / path).resolve() if not path.is_absolute() else path
+            try:
+                full.relative_to(base_dir.resolve().parent)
+            except ValueError:
+                log.info("layers.%s points outside the scenario's project: %s", key, full)
+            resolved[key] = full
+        scenario = scenario.model_copy(
+            update={"layers": scenario.layers.model_copy(update=resolved)}
+        )
+    return scenario
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario TOML file.
+
+    Parameters
+    ----------
+    path
+        The scenario file. Layer paths inside it are relative to its folder.
+
+    Returns
+    -------
+    Scenario
+        With absolute layer paths, and the file's path and hash attached.
+
+    Raises
+    ------
+    ScenarioError
+        If the file is missing, not UTF-8, not TOML, or invalid.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ScenarioError(f"{path}: scenario file not found; check the path")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ScenarioError(
+            f"{path}: not UTF-8 (byte {err.start}); save the file as UTF-8 "
+            "(in Notepad: Save As, Encoding: UTF-8)"
+        ) from None
+    try:
+        data = tomllib.loads(text.removeprefix("\ufeff"))
+    except tomllib.TOMLDecodeError as err:
+        raise ScenarioError(f"{path}: not valid TOML: {err}") from None
+    scenario = parse_scenario(data, base_dir=path.parent, where=str(path))
+    scenario._source = path.resolve()
+    scenario._sha256 = hashlib.sha256(raw).hexdigest()
+    return scenario

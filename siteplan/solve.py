@@ -1,0 +1,262 @@
+"""Solver adapters and the two-step solve that delivers whole units.
+
+Two adapters take a :class:`~siteplan.problem.CompiledModel`:
+
+- ``"highs"`` (default): the arrays go straight to HiGHS through highspy;
+- ``"cbc"``: the model is handed to CBC through pulp (slower; also the way
+  to write ``.lp``/``.mps`` files with :func:`to_pulp`).
+
+:func:`solve_problem` solves the model with continuous units, then fixes the
+chosen parcel-years and solves again with integer units. The second model
+has the same rows, so the delivered plan keeps every rule the first one did.
+A status without a solution raises :class:`~siteplan.errors.SolverError`
+with the solver's own words; a time limit with a solution returns the best
+plan found and says so.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+from .errors import SolverError
+from .problem import CompiledModel, Problem
+
+if TYPE_CHECKING:
+    import pulp
+
+    from .result import Plan
+
+__all__ = ["SolveResult", "solve_model", "solve_problem", "to_pulp"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SolveResult:
+    """What a solver returned for one model."""
+
+    solver: str
+    status: str
+    has_solution: bool
+    optimal: bool
+    time_limit_hit: bool
+    x: np.ndarray
+    objective: float
+    bound: float
+    gap: float
+    runtime_s: float
+
+
+def _solve_highs(model: CompiledModel, *, time_limit_s: float, gap: float, threads: int | None, seed: int) -> SolveResult:
+    try:
+        import highspy
+    except ImportError:
+        raise SolverError("HiGHS is not installed: run `pip install highspy`, or set [solver] name = \"cbc\"") from None
+    A = model.A.tocsc()
+    lp = highspy.HighsLp()
+    lp.num_col_ = model.n_cols
+    lp.num_row_ = model.n_rows
+    lp.col_cost_ = model.cost
+    lp.col_lower_ = model.col_lower
+    lp.col_upper_ = model.col_upper
+    lp.row_lower_ = model.row_lower
+    lp.row_upper_ = model.row_upper
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = A.indptr
+    lp.a_matrix_.index_ = A.indices
+    lp.a_matrix_.value_ = A.data
+    kint, kcont = highspy.HighsVarType.kInteger, highspy.HighsVarType.kContinuous
+    lp.integrality_ = [kint if v else kcont for v in model.integrality]
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("time_limit", float(time_limit_s))
+    h.setOptionValue("mip_rel_gap", float(gap))
+    h.setOptionValue("random_seed", int(seed))
+    if threads:
+        h.setOptionValue("threads", int(threads))
+    h.passModel(lp)
+    t0 = time.perf_counter()
+    h.run()
+    runtime = time.perf_counter() - t0
+    status = h.getModelStatus()
+    info = h.getInfo()
+    has_solution = info.primal_solution_status == 2
+    x = np.asarray(h.getSolution().col_value, dtype=float) if has_solution else np.zeros(model.n_cols)
+    name = h.modelStatusToString(status)
+    objective = float(info.objective_function_value) if has_solution else float("nan")
+    if model.integrality.any():
+        bound, mip_gap = float(info.mip_dual_bound), float(info.mip_gap)
+    else:
+        bound, mip_gap = objective, 0.0
+    return SolveResult(
+        solver="highs",
+        status=name,
+        has_solution=has_solution,
+        optimal=status == highspy.HighsModelStatus.kOptimal,
+        time_limit_hit=status == highspy.HighsModelStatus.kTimeLimit,
+        x=x,
+        objective=objective,
+        bound=bound,
+        gap=mip_gap,
+        runtime_s=runtime,
+    )
+
+
+def to_pulp(model: CompiledModel, *, name: str = "siteplan") -> pulp.LpProblem:
+    """The compiled model as a pulp problem (for CBC, or ``writeLP``/``writeMPS``)."""
+    import pulp
+
+    prob = pulp.LpProblem(name, pulp.LpMinimize)
+    xs = [
+        pulp.LpVariable(
+            f"x{j}",
+            lowBound=float(model.col_lower[j]),
+            upBound=None if not np.isfinite(model.col_upper[j]) else float(model.col_upper[j]),
+            cat=pulp.LpInteger if model.integrality[j] else pulp.LpContinuous,
+        )
+        for j in range(model.n_cols)
+    ]
+    prob += pulp.LpAffineExpression([(xs[j], float(c)) for j, c in enumerate(model.cost) if c != 0.0])
+    A = model.A
+    for r in range(model.n_rows):
+        lo, hi = A.indptr[r], A.indptr[r + 1]
+        expr = pulp.LpAffineExpression([(xs[j], float(v)) for j, v in zip(A.indices[lo:hi], A.data[lo:hi])])
+        lb, ub = model.row_lower[r], model.row_upper[r]
+        if np.isfinite(lb) and np.isfinite(ub) and lb == ub:
+            prob += expr == float(lb), f"r{r}"
+            continue
+        if np.isfinite(lb):
+            prob += expr >= float(lb), f"r{r}_lo"
+        if np.isfinite(ub):
+            prob += expr <= float(ub), f"r{r}_hi"
+    return prob
+
+
+def _solve_cbc(model: CompiledModel, *, time_limit_s: float, gap: float, threads: int | None, seed: int) -> SolveResult:
+    import pulp
+
+    prob = to_pulp(model)
+    cmd = pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit_s, gapRel=gap, threads=threads, options=[f"randomSeed {seed or 1}"])
+    if not cmd.available():
+        raise SolverError("CBC is not available to pulp; reinstall pulp (`pip install --force-reinstall pulp`) or use [solver] name = \"highs\"")
+    t0 = time.perf_counter()
+    prob.solve(cmd)
+    runtime = time.perf_counter() - t0
+    has_solution = prob.sol_status in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible)
+    variables = {v.name: v.value() for v in prob.variables()}
+    x = np.array([variables.get(f"x{j}") or 0.0 for j in range(model.n_cols)]) if has_solution else np.zeros(model.n_cols)
+    objective = float(model.cost @ x) if has_solution else float("nan")
+    optimal = prob.sol_status == pulp.LpSolutionOptimal
+    return SolveResult(
+        solver="cbc",
+        status=pulp.LpSolution[prob.sol_status],
+        has_solution=has_solution,
+        optimal=optimal,
+        time_limit_hit=has_solution and not optimal,
+        x=x,
+        objective=objective,
+        bound=objective if optimal else float("nan"),
+        gap=0.0 if optimal else float("nan"),
+        runtime_s=runtime,
+    )
+
+
+def solve_model(
+    model: CompiledModel,
+    *,
+    solver: Literal["highs", "cbc"] = "highs",
+    time_limit_s: float = 120.0,
+    gap: float = 0.01,
+    threads: int | None = None,
+    seed: int = 0,
+) -> SolveResult:
+    """Solve a compiled model with one adapter; never raises on infeasibility."""
+    adapters = {"highs": _solve_highs, "cbc": _solve_cbc}
+    if solver not in adapters:
+        raise SolverError(f"unknown solver {solver!r}; use one of {sorted(adapters)}")
+    return adapters[solver](model, time_limit_s=time_limit_s, gap=gap, threads=threads, seed=seed)
+
+
+def _fixed_for_rounding(model: CompiledModel, x: np.ndarray) -> CompiledModel:
+    """The same model with the chosen parcel-years fixed and units integer."""
+    ctx = model.ctx
+    z = np.round(model.slice_z(x))
+    lower, upper = model.col_lower.copy(), model.col_upper.copy()
+    zc = ctx.z_col(np.arange(ctx.n_z))
+    lower[zc] = z
+    upper[zc] = z
+    unused = z[ctx.u_z] == 0
+    upper[: ctx.n_u][unused] = 0.0
+    integrality = model.integrality.copy()
+    integrality[: ctx.n_u] = True
+    return dataclasses.replace(model, col_lower=lower, col_upper=upper, integrality=integrality)
+
+
+def solve_problem(
+    problem: Problem,
+    *,
+    solver: Literal["highs", "cbc"] = "highs",
+    time_limit_s: float = 120.0,
+    gap: float = 0.01,
+    threads: int | None = None,
+    seed: int = 0,
+) -> Plan:
+    """Compile, solve, round to whole units, and return the plan.
+
+    Raises
+    ------
+    SolverError
+        When the solver returns no plan at all (the model is elastic, so this
+        means a time limit too short to find any plan, or a solver failure).
+    """
+    from .result import Plan, SolverReport
+
+    t0 = time.perf_counter()
+    model = problem.compile()
+    build_s = time.perf_counter() - t0
+    for f in model.findings:
+        log.warning("%s: %s", f.rule, f.message)
+    first = solve_model(model, solver=solver, time_limit_s=time_limit_s, gap=gap, threads=threads, seed=seed)
+    if not first.has_solution:
+        raise SolverError(
+            f"{solver} found no plan (status: {first.status}) within {time_limit_s:g} s; "
+            "raise [solver] time_limit_s, or relax the rules the checks above name"
+        )
+    log.info("Solved: %s, gap %.2f%%, %.1f s", first.status, 100 * first.gap, first.runtime_s)
+    fixed = _fixed_for_rounding(model, first.x)
+    remaining = max(10.0, time_limit_s - first.runtime_s)
+    second = solve_model(fixed, solver=solver, time_limit_s=remaining, gap=0.0, threads=threads, seed=seed)
+    if not second.has_solution:
+        raise SolverError(
+            f"rounding to whole units failed (status: {second.status}); "
+            "please report this scenario, it should not happen"
+        )
+    x = second.x
+    report = SolverReport(
+        solver=solver,
+        status=first.status,
+        optimal=first.optimal,
+        time_limit_hit=first.time_limit_hit,
+        time_limit_s=time_limit_s,
+        gap=first.gap,
+        gap_limit=gap,
+        bound=first.bound,
+        objective=float(-(model.cost[: model.ctx.n_u] @ x[: model.ctx.n_u])),
+        penalised_objective=float(model.cost @ x),
+        build_s=build_s,
+        solve_s=first.runtime_s,
+        rounding_s=second.runtime_s,
+        rounding_status=second.status,
+        n_rows=model.n_rows,
+        n_cols=model.n_cols,
+        n_binaries=model.ctx.n_z,
+    )
+    if first.time_limit_hit:
+        log.warning("Time limit of %g s hit: this is the best plan found, %.2f%% from the bound", time_limit_s, 100 * first.gap)
+    return Plan.from_solution(problem, model, x, report)
