@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -114,7 +115,7 @@ def to_pulp(model: CompiledModel, *, name: str = "siteplan") -> pulp.LpProblem:
 
     prob = pulp.LpProblem(name, pulp.LpMinimize)
     xs = [
-        pulp.LpVariable(
+        prob.add_variable(
             f"x{j}",
             lowBound=float(model.col_lower[j]),
             upBound=None if not np.isfinite(model.col_upper[j]) else float(model.col_upper[j]),
@@ -142,7 +143,14 @@ def _solve_cbc(model: CompiledModel, *, time_limit_s: float, gap: float, threads
     import pulp
 
     prob = to_pulp(model)
-    cmd = pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit_s, gapRel=gap, threads=threads, options=[f"randomSeed {seed or 1}"])
+    opts = dict(msg=False, timeLimit=time_limit_s, gapRel=gap, threads=threads, options=[f"randomSeed {seed or 1}"])
+    cmd = pulp.COIN_CMD(**opts)
+    if not cmd.available():
+        # The CBC binary bundled with pulp 3.x: deprecated there, still the
+        # one every pulp install has.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            cmd = pulp.PULP_CBC_CMD(**opts)
     if not cmd.available():
         raise SolverError("CBC is not available to pulp; reinstall pulp (`pip install --force-reinstall pulp`) or use [solver] name = \"highs\"")
     t0 = time.perf_counter()

@@ -1,0 +1,169 @@
+"""Each rule on a tiny instance whose optimum is known by hand: the rule
+binds, and the answer changes as expected when it is switched off."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from siteplan import PlotRatio, ProjectSize, TransitAccess, YearlyTargets, ZoneTargets, problem
+from siteplan.errors import SpecificationError
+from tests.conftest import grid_parcels
+
+PR = {"public_rental": 50.0}
+
+
+def placed(plan, **where):
+    u = plan.units
+    for k, v in where.items():
+        u = u.loc[u[k] == v]
+    return int(u["units"].sum())
+
+
+def test_plot_ratio_caps_floor_area_and_shortfall_is_reported():
+    # 1 ha x plot ratio 2 = 20,000 m2 = 400 units of 50 m2; the target is 500.
+    p = grid_parcels(1, years=(2016,))
+    plan = (
+        problem(p, PR, [2016]).add_targets({("public_rental", 2016): 500})
+        .add_rule(PlotRatio()).add_rule(YearlyTargets()).solve()
+    )
+    assert placed(plan) == 400
+    assert plan.total_shortfall == pytest.approx(100)
+    assert set(plan.shortfall["rule"]) == {"yearly_targets"}
+
+
+def test_plot_ratio_upper_bound_for_flagged_types():
+    p = grid_parcels(1, years=(2016,), far_upper=[2.5])
+    base = problem(p, PR, [2016]).add_targets({("public_rental", 2016): 500}).add_rule(YearlyTargets())
+    plain = base.add_rule(PlotRatio()).solve()
+    uplift = base.add_rule(PlotRatio(upper_for=("public_rental",))).solve()
+    assert placed(plain) == 400
+    assert placed(uplift) == 500 and uplift.total_shortfall == 0
+
+
+def test_targets_are_met_exactly_and_whole():
+    p = grid_parcels(3, score_2016=[0.9, 0.5, 0.1], score_2017=[0.9, 0.5, 0.1])
+    targets = {("public_rental", 2016): 333, ("public_rental", 2017): 251}
+    plan = problem(p, PR, [2016, 2017]).add_targets(targets).add_rule(PlotRatio()).add_rule(YearlyTargets()).solve()
+    assert placed(plan, year=2016) == 333 and placed(plan, year=2017) == 251
+    assert plan.units["units"].dtype.kind == "i"
+
+
+def test_one_supply_year_per_parcel():
+    # The best parcel holds 400 units; 200 are due in each year. Without the
+    # one-year rule it would take both years; with it the second year moves.
+    p = grid_parcels(2, score_2016=[1.0, 0.2], score_2017=[1.0, 0.2])
+    targets = {("public_rental", 2016): 200, ("public_rental", 2017): 200}
+    plan = problem(p, PR, [2016, 2017]).add_targets(targets).add_rule(PlotRatio()).add_rule(YearlyTargets()).solve()
+    years_per_parcel = plan.units.groupby("parcel_id")["year"].nunique()
+    assert (years_per_parcel == 1).all()
+    assert set(plan.units["parcel_id"]) == {"P0", "P1"}
+
+
+def test_available_year_is_respected():
+    p = grid_parcels(2, available_year=[2017, 2016], score_2016=[1.0, 0.1], score_2017=[1.0, 0.1])
+    plan = (
+        problem(p, PR, [2016, 2017]).add_targets({("public_rental", 2016): 100})
+        .add_rule(PlotRatio()).add_rule(YearlyTargets()).solve()
+    )
+    assert plan.units["parcel_id"].tolist() == ["P1"]
+
+
+def test_zone_targets_bind_and_switch_off():
+    p = grid_parcels(2, zone=["E", "W"], score_2016=[1.0, 0.5], years=(2016,))
+    base = problem(p, PR, [2016]).add_targets({("public_rental", 2016): 300}).add_rule(PlotRatio()).add_rule(YearlyTargets())
+    off = base.solve()
+    on = base.add_rule(ZoneTargets({"W": 300})).solve()
+    assert off.units["parcel_id"].tolist() == ["P0"]
+    assert on.units["parcel_id"].tolist() == ["P1"]
+    assert on.total_shortfall == 0
+
+
+def test_project_size_bounds():
+    p = grid_parcels(3, score_2016=[1.0, 0.8, 0.6], years=(2016,))
+    base = problem(p, PR, [2016]).add_targets({("public_rental", 2016): 400}).add_rule(PlotRatio()).add_rule(YearlyTargets())
+    off = base.solve()
+    on = base.add_rule(ProjectSize(min_units=150, max_units=200)).solve()
+    assert off.units["units"].tolist() == [400]
+    assert sorted(on.units["units"].tolist()) == [200, 200]
+    assert set(on.units["parcel_id"]) == {"P0", "P1"}
+
+
+def test_project_size_min_prunes_small_parcels():
+    # 0.25 ha x 2 = 5,000 m2 = 100 units < min 150: never offered.
+    p = grid_parcels(2, years=(2016,))
+    p.loc[0, "area_m2"] = 2_500.0
+    prob = problem(p, PR, [2016]).add_targets({("public_rental", 2016): 150}).add_rule(PlotRatio()).add_rule(ProjectSize(150, 400))
+    ctx = prob.context()
+    assert set(ctx.z_parcel.tolist()) == {1}
+
+
+def test_transit_share_binds_and_switches_off():
+    p = grid_parcels(2, score_2016=[1.0, 0.3], station_m_2016=[5000.0, 100.0], years=(2016,))
+    base = problem(p, PR, [2016]).add_targets({("public_rental", 2016): 300}).add_rule(PlotRatio()).add_rule(YearlyTargets())
+    off = base.solve()
+    on = base.add_rule(ProjectSize(0, 400)).add_rule(TransitAccess(share=0.5, within_m=800)).solve()
+    assert placed(off, parcel_id="P0") == 300
+    near = placed(on, parcel_id="P1")
+    assert near >= 150 and near == 150  # exactly the share: the rest stays on the better parcel
+
+
+def test_transit_uses_station_opening_year_with_lead():
+    p = grid_parcels(2, score_2016=[1.0, 0.3], station_m_2016=[5000.0, 5000.0], station_m_2018=[5000.0, 100.0], years=(2016,))
+    base = problem(p, PR, [2016]).add_targets({("public_rental", 2016): 300}).add_rule(PlotRatio()).add_rule(YearlyTargets())
+    now = base.add_rule(TransitAccess(share=1.0, within_m=800)).solve()
+    lead = base.add_rule(TransitAccess(share=1.0, within_m=800, lead_years=2)).solve()
+    assert set(now.shortfall["rule"]) == {"transit_access"}  # no station open: the rule cannot hold
+    assert placed(lead, parcel_id="P1") == 300 and lead.total_shortfall == 0
+
+
+def test_checks_before_solving_quote_numbers():
+    p = grid_parcels(1, years=(2016,))
+    prob = problem(p, PR, [2016]).add_targets({("public_rental", 2016): 1000}).add_rule(PlotRatio()).add_rule(YearlyTargets())
+    msgs = [f.message for f in prob.check()]
+    assert any("50,000 m2" in m and "20,000 m2" in m for m in msgs)
+
+
+def test_compile_without_solving_exposes_rows_per_rule():
+    p = grid_parcels(3)
+    prob = (
+        problem(p, PR, [2016, 2017]).add_targets({("public_rental", 2016): 10})
+        .add_rule(PlotRatio()).add_rule(YearlyTargets()).add_rule(ProjectSize(1, 400)).add_rule(TransitAccess())
+    )
+    m = prob.compile()
+    assert m.rule_names() == ["one_supply_year", "plot_ratio", "yearly_targets", "project_size_min", "project_size_max", "transit_access"]
+    assert len(m.rows_of("plot_ratio")) == 6  # 3 parcels x 2 years
+    assert len(m.rows_of("yearly_targets")) == 2
+    assert m.integrality[m.ctx.n_u:m.ctx.n_u + m.ctx.n_z].all()
+    assert not m.integrality[: m.ctx.n_u].any()
+    # The targets row for 2016 sums every u of that year with coefficient 1.
+    row = m.A[m.rows.index[m.rows["rule"] == "yearly_targets"][0]].toarray().ravel()
+    assert np.array_equal(np.nonzero(row[: m.ctx.n_u])[0], np.nonzero(m.ctx.u_year == 0)[0])
+    assert np.count_nonzero(row[m.ctx.n_u + m.ctx.n_z :]) == 1  # its shortfall column
+
+
+def test_add_rule_returns_new_problem_and_replacing_warns():
+    p = grid_parcels(1)
+    a = problem(p, PR, [2016, 2017])
+    b = a.add_rule(PlotRatio())
+    assert a.rules == () and len(b.rules) == 1
+    with pytest.warns(UserWarning, match="replaces"):
+        b.add_rule(PlotRatio(upper_for=("public_rental",)))
+
+
+def test_plot_ratio_rule_is_required():
+    p = grid_parcels(1)
+    with pytest.raises(SpecificationError, match="plot-ratio"):
+        problem(p, PR, [2016, 2017]).compile()
+
+
+def test_cbc_gives_the_same_optimum_as_highs():
+    p = grid_parcels(4, score_2016=[0.9, 0.7, 0.4, 0.2], score_2017=[0.8, 0.6, 0.5, 0.1], zone=["E", "E", "W", "W"])
+    prob = (
+        problem(p, PR, [2016, 2017])
+        .add_targets({("public_rental", 2016): 350, ("public_rental", 2017): 420})
+        .add_rule(PlotRatio()).add_rule(YearlyTargets()).add_rule(ProjectSize(100, 400)).add_rule(ZoneTargets({"W": 300}))
+    )
+    h = prob.solve(solver="highs", gap=0.0)
+    c = prob.solve(solver="cbc", gap=0.0)
+    assert h.report.objective == pytest.approx(c.report.objective, rel=1e-6)
