@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+from siteplan.cli import app
+
+runner = CliRunner()
+
+
+def test_run_prints_summary_and_writes_outputs(mini_city, tmp_path):
+    out = tmp_path / "cli-out"
+    res = runner.invoke(app, ["run", str(mini_city), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())  # tables wrap on narrow terminals
+    assert "Targets and placed units" in text and "Units by zone" in text
+    assert "Optimal" in text
+    assert (out / "map.html").is_file() and (out / "allocation.csv").is_file()
+
+
+def test_bad_scenario_gives_a_message_not_a_traceback(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[plan]\nname = "x"\nfirst_year = 2016\nlast_year = 2017\ncolour = "red"\n', encoding="utf-8")
+    res = runner.invoke(app, ["run", str(bad)])
+    assert res.exit_code == 2
+    assert "plan.colour: unknown key" in res.output
+    assert "Traceback" not in res.output
+    assert res.exception is None or isinstance(res.exception, SystemExit)
+
+
+def test_bad_layer_gives_a_message_not_a_traceback(mini_city, tmp_path):
+    (mini_city.parent / "districts.gpkg").unlink()
+    res = runner.invoke(app, ["run", str(mini_city), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2
+    assert "districts.gpkg" in res.output and "does not exist" in res.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_english_map_labels(mini_city, tmp_path):
+    out = tmp_path / "en"
+    res = runner.invoke(app, ["run", str(mini_city), "--out", str(out), "--lang", "en"])
+    assert res.exit_code == 0, res.output
+    assert "Supplied 2016" in (out / "map.html").read_text(encoding="utf-8")
