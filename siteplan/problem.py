@@ -145,8 +145,10 @@ class Rule(Protocol):
     """A planning rule: a named part that adds rows to the model.
 
     ``apply`` adds the rule's rows; ``check`` reports, before solving, why
-    the rule cannot hold (with numbers); ``prune`` may narrow which parcels
-    can be used at all.
+    the rule cannot hold (with numbers); ``report`` states what the rule
+    requires and what a solution achieves, for the compliance report. A rule
+    may also define ``usable(parcels, problem)`` to narrow which parcels can
+    be used at all.
     """
 
     name: str
@@ -156,6 +158,8 @@ class Rule(Protocol):
     def apply(self, ctx: Context, builder: ModelBuilder) -> None: ...
 
     def check(self, ctx: Context) -> list[Finding]: ...
+
+    def report(self, ctx: Context, u: np.ndarray) -> tuple[str, str]: ...
 
 
 class ModelBuilder:
@@ -186,7 +190,7 @@ class ModelBuilder:
         lb: np.ndarray | float,
         ub: np.ndarray | float,
         labels: pd.DataFrame | None = None,
-        elastic: bool = False,
+        elastic: bool | Literal["lower", "upper"] = False,
     ) -> None:
         """Add a block of rows ``lb <= A x <= ub``.
 
@@ -201,8 +205,10 @@ class ModelBuilder:
         labels
             One row per block row describing it (district, type, year ...).
         elastic
-            If true, each row gets a shortfall column ``s >= 0`` with
-            coefficient +1 (it relaxes the lower bound) and cost ``penalty``.
+            ``"lower"`` (or ``True``): each row gets a shortfall column
+            ``s >= 0`` with coefficient +1, which relaxes its lower bound;
+            ``"upper"``: coefficient -1, which relaxes its upper bound. The
+            column costs ``penalty`` per unit.
         """
         if labels is None:
             m = int(rows.max()) + 1 if len(rows) else 0
@@ -215,10 +221,14 @@ class ModelBuilder:
         self._row_ub.append(ub)
         meta = labels.reset_index(drop=True).copy()
         meta.insert(0, "rule", rule)
-        meta["elastic"] = elastic
+        side = "lower" if elastic is True else (elastic or "")
+        if side not in ("", "lower", "upper"):
+            raise ValueError(f"elastic must be False, True, 'lower' or 'upper', not {elastic!r}")
+        meta["elastic"] = side
         self._row_meta.append(meta)
-        if elastic:
+        if side:
             self._slack_rows.append(np.arange(self._n_rows, self._n_rows + m))
+            self._slack_sign.append(np.full(m, 1.0 if side == "lower" else -1.0))
         self._n_rows += m
 
     def build(self, *, cost_u: np.ndarray, upper_u: np.ndarray, integral_u: bool = False) -> CompiledModel:
@@ -229,7 +239,8 @@ class ModelBuilder:
         n_cols = ctx.n_u + ctx.n_z + n_s
         rows = [b[0] for b in self._blocks] + [slack_rows]
         cols = [b[1] for b in self._blocks] + [ctx.n_u + ctx.n_z + np.arange(n_s)]
-        vals = [b[2] for b in self._blocks] + [np.ones(n_s)]
+        signs = np.concatenate(self._slack_sign) if self._slack_sign else np.zeros(0)
+        vals = [b[2] for b in self._blocks] + [signs]
         A = sp.csr_matrix(
             (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
             shape=(self._n_rows, n_cols),

@@ -95,6 +95,8 @@ class Plan:
         labels and ``shortfall`` (units).
     report
         The solver report.
+    model, x
+        The compiled model and the solution vector the plan was read from.
     findings
         What the checks before solving found.
     """
@@ -103,6 +105,8 @@ class Plan:
     units: pd.DataFrame
     shortfall: pd.DataFrame
     report: SolverReport
+    model: CompiledModel
+    x: np.ndarray
     findings: list[Finding] = field(default_factory=list)
 
     @classmethod
@@ -123,8 +127,52 @@ class Plan:
         s = model.slice_s(x)
         rows = model.rows.iloc[model.slack_rows].copy()
         rows["shortfall"] = np.round(s, 6)
-        rows = rows.loc[rows["shortfall"] > 1e-6].drop(columns=["elastic"]).dropna(axis=1, how="all")
-        return cls(problem=problem, units=units, shortfall=rows.reset_index(drop=True), report=report, findings=list(model.findings))
+        rows = rows.loc[rows["shortfall"] > 1e-6].rename(columns={"elastic": "side"}).dropna(axis=1, how="all")
+        return cls(
+            problem=problem, units=units, shortfall=rows.reset_index(drop=True), report=report,
+            model=model, x=np.asarray(x, dtype=float), findings=list(model.findings),
+        )
+
+    def compliance(self) -> pd.DataFrame:
+        """One row per rule: what it requires, what the plan achieves, and whether it binds.
+
+        A rule *binds* when at least one of its rows that the plan uses sits
+        at its bound (loosening it could change the plan); ``shortfall`` is the
+        units by which its elastic rows were broken (0 for a plan that keeps
+        every rule).
+        """
+        m, x = self.model, self.x
+        ctx = m.ctx
+        n_core = ctx.n_u + ctx.n_z
+        activity = m.A[:, :n_core] @ x[:n_core]
+        slack = np.zeros(m.n_rows)
+        if len(m.slack_rows):
+            slack[m.slack_rows] = x[n_core:]
+        tol = 1e-6 * np.maximum(1.0, np.abs(activity))
+        at_lower = np.isfinite(m.row_lower) & (np.abs(activity - m.row_lower) <= tol)
+        at_upper = np.isfinite(m.row_upper) & (np.abs(activity - m.row_upper) <= tol)
+        broken = slack > 1e-6
+        # A row whose variables are all zero (an unused parcel-year) sits at
+        # its bound trivially; it does not bind.
+        touched = (abs(m.A[:, :n_core]) @ np.abs(x[:n_core])) > 1e-9
+        binds = ((at_lower | at_upper) & touched) | broken
+        u = m.slice_u(x)
+        rows = []
+        for rule in self.problem.rules:
+            mask = (m.rows["rule"] == rule.name).to_numpy()
+            required, achieved = rule.report(ctx, u)
+            rows.append({
+                "rule": rule.name,
+                "description": rule.describe(),
+                "required": required,
+                "achieved": achieved,
+                "rows": int(mask.sum()),
+                "binding_rows": int((mask & binds).sum()),
+                "binding": bool((mask & binds).any()),
+                "shortfall": float(slack[mask].sum()),
+                "ok": not bool((mask & broken).any()),
+            })
+        return pd.DataFrame(rows)
 
     # -- tables ------------------------------------------------------------
     def allocation(self, *, net_to_gross: float = 0.8) -> pd.DataFrame:

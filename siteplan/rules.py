@@ -78,6 +78,12 @@ class PlotRatio:
             }),
         )
 
+    def report(self, ctx: Context, u: np.ndarray) -> tuple[str, str]:
+        land = np.bincount(ctx.u_parcel, weights=u * ctx.unit_area[ctx.u_type] / ctx.far[ctx.u_parcel, ctx.u_type], minlength=len(ctx.parcels))
+        used = land > 0
+        top = float((land[used] / ctx.parcels["area_m2"].to_numpy()[used]).max()) if used.any() else 0.0
+        return "net land <= parcel area", f"fullest parcel uses {top:.1%} of its land"
+
     def check(self, ctx: Context) -> list[Finding]:
         floor_cap = ctx.parcels["area_m2"].to_numpy()[:, None] * ctx.far
         need = float((ctx.targets.sum(axis=1) * ctx.unit_area).sum())
@@ -120,6 +126,15 @@ class YearlyTargets:
                 "year": np.tile(ctx.years, len(ctx.types)),
             }),
             elastic=True,
+        )
+
+    def report(self, ctx: Context, u: np.ndarray) -> tuple[str, str]:
+        placed = np.zeros_like(ctx.targets)
+        np.add.at(placed, (ctx.u_type, ctx.u_year), u)
+        met = int((placed >= ctx.targets - 1e-6).sum())
+        return (
+            f"{_fmt(ctx.targets.sum())} units in {ctx.targets.size} type-years",
+            f"{_fmt(placed.sum())} units; {met} of {ctx.targets.size} type-years met",
         )
 
     def check(self, ctx: Context) -> list[Finding]:
@@ -173,6 +188,15 @@ class ZoneTargets:
             ub=tgt if self.mode == "exact" else np.inf,
             labels=pd.DataFrame({self.column: names}),
             elastic=True,
+        )
+
+    def report(self, ctx: Context, u: np.ndarray) -> tuple[str, str]:
+        zone = ctx.parcels[self.column].to_numpy()[ctx.u_parcel]
+        got = pd.Series(u).groupby(zone).sum()
+        op = "=" if self.mode == "exact" else ">="
+        return (
+            "; ".join(f"{k} {op} {_fmt(v)}" for k, v in self.targets.items()),
+            "; ".join(f"{k} {_fmt(got.get(k, 0))}" for k in self.targets),
         )
 
     def check(self, ctx: Context) -> list[Finding]:
@@ -232,20 +256,28 @@ class ProjectSize:
         })
         if self.min_units > 0:
             builder.add_rows(
-                f"{self.name}_min",
+                self.name,
                 rows=np.concatenate([rows, np.arange(ctx.n_z)]),
                 cols=np.concatenate([cols, zc]),
                 vals=np.concatenate([vals, np.full(ctx.n_z, -float(self.min_units))]),
-                lb=0.0, ub=np.inf, labels=labels,
+                lb=0.0, ub=np.inf, labels=labels.assign(part="min"),
             )
         if self.max_units is not None:
             builder.add_rows(
-                f"{self.name}_max",
+                self.name,
                 rows=np.concatenate([rows, np.arange(ctx.n_z)]),
                 cols=np.concatenate([cols, zc]),
                 vals=np.concatenate([vals, np.full(ctx.n_z, -float(self.max_units))]),
-                lb=-np.inf, ub=0.0, labels=labels,
+                lb=-np.inf, ub=0.0, labels=labels.assign(part="max"),
             )
+
+    def report(self, ctx: Context, u: np.ndarray) -> tuple[str, str]:
+        size = np.bincount(ctx.u_z, weights=u, minlength=ctx.n_z)
+        size = size[size > 0.5]
+        hi = f"{self.max_units:,}" if self.max_units is not None else "any"
+        if not len(size):
+            return f"{self.min_units:,}-{hi} units per project", "no projects"
+        return f"{self.min_units:,}-{hi} units per project", f"{_fmt(size.min())}-{_fmt(size.max())} units in {len(size):,} projects"
 
     def check(self, ctx: Context) -> list[Finding]:
         if self.max_units is None:
@@ -306,6 +338,18 @@ class TransitAccess:
             ub=np.inf,
             labels=pd.DataFrame({"year": list(ctx.years)}),
             elastic=True,
+        )
+
+    def report(self, ctx: Context, u: np.ndarray) -> tuple[str, str]:
+        nu = self.near(ctx)[ctx.u_parcel, ctx.u_year]
+        total = np.bincount(ctx.u_year, weights=u, minlength=len(ctx.years))
+        near = np.bincount(ctx.u_year, weights=u * nu, minlength=len(ctx.years))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share = np.where(total > 0, near / total, 1.0)
+        worst = int(np.argmin(share)) if len(share) else 0
+        return (
+            f">= {self.share:.0%} of each year's units within {self.within_m:,.0f} m",
+            f"lowest {share[worst]:.1%} ({ctx.years[worst]})" if len(share) else "-",
         )
 
     def check(self, ctx: Context) -> list[Finding]:

@@ -131,7 +131,7 @@ def test_compile_without_solving_exposes_rows_per_rule():
         .add_rule(PlotRatio()).add_rule(YearlyTargets()).add_rule(ProjectSize(1, 400)).add_rule(TransitAccess())
     )
     m = prob.compile()
-    assert m.rule_names() == ["one_supply_year", "plot_ratio", "yearly_targets", "project_size_min", "project_size_max", "transit_access"]
+    assert m.rule_names() == ["one_supply_year", "plot_ratio", "yearly_targets", "project_size", "transit_access"]
     assert len(m.rows_of("plot_ratio")) == 6  # 3 parcels x 2 years
     assert len(m.rows_of("yearly_targets")) == 2
     assert m.integrality[m.ctx.n_u:m.ctx.n_u + m.ctx.n_z].all()
