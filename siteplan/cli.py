@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
+from rich.text import Text
 
 from .errors import SiteplanError
 
@@ -81,7 +82,9 @@ def run(
                 status.update(msg)
             result = run_pipeline(path, out_dir=out, lang=lang, progress=progress)
     except (SiteplanError, FileNotFoundError) as err:
-        err_console.print(f"[bold red]error:[/bold red] {err}", highlight=False)
+        # Plain text: messages quote scenario keys like [layers], which are
+        # not markup, and paths must not be wrapped mid-name.
+        err_console.print(Text("error: ", style="bold red") + Text(str(err)), soft_wrap=True, highlight=False)
         raise typer.Exit(2) from None
     except KeyboardInterrupt:
         err_console.print("[bold red]interrupted:[/bold red] no output was changed")
@@ -96,7 +99,7 @@ def run(
     )
     if len(result.plan.shortfall):
         console.print(f"[yellow]Shortfall: {result.plan.total_shortfall:,.0f} units; see run.json[/yellow]")
-        console.print(result.plan.shortfall.to_string(index=False))
+        console.print(Text(result.plan.shortfall.to_string(index=False)), soft_wrap=True)
     folder = next(iter(result.files.values())).parent
     console.print(f"Outputs in [bold]{folder}[/bold]: {', '.join(result.files)}")
 

@@ -40,9 +40,18 @@ LAND_SUPPLY_COLUMNS = [
 
 @dataclass(frozen=True)
 class SolverReport:
-    """How the solve went. ``objective`` is the suitability-weighted units."""
+    """How the solve went.
+
+    ``objective`` is the suitability-weighted units of the delivered plan;
+    ``penalised_objective`` adds the shortfall penalty (the minimised
+    quantity, negated objective); ``bound`` is the best proven bound on it
+    and ``gap`` the delivered plan's relative distance from that bound.
+    ``method`` is ``"lp-guided"`` or ``"full-mip"`` (see
+    :func:`siteplan.solve.solve_problem`).
+    """
 
     solver: str
+    method: str
     status: str
     optimal: bool
     time_limit_hit: bool

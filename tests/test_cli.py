@@ -31,7 +31,7 @@ def test_bad_layer_gives_a_message_not_a_traceback(mini_city, tmp_path):
     (mini_city.parent / "districts.gpkg").unlink()
     res = runner.invoke(app, ["run", str(mini_city), "--out", str(tmp_path / "o")])
     assert res.exit_code == 2
-    assert "districts.gpkg" in res.output and "does not exist" in res.output
+    assert "districts.gpkg: the districts layer file does not exist; check [layers] districts" in res.output
     assert not (tmp_path / "o").exists()
 
 
