@@ -30,7 +30,7 @@ __all__ = ["Plan", "SolverReport", "land_supply", "ALLOCATION_COLUMNS", "LAND_SU
 
 ALLOCATION_COLUMNS = [
     "parcel_id", "district", "zone", "type", "year", "units",
-    "floor_area_m2", "net_land_ha", "gross_land_ha",
+    "floor_area_m2", "net_land_ha", "gross_land_ha", "role",
 ]
 LAND_SUPPLY_COLUMNS = [
     "year", "type", "units", "floor_area_m2", "floor_area_10k_m2",
@@ -185,11 +185,17 @@ class Plan:
 
     # -- tables ------------------------------------------------------------
     def allocation(self, *, net_to_gross: float = 0.8) -> pd.DataFrame:
-        """One row per parcel x type x year, sorted, with floor area and land."""
+        """One row per parcel x type x year, sorted, with floor area and land.
+
+        ``role`` is ``"new"`` for land newly supplied for affordable housing
+        (保障性住房新增用地) and ``"inclusionary"`` for the affordable share
+        built inside a commercial housing project (普通商品房配建用地).
+        """
         p = self.problem.parcels.set_index("parcel_id")
         a = self.units.copy()
         a["district"] = p.loc[a["parcel_id"], "district"].to_numpy()
         a["zone"] = p.loc[a["parcel_id"], "zone"].to_numpy()
+        a["role"] = p.loc[a["parcel_id"], "role"].to_numpy() if "role" in p.columns else "new"
         area = a["type"].map(self.problem.unit_area).astype(float)
         a["floor_area_m2"] = a["units"] * area
         a["net_land_ha"], a["gross_land_ha"] = land_supply(a["floor_area_m2"].to_numpy(), a["far"].to_numpy(), net_to_gross)
