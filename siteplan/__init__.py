@@ -16,12 +16,24 @@ from .features import compute_features
 from .layers import Layers, read_layers
 from .problem import CompiledModel, Problem, problem
 from .result import Plan, land_supply
-from .rules import PlotRatio, ProjectSize, TransitAccess, YearlyTargets, ZoneTargets
+from .access import ParkWorkers, ServiceAccess, TransitAccess
+from .dispersion import DistrictShare, MaxProjects, ProjectSize, RadiusCap
+from .rules import Budget, Inclusionary, LockIn, LockOut, PlotRatio, UnitSizes, YearlyTargets, ZoneTargets
 from .scenario import Scenario, load_scenario
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Budget",
+    "DistrictShare",
+    "Inclusionary",
+    "LockIn",
+    "LockOut",
+    "MaxProjects",
+    "ParkWorkers",
+    "RadiusCap",
+    "ServiceAccess",
+    "UnitSizes",
     "CompiledModel",
     "LayerError",
     "Layers",

@@ -33,6 +33,7 @@ from .scenario import Scenario
 __all__ = [
     "write_allocation_csv",
     "write_land_supply_csv",
+    "write_table_csv",
     "write_geojson",
     "write_run_json",
     "write_outputs",
@@ -55,6 +56,12 @@ def write_allocation_csv(plan: Plan, path: str | Path, *, net_to_gross: float) -
     """``allocation.csv``: one row per parcel x type x year."""
     df = _round(plan.allocation(net_to_gross=net_to_gross), {"floor_area_m2": 2, "net_land_ha": 4, "gross_land_ha": 4})
     df.to_csv(path, index=False, encoding="utf-8-sig", float_format="%.4f", lineterminator="\n")
+    return Path(path)
+
+
+def write_table_csv(table: pd.DataFrame, path: str | Path) -> Path:
+    """Any report table as CSV (utf-8-sig, fixed decimals)."""
+    table.to_csv(path, index=False, encoding="utf-8-sig", float_format="%.4f", lineterminator="\n")
     return Path(path)
 
 
@@ -97,6 +104,7 @@ def write_run_json(plan: Plan, scenario: Scenario, path: str | Path, *, extra: d
         "targets_units": int(round(sum(plan.problem.targets.values()))),
         "placed_units": int(plan.units["units"].sum()),
         "shortfall_units": plan.total_shortfall,
+        "compliance": plan.compliance().to_dict(orient="records"),
         "checks": [f.__dict__ for f in plan.findings],
         "versions": _versions(),
     }

@@ -47,6 +47,8 @@ __all__ = [
     "station_distance",
     "count_within",
     "service_counts",
+    "service_distances",
+    "nearest_index",
     "zonal_mean",
     "suitability",
     "compute_features",
@@ -119,6 +121,24 @@ def service_counts(parcels: gpd.GeoDataFrame, services: gpd.GeoDataFrame, *, wit
         pts = services.loc[services["category"].isin(cats)] if len(services) else services
         cols[f"svc_{group}"] = count_within(parcels, pts, within_m=within_m)
     return pd.DataFrame(cols, index=parcels.index)
+
+
+def service_distances(parcels: gpd.GeoDataFrame, services: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Distance to the nearest service of each group: columns ``svc_<group>_m``."""
+    cols = {}
+    for group, cats in SERVICE_GROUPS.items():
+        pts = services.loc[services["category"].isin(cats)] if len(services) else services
+        cols[f"svc_{group}_m"] = nearest_distance(parcels, pts)
+    return pd.DataFrame(cols, index=parcels.index)
+
+
+def nearest_index(parcels: gpd.GeoDataFrame, targets: gpd.GeoDataFrame) -> pd.Series:
+    """Position (0-based, in ``targets``) of each parcel's nearest target; -1 if none."""
+    out = np.full(len(parcels), -1, dtype="int64")
+    if len(targets) and len(parcels):
+        idx = targets.geometry.sindex.nearest(parcels.geometry.values, return_all=False)
+        out[idx[0]] = idx[1]
+    return pd.Series(out, index=parcels.index, name="nearest")
 
 
 def zonal_mean(parcels: gpd.GeoDataFrame, raster: str | Path) -> pd.Series:
@@ -198,7 +218,9 @@ def compute_features(layers: Layers, scenario: Scenario) -> gpd.GeoDataFrame:
     ``floor_cap_upper_m2`` (with ``far_upper`` where given, else as
     ``floor_cap_m2``), ``units_cap_<type>`` per housing type,
     ``station_m_<year>`` per plan year (and lead years of the transit rule),
-    ``svc_<group>``, ``park_m``, ``pop_density``, ``score_<year>`` per plan
+    ``svc_<group>`` (count within ``walk_m``), ``svc_<group>_m`` (distance
+    to the nearest), ``park_m`` and ``park_index`` (nearest industrial
+    park), ``pop_density``, ``score_<year>`` per plan
     year, and ``candidate`` (status is a candidate status and the land is
     ready within the plan).
     """
@@ -214,7 +236,9 @@ def compute_features(layers: Layers, scenario: Scenario) -> gpd.GeoDataFrame:
     for year in range(years[0], years[-1] + lead + 1):
         p[f"station_m_{year}"] = station_distance(p, layers.stations, open_by=year)
     p = p.join(service_counts(p, layers.services, within_m=scenario.suitability.walk_m))
+    p = p.join(service_distances(p, layers.services))
     p["park_m"] = nearest_distance(p, layers.parks)
+    p["park_index"] = nearest_index(p, layers.parks)
     if layers.population is not None:
         p["pop_density"] = zonal_mean(p, layers.population)
     else:

@@ -57,6 +57,8 @@ if TYPE_CHECKING:
     from .result import Plan
 
 __all__ = [
+    "fmt_units",
+    "group_rows",
     "Problem",
     "problem",
     "Rule",
@@ -146,9 +148,13 @@ class Rule(Protocol):
 
     ``apply`` adds the rule's rows; ``check`` reports, before solving, why
     the rule cannot hold (with numbers); ``report`` states what the rule
-    requires and what a solution achieves, for the compliance report. A rule
-    may also define ``usable(parcels, problem)`` to narrow which parcels can
-    be used at all.
+    requires and what a solution achieves, for the compliance report.
+
+    Optional hooks, looked up by name: ``domain(parcels, problem)`` returns
+    a boolean ``(n_parcels, n_years)`` matrix of the parcel-years the rule
+    allows; ``type_domain(parcels, types)`` a boolean ``(n_parcels,
+    n_types)`` matrix of the types it allows on each parcel;
+    ``far_matrix(parcels, types)`` the plot ratio each type may use.
     """
 
     name: str
@@ -175,6 +181,25 @@ class ModelBuilder:
         self._n_rows = 0
         self._slack_rows: list[np.ndarray] = []
         self._slack_sign: list[np.ndarray] = []
+        self._aux_lower: list[np.ndarray] = []
+        self._aux_upper: list[np.ndarray] = []
+        self._aux_integer: list[np.ndarray] = []
+        self._aux_names: list[str] = []
+        self._n_aux = 0
+
+    def add_columns(self, name: str, n: int, *, lower: float | np.ndarray = 0.0, upper: float | np.ndarray = np.inf, integer: bool = False) -> np.ndarray:
+        """Add ``n`` auxiliary columns (cost 0) and return their model columns.
+
+        Rules use them for quantities several rows share, such as a
+        parcel's total units.
+        """
+        cols = self.ctx.n_u + self.ctx.n_z + self._n_aux + np.arange(n)
+        self._aux_lower.append(np.broadcast_to(np.asarray(lower, dtype=float), (n,)).copy())
+        self._aux_upper.append(np.broadcast_to(np.asarray(upper, dtype=float), (n,)).copy())
+        self._aux_integer.append(np.full(n, integer))
+        self._aux_names.extend([name] * n)
+        self._n_aux += n
+        return cols
 
     @property
     def n_rows(self) -> int:
@@ -190,7 +215,7 @@ class ModelBuilder:
         lb: np.ndarray | float,
         ub: np.ndarray | float,
         labels: pd.DataFrame | None = None,
-        elastic: bool | Literal["lower", "upper"] = False,
+        elastic: bool | Literal["lower", "upper", "both"] = False,
     ) -> None:
         """Add a block of rows ``lb <= A x <= ub``.
 
@@ -207,8 +232,8 @@ class ModelBuilder:
         elastic
             ``"lower"`` (or ``True``): each row gets a shortfall column
             ``s >= 0`` with coefficient +1, which relaxes its lower bound;
-            ``"upper"``: coefficient -1, which relaxes its upper bound. The
-            column costs ``penalty`` per unit.
+            ``"upper"``: coefficient -1, which relaxes its upper bound;
+            ``"both"``: one of each. Each column costs ``penalty`` per unit.
         """
         if labels is None:
             m = int(rows.max()) + 1 if len(rows) else 0
@@ -222,13 +247,17 @@ class ModelBuilder:
         meta = labels.reset_index(drop=True).copy()
         meta.insert(0, "rule", rule)
         side = "lower" if elastic is True else (elastic or "")
-        if side not in ("", "lower", "upper"):
-            raise ValueError(f"elastic must be False, True, 'lower' or 'upper', not {elastic!r}")
+        if side not in ("", "lower", "upper", "both"):
+            raise ValueError(f"elastic must be False, True, 'lower', 'upper' or 'both', not {elastic!r}")
         meta["elastic"] = side
         self._row_meta.append(meta)
-        if side:
-            self._slack_rows.append(np.arange(self._n_rows, self._n_rows + m))
-            self._slack_sign.append(np.full(m, 1.0 if side == "lower" else -1.0))
+        rows_here = np.arange(self._n_rows, self._n_rows + m)
+        if side in ("lower", "both"):
+            self._slack_rows.append(rows_here)
+            self._slack_sign.append(np.ones(m))
+        if side in ("upper", "both"):
+            self._slack_rows.append(rows_here)
+            self._slack_sign.append(-np.ones(m))
         self._n_rows += m
 
     def build(self, *, cost_u: np.ndarray, upper_u: np.ndarray, integral_u: bool = False) -> CompiledModel:
@@ -236,9 +265,10 @@ class ModelBuilder:
         ctx = self.ctx
         slack_rows = np.concatenate(self._slack_rows) if self._slack_rows else np.zeros(0, dtype=int)
         n_s = len(slack_rows)
-        n_cols = ctx.n_u + ctx.n_z + n_s
+        n_a = self._n_aux
+        n_cols = ctx.n_u + ctx.n_z + n_a + n_s
         rows = [b[0] for b in self._blocks] + [slack_rows]
-        cols = [b[1] for b in self._blocks] + [ctx.n_u + ctx.n_z + np.arange(n_s)]
+        cols = [b[1] for b in self._blocks] + [ctx.n_u + ctx.n_z + n_a + np.arange(n_s)]
         signs = np.concatenate(self._slack_sign) if self._slack_sign else np.zeros(0)
         vals = [b[2] for b in self._blocks] + [signs]
         A = sp.csr_matrix(
@@ -246,12 +276,13 @@ class ModelBuilder:
             shape=(self._n_rows, n_cols),
         )
         A.sum_duplicates()
-        cost = np.concatenate([cost_u, np.zeros(ctx.n_z), np.full(n_s, self.penalty)])
-        lower = np.zeros(n_cols)
-        upper = np.concatenate([upper_u, np.ones(ctx.n_z), np.full(n_s, np.inf)])
-        integrality = np.concatenate(
-            [np.full(ctx.n_u, integral_u), np.ones(ctx.n_z, dtype=bool), np.zeros(n_s, dtype=bool)]
-        )
+        aux = lambda parts, dtype=float: np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)  # noqa: E731
+        cost = np.concatenate([cost_u, np.zeros(ctx.n_z + n_a), np.full(n_s, self.penalty)])
+        lower = np.concatenate([np.zeros(ctx.n_u + ctx.n_z), aux(self._aux_lower), np.zeros(n_s)])
+        upper = np.concatenate([upper_u, np.ones(ctx.n_z), aux(self._aux_upper), np.full(n_s, np.inf)])
+        integrality = np.concatenate([
+            np.full(ctx.n_u, integral_u), np.ones(ctx.n_z, dtype=bool), aux(self._aux_integer, bool), np.zeros(n_s, dtype=bool)
+        ])
         meta = pd.concat(self._row_meta, ignore_index=True) if self._row_meta else pd.DataFrame(columns=["rule"])
         return CompiledModel(
             ctx=ctx,
@@ -264,6 +295,8 @@ class ModelBuilder:
             row_upper=np.concatenate(self._row_ub) if self._row_ub else np.zeros(0),
             rows=meta,
             slack_rows=slack_rows,
+            slack_sign=signs,
+            n_aux=n_a,
         )
 
 
@@ -271,8 +304,8 @@ class ModelBuilder:
 class CompiledModel:
     """A problem as matrices: ``min c x`` s.t. ``row_lower <= A x <= row_upper``.
 
-    Columns are ``[u | z | s]``: units, parcel-year binaries, then one
-    shortfall column per elastic row. ``rows`` describes each row (its rule,
+    Columns are ``[u | z | a | s]``: units, parcel-year binaries, auxiliary
+    columns rules added, then one shortfall column per elastic row. ``rows`` describes each row (its rule,
     and labels such as district, type, year).
     """
 
@@ -286,6 +319,8 @@ class CompiledModel:
     row_upper: np.ndarray
     rows: pd.DataFrame
     slack_rows: np.ndarray
+    slack_sign: np.ndarray
+    n_aux: int = 0
     findings: list[Finding] = field(default_factory=list)
 
     @property
@@ -314,7 +349,12 @@ class CompiledModel:
         return x[self.ctx.n_u : self.ctx.n_u + self.ctx.n_z]
 
     def slice_s(self, x: np.ndarray) -> np.ndarray:
-        return x[self.ctx.n_u + self.ctx.n_z :]
+        return x[self.ctx.n_u + self.ctx.n_z + self.n_aux :]
+
+    @property
+    def n_core(self) -> int:
+        """Columns before the shortfall columns."""
+        return self.ctx.n_u + self.ctx.n_z + self.n_aux
 
 
 def _targets_array(targets: Mapping | pd.DataFrame | None, types: tuple[str, ...], years: tuple[int, ...]) -> np.ndarray:
@@ -399,20 +439,30 @@ class Problem:
 
     # -- compilation -------------------------------------------------------
     def context(self) -> Context:
-        """The variable index: which (parcel, year) and (parcel, type, year) exist."""
+        """The variable index: which (parcel, year) and (parcel, type, year) exist.
+
+        A parcel-year exists when the year is no earlier than the parcel's
+        ``available_year`` and every rule's ``domain`` allows it; a unit
+        column exists for each type every rule's ``type_domain`` allows on
+        that parcel. Parcels take their ``role`` column ("new" when absent).
+        """
         p = self.parcels.reset_index(drop=True)
+        if "role" not in p.columns:
+            p = p.assign(role="new")
         years = np.asarray(self.years)
-        usable = np.ones(len(p), dtype=bool)
+        ok = years[None, :] >= p["available_year"].to_numpy()[:, None]
+        allowed = np.ones((len(p), len(self.types)), dtype=bool)
         for rule in self.rules:
-            prune = getattr(rule, "usable", None)
-            if prune is not None:
-                usable &= np.asarray(prune(p, self), dtype=bool)
-        ok = usable[:, None] & (years[None, :] >= p["available_year"].to_numpy()[:, None])
+            domain = getattr(rule, "domain", None)
+            if domain is not None:
+                ok &= np.asarray(domain(p, self), dtype=bool)
+            type_domain = getattr(rule, "type_domain", None)
+            if type_domain is not None:
+                allowed &= np.asarray(type_domain(p, self.types), dtype=bool)
         z_parcel, z_year = np.nonzero(ok)
-        n_t = len(self.types)
-        u_z = np.repeat(np.arange(len(z_parcel)), n_t)
-        u_type = np.tile(np.arange(n_t), len(z_parcel))
-        far = np.repeat(p["far_max"].to_numpy(dtype=float)[:, None], n_t, axis=1)
+        per_z = allowed[z_parcel]
+        u_z, u_type = np.nonzero(per_z)
+        far = np.repeat(p["far_max"].to_numpy(dtype=float)[:, None], len(self.types), axis=1)
         for rule in self.rules:
             far_matrix = getattr(rule, "far_matrix", None)
             if far_matrix is not None:
@@ -476,6 +526,38 @@ class Problem:
         from .solve import solve_problem
 
         return solve_problem(self, solver=solver, time_limit_s=time_limit_s, gap=gap, threads=threads, seed=seed)
+
+
+def fmt_units(n: float) -> str:
+    """A count for messages: ``12,400``."""
+    return f"{n:,.0f}"
+
+
+def group_rows(group_of_u: np.ndarray, *, weights: np.ndarray | None = None, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Non-zeros of rows that sum unit columns by group.
+
+    Parameters
+    ----------
+    group_of_u
+        Row number (0-based, within the block) of each ``u`` column, or -1
+        to leave it out.
+    weights
+        Coefficient of each ``u`` column (default 1).
+    mask
+        Extra filter on the ``u`` columns.
+
+    Returns
+    -------
+    rows, cols, vals
+        For :meth:`ModelBuilder.add_rows`; ``u`` columns are the first model
+        columns, so a ``u`` index is its column.
+    """
+    keep = group_of_u >= 0
+    if mask is not None:
+        keep &= mask
+    cols = np.nonzero(keep)[0]
+    vals = np.ones(len(cols)) if weights is None else np.asarray(weights, dtype=float)[cols]
+    return group_of_u[cols], cols, vals
 
 
 def _one_supply_year(ctx: Context, builder: ModelBuilder) -> None:

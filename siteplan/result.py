@@ -135,8 +135,9 @@ class Plan:
         })
         s = model.slice_s(x)
         rows = model.rows.iloc[model.slack_rows].copy()
+        rows["side"] = np.where(model.slack_sign > 0, "short", "excess")
         rows["shortfall"] = np.round(s, 6)
-        rows = rows.loc[rows["shortfall"] > 1e-6].rename(columns={"elastic": "side"}).dropna(axis=1, how="all")
+        rows = rows.loc[rows["shortfall"] > 1e-6].drop(columns=["elastic"]).dropna(axis=1, how="all")
         return cls(
             problem=problem, units=units, shortfall=rows.reset_index(drop=True), report=report,
             model=model, x=np.asarray(x, dtype=float), findings=list(model.findings),
@@ -152,7 +153,7 @@ class Plan:
         """
         m, x = self.model, self.x
         ctx = m.ctx
-        n_core = ctx.n_u + ctx.n_z
+        n_core = m.n_core
         activity = m.A[:, :n_core] @ x[:n_core]
         slack = np.zeros(m.n_rows)
         if len(m.slack_rows):
@@ -284,6 +285,29 @@ class Plan:
                 "floor_area_m2", "net_land_ha", "gross_land_ha", "far_max", "area_ha", "geometry"]
         gdf = gdf[cols].sort_values(["year", "parcel_id"], kind="stable").reset_index(drop=True)
         return gdf
+
+    def shortfall_table(self) -> pd.DataFrame:
+        """Broken targets and shares: where, by how much, and what binds.
+
+        One row per elastic rule row the plan could not keep, with the
+        columns ``rule``, ``side`` ("short" or "excess"), ``zone``,
+        ``district``, ``type``, ``year``, ``units`` and ``binding_rules``:
+        the hard rules that sit at their limit in this plan, the usual
+        reason a target cannot be met. Empty when the plan keeps every
+        rule.
+        """
+        cols = ["rule", "side", "zone", "district", "park", "type", "year", "units", "binding_rules"]
+        if not len(self.shortfall):
+            return pd.DataFrame(columns=cols)
+        comp = self.compliance()
+        elastic = set(self.model.rows.loc[self.model.rows["elastic"] != "", "rule"])
+        hard = comp.loc[comp["binding"] & ~comp["rule"].isin(elastic), "rule"]
+        out = self.shortfall.rename(columns={"shortfall": "units"}).copy()
+        for c in cols:
+            if c not in out.columns:
+                out[c] = pd.NA
+        out["binding_rules"] = ", ".join(hard) if len(hard) else "-"
+        return out[cols].sort_values(["rule", "year", "type"], kind="stable", na_position="first").reset_index(drop=True)
 
     @property
     def total_shortfall(self) -> float:

@@ -11,21 +11,20 @@ over-constrained scenario still returns the best plan and says what binds.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 import pandas as pd
+import shapely
 
 from .errors import SpecificationError
-from .problem import Context, Finding, ModelBuilder
+from .housing import DORMITORY_MIN_M2_PER_PERSON
+from .problem import Context, Finding, ModelBuilder, group_rows
+from .problem import fmt_units as _fmt
 
-__all__ = ["PlotRatio", "YearlyTargets", "ZoneTargets", "ProjectSize", "TransitAccess"]
-
-
-def _fmt(n: float) -> str:
-    return f"{n:,.0f}"
+__all__ = ["PlotRatio", "YearlyTargets", "ZoneTargets", "UnitSizes", "Budget", "LockOut", "LockIn", "Inclusionary"]
 
 
 def _per_z_sum(ctx: Context, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -125,7 +124,7 @@ class YearlyTargets:
                 "type": np.repeat(ctx.types, n_y),
                 "year": np.tile(ctx.years, len(ctx.types)),
             }),
-            elastic=True,
+            elastic="both" if self.mode == "exact" else "lower",
         )
 
     def report(self, ctx: Context, u: np.ndarray) -> tuple[str, str]:
@@ -156,16 +155,19 @@ class YearlyTargets:
 
 @dataclass(frozen=True)
 class ZoneTargets:
-    r"""Units per zone over the plan (elastic).
+    r"""Units per zone (or district) over the plan or per year (elastic).
 
     .. math::
 
         \sum_{i \in g} \sum_{t, y} u_{ity} + s_g \ge Z_g \quad \forall g  \tag{3}
 
-    (``=`` with ``mode="exact"``).
+    (``=`` with ``mode="exact"``). A target given as a list of one value
+    per plan year binds per year instead:
+    :math:`\sum_{i \in g, t} u_{ity} + s_{gy} \ge Z_{gy}`. ``column`` is the
+    parcel attribute that groups parcels: ``"zone"`` or ``"district"``.
     """
 
-    targets: Mapping[str, float]
+    targets: Mapping[str, float | Sequence[float]]
     mode: Literal["exact", "at_least"] = "at_least"
     column: str = "zone"
     name: str = "zone_targets"
@@ -173,199 +175,377 @@ class ZoneTargets:
     def describe(self) -> str:
         return f"units per {self.column} {'=' if self.mode == 'exact' else '>='} target"
 
+    def _table(self, ctx: Context) -> pd.DataFrame:
+        """One row per target: group, year (or -1 for the plan) and units."""
+        rows = []
+        for g, v in self.targets.items():
+            if isinstance(v, (int, float, np.integer, np.floating)):
+                rows.append((g, -1, float(v)))
+            else:
+                if len(v) != len(ctx.years):
+                    raise SpecificationError(f"{self.column} {g}: {len(v)} yearly targets for {len(ctx.years)} plan years")
+                rows.extend((g, y, float(n)) for y, n in zip(ctx.years, v))
+        return pd.DataFrame(rows, columns=[self.column, "year", "units"])
+
+    def _row_of_u(self, ctx: Context, table: pd.DataFrame) -> np.ndarray:
+        group = ctx.parcels[self.column].to_numpy()[ctx.u_parcel]
+        year = np.asarray(ctx.years)[ctx.u_year]
+        key = pd.MultiIndex.from_arrays([table[self.column], table["year"]])
+        plan_row = key.get_indexer(pd.MultiIndex.from_arrays([group, np.full(len(group), -1)]))
+        year_row = key.get_indexer(pd.MultiIndex.from_arrays([group, year]))
+        return np.where(plan_row >= 0, plan_row, year_row)
+
     def apply(self, ctx: Context, builder: ModelBuilder) -> None:
-        names = list(self.targets)
-        zone = ctx.parcels[self.column].to_numpy()[ctx.u_parcel]
-        pos = pd.Index(names).get_indexer(zone)
-        keep = pos >= 0
-        tgt = np.array([self.targets[n] for n in names], dtype=float)
+        table = self._table(ctx)
+        rows, cols, vals = group_rows(self._row_of_u(ctx, table))
+        tgt = table["units"].to_numpy()
         builder.add_rows(
-            self.name,
-            rows=pos[keep],
-            cols=ctx.u_col(np.nonzero(keep)[0]),
-            vals=np.ones(int(keep.sum())),
-            lb=tgt,
-            ub=tgt if self.mode == "exact" else np.inf,
-            labels=pd.DataFrame({self.column: names}),
+            self.name, rows=rows, cols=cols, vals=vals,
+            lb=tgt, ub=tgt if self.mode == "exact" else np.inf,
+            labels=table[[self.column, "year"]].replace({"year": {-1: pd.NA}}),
             elastic=True,
         )
 
     def report(self, ctx: Context, u: np.ndarray) -> tuple[str, str]:
-        zone = ctx.parcels[self.column].to_numpy()[ctx.u_parcel]
-        got = pd.Series(u).groupby(zone).sum()
+        table = self._table(ctx)
+        got = np.bincount(np.maximum(self._row_of_u(ctx, table), 0), weights=u * (self._row_of_u(ctx, table) >= 0), minlength=len(table))
         op = "=" if self.mode == "exact" else ">="
+        label = lambda r: f"{r[self.column]}{'' if r['year'] < 0 else ' ' + str(r['year'])}"  # noqa: E731
         return (
-            "; ".join(f"{k} {op} {_fmt(v)}" for k, v in self.targets.items()),
-            "; ".join(f"{k} {_fmt(got.get(k, 0))}" for k in self.targets),
+            "; ".join(f"{label(r)} {op} {_fmt(r['units'])}" for _, r in table.iterrows()),
+            "; ".join(f"{label(r)} {_fmt(g)}" for (_, r), g in zip(table.iterrows(), got)),
         )
 
     def check(self, ctx: Context) -> list[Finding]:
         out = []
+        table = self._table(ctx)
+        plan_total = table.loc[table["year"] < 0, "units"].sum()
+        per_year = table.loc[table["year"] >= 0].groupby("year")["units"].sum()
         total = float(ctx.targets.sum())
-        want = float(sum(self.targets.values()))
-        if want > total + 1e-9:
-            out.append(Finding(self.name, "error", f"{self.column} targets add up to {_fmt(want)} units, more than the {_fmt(total)} units of the yearly targets"))
+        if plan_total + per_year.sum() > total + 1e-9:
+            out.append(Finding(self.name, "error", f"{self.column} targets add up to {_fmt(plan_total + per_year.sum())} units, more than the {_fmt(total)} units of the yearly targets"))
         smallest = float(ctx.unit_area.min()) if len(ctx.unit_area) else 1.0
-        floor_cap = ctx.parcels["area_m2"].to_numpy() * ctx.far.max(axis=1)
+        units_cap = np.floor(ctx.parcels["area_m2"].to_numpy() * ctx.far.max(axis=1) / smallest)
         col = ctx.parcels[self.column].to_numpy()
-        for name, n in self.targets.items():
-            have = float(np.floor(floor_cap[col == name] / smallest).sum())
-            if n > have:
-                out.append(Finding(self.name, "error", f"{self.column} {name}: target {_fmt(n)} units, but its candidate parcels hold at most {_fmt(have)}"))
+        avail = ctx.parcels["available_year"].to_numpy()
+        in_domain = np.zeros(len(ctx.parcels), dtype=bool)
+        in_domain[ctx.z_parcel] = True
+        for _, r in table.iterrows():
+            ok = (col == r[self.column]) & in_domain & ((avail <= r["year"]) if r["year"] >= 0 else True)
+            have = float(units_cap[ok].sum())
+            when = f" by {r['year']}" if r["year"] >= 0 else ""
+            if r["units"] > have:
+                out.append(Finding(self.name, "error", f"{self.column} {r[self.column]}: target {_fmt(r['units'])} units{when}, but its usable parcels{when} hold at most {_fmt(have)}"))
         return out
 
 
 @dataclass(frozen=True)
-class ProjectSize:
-    r"""Units per project (a used parcel) lie between a minimum and a maximum.
+class UnitSizes:
+    r"""Unit sizes against policy caps; dormitories give each person enough floor.
+
+    No rows: sizes are settings, checked before solving. ``caps`` maps a
+    type to its largest average unit floor area (m2); ``persons_per_unit``
+    marks dormitory-type stock, which needs at least ``min_m2_per_person``
+    (5 m2) per person.
+    """
+
+    caps: Mapping[str, float] = field(default_factory=dict)
+    persons_per_unit: Mapping[str, float] = field(default_factory=dict)
+    min_m2_per_person: float = DORMITORY_MIN_M2_PER_PERSON
+    allow_oversize: tuple[str, ...] = ()
+    name: str = "unit_sizes"
+
+    def describe(self) -> str:
+        caps = ", ".join(f"{t} <= {c:g} m2" for t, c in self.caps.items())
+        return f"average unit floor area within policy caps ({caps or 'none'}); dormitories >= {self.min_m2_per_person:g} m2 per person"
+
+    def apply(self, ctx: Context, builder: ModelBuilder) -> None:
+        return None
+
+    def report(self, ctx: Context, u: np.ndarray) -> tuple[str, str]:
+        sizes = dict(zip(ctx.types, ctx.unit_area))
+        return (
+            "; ".join(f"{t} <= {c:g} m2" for t, c in self.caps.items() if t in sizes) or "no caps",
+            "; ".join(f"{t} {sizes[t]:g} m2" for t in ctx.types),
+        )
+
+    def check(self, ctx: Context) -> list[Finding]:
+        out = []
+        for t, a in zip(ctx.types, ctx.unit_area):
+            cap = self.caps.get(t)
+            if cap is not None and a > cap and t not in self.allow_oversize:
+                out.append(Finding(self.name, "error", f"{t}: {a:g} m2 per unit is above the policy cap of {cap:g} m2"))
+            persons = self.persons_per_unit.get(t)
+            if persons and a / persons < self.min_m2_per_person:
+                out.append(Finding(self.name, "error", f"{t}: {a:g} m2 for {persons:g} persons is {a / persons:.1f} m2 each, below {self.min_m2_per_person:g} m2 per person"))
+        return out
+
+
+@dataclass(frozen=True)
+class Budget:
+    r"""A yearly investment budget (hard).
 
     .. math::
 
-        m\, z_{iy} \le \sum_t u_{ity} \le M\, z_{iy} \quad \forall i, y  \tag{4}
+        \sum_{i,t} a_t c_t u_{ity} \le B_y \quad \forall y  \tag{6}
 
-    Parcels too small to hold ``min_units`` of the smallest type are not
-    offered at all ("never scattered single buildings").
+    with :math:`c_t` the investment per m2 of floor area of type :math:`t`
+    (yuan) and :math:`B_y` the budget of year :math:`y` (yuan). Targets are
+    elastic, so a tight budget shows as a shortfall, not as infeasibility.
     """
 
-    min_units: int = 0
-    max_units: int | None = None
-    name: str = "project_size"
-
-    def __post_init__(self) -> None:
-        if self.min_units < 0 or (self.max_units is not None and self.max_units < self.min_units):
-            raise SpecificationError(f"project size needs 0 <= min_units <= max_units, got {self.min_units}, {self.max_units}")
+    cost_per_m2: Mapping[str, float]
+    per_year: Sequence[float]
+    name: str = "budget"
 
     def describe(self) -> str:
-        hi = f"{self.max_units:,}" if self.max_units is not None else "no limit"
-        return f"units per project between {self.min_units:,} and {hi}"
+        return "investment per year <= budget"
 
-    def usable(self, parcels: pd.DataFrame, problem) -> np.ndarray:
-        smallest = min(problem.unit_area.values())
-        far = parcels["far_max"].to_numpy(dtype=float)
-        if "far_upper" in parcels:
-            up = parcels["far_upper"].to_numpy(dtype=float)
-            far = np.where(np.isfinite(up) & (up > far), up, far)
-        return np.floor(parcels["area_m2"].to_numpy() * far / smallest + 1e-9) >= self.min_units
+    def _cost_of_u(self, ctx: Context) -> np.ndarray:
+        c = np.array([self.cost_per_m2.get(t, 0.0) for t in ctx.types])
+        return (ctx.unit_area * c)[ctx.u_type]
 
     def apply(self, ctx: Context, builder: ModelBuilder) -> None:
-        rows, cols, vals = _per_z_sum(ctx, np.ones(ctx.n_u))
-        zc = ctx.z_col(np.arange(ctx.n_z))
-        labels = pd.DataFrame({
-            "parcel_id": ctx.parcels["parcel_id"].to_numpy()[ctx.z_parcel],
-            "year": np.asarray(ctx.years)[ctx.z_year],
-        })
-        if self.min_units > 0:
-            builder.add_rows(
-                self.name,
-                rows=np.concatenate([rows, np.arange(ctx.n_z)]),
-                cols=np.concatenate([cols, zc]),
-                vals=np.concatenate([vals, np.full(ctx.n_z, -float(self.min_units))]),
-                lb=0.0, ub=np.inf, labels=labels.assign(part="min"),
-            )
-        if self.max_units is not None:
-            builder.add_rows(
-                self.name,
-                rows=np.concatenate([rows, np.arange(ctx.n_z)]),
-                cols=np.concatenate([cols, zc]),
-                vals=np.concatenate([vals, np.full(ctx.n_z, -float(self.max_units))]),
-                lb=-np.inf, ub=0.0, labels=labels.assign(part="max"),
-            )
+        if len(self.per_year) != len(ctx.years):
+            raise SpecificationError(f"budget has {len(self.per_year)} values for {len(ctx.years)} plan years")
+        rows, cols, vals = group_rows(ctx.u_year, weights=self._cost_of_u(ctx))
+        builder.add_rows(self.name, rows=rows, cols=cols, vals=vals, lb=-np.inf, ub=np.asarray(self.per_year, dtype=float),
+                         labels=pd.DataFrame({"year": list(ctx.years)}))
 
     def report(self, ctx: Context, u: np.ndarray) -> tuple[str, str]:
-        size = np.bincount(ctx.u_z, weights=u, minlength=ctx.n_z)
-        size = size[size > 0.5]
-        hi = f"{self.max_units:,}" if self.max_units is not None else "any"
-        if not len(size):
-            return f"{self.min_units:,}-{hi} units per project", "no projects"
-        return f"{self.min_units:,}-{hi} units per project", f"{_fmt(size.min())}-{_fmt(size.max())} units in {len(size):,} projects"
+        spent = np.bincount(ctx.u_year, weights=u * self._cost_of_u(ctx), minlength=len(ctx.years))
+        share = spent / np.maximum(np.asarray(self.per_year, dtype=float), 1e-9)
+        k = int(np.argmax(share)) if len(share) else 0
+        return f"<= {_yi(min(self.per_year))}-{_yi(max(self.per_year))} per year", f"highest use {share[k]:.1%} of the budget ({ctx.years[k]})"
 
     def check(self, ctx: Context) -> list[Finding]:
-        if self.max_units is None:
-            return []
-        n_parcels = len(np.unique(ctx.z_parcel))
-        total = float(ctx.targets.sum())
-        if total > n_parcels * self.max_units:
-            return [Finding(self.name, "error", f"targets of {_fmt(total)} units need more than the {n_parcels:,} usable parcels x {self.max_units:,} units each")]
+        c = np.array([self.cost_per_m2.get(t, 0.0) for t in ctx.types])
+        need = (ctx.targets * (ctx.unit_area * c)[:, None]).sum(axis=0)
+        return [
+            Finding(self.name, "error", f"{y}: the targets cost {_yi(n)}, above the budget of {_yi(b)}")
+            for y, n, b in zip(ctx.years, need, self.per_year)
+            if n > b * (1 + 1e-9)
+        ]
+
+
+def _yi(yuan: float) -> str:
+    return f"{yuan / 1e8:,.2f} 亿元"
+
+
+def _parcel_mask(parcels: pd.DataFrame, ids: Sequence[str], where: Mapping[str, Sequence]) -> np.ndarray:
+    mask = parcels["parcel_id"].isin(list(ids)).to_numpy().copy()
+    for col, values in where.items():
+        if col not in parcels.columns:
+            raise SpecificationError(f"lock rule: parcels have no column {col!r}; columns: {', '.join(map(str, parcels.columns))}")
+        mask |= parcels[col].isin(list(values)).to_numpy()
+    return mask
+
+
+@dataclass(frozen=True)
+class LockOut:
+    r"""Parcels that may not be used: by id, by attribute, or under polygons.
+
+    ``polygons`` (ecological red line, flood zone ...) lock out every parcel
+    they overlap by more than ``min_overlap`` of the parcel's area. The
+    rule removes those parcels' variables; it adds no rows.
+    """
+
+    parcel_ids: Sequence[str] = ()
+    where: Mapping[str, Sequence] = field(default_factory=dict)
+    polygons: object = None  # a GeoSeries in the parcels' CRS
+    min_overlap: float = 0.0
+    name: str = "lock_out"
+
+    def describe(self) -> str:
+        parts = []
+        if self.parcel_ids:
+            parts.append(f"{len(self.parcel_ids)} parcel ids")
+        if self.where:
+            parts.append(", ".join(f"{k} in {list(v)}" for k, v in self.where.items()))
+        if self.polygons is not None:
+            parts.append(f"{len(self.polygons)} constraint polygons")
+        return "parcels locked out: " + ("; ".join(parts) or "none")
+
+    def locked(self, parcels: pd.DataFrame) -> np.ndarray:
+        """Boolean per parcel: locked out."""
+        mask = _parcel_mask(parcels, self.parcel_ids, self.where)
+        if self.polygons is not None and len(self.polygons) and hasattr(parcels, "geometry"):
+            geoms = parcels.geometry
+            hit = np.zeros(len(parcels), dtype=bool)
+            pi, qi = self.polygons.sindex.query(geoms.values, predicate="intersects")
+            if len(pi):
+                inter = shapely.intersection(geoms.values[pi], np.asarray(self.polygons.values)[qi])
+                share = shapely.area(inter) / np.maximum(shapely.area(geoms.values[pi]), 1e-9)
+                over = np.zeros(len(parcels))
+                np.maximum.at(over, pi, share)
+                hit = over > self.min_overlap
+            mask |= hit
+        return mask
+
+    def domain(self, parcels: pd.DataFrame, problem) -> np.ndarray:
+        return ~self.locked(parcels)[:, None]
+
+    def apply(self, ctx: Context, builder: ModelBuilder) -> None:
+        return None
+
+    def report(self, ctx: Context, u: np.ndarray) -> tuple[str, str]:
+        n = int(self.locked(ctx.parcels).sum())
+        used = np.bincount(ctx.u_parcel, weights=u, minlength=len(ctx.parcels)) > 0
+        return f"{n:,} parcels unused", f"{int((used & self.locked(ctx.parcels)).sum())} locked-out parcels used"
+
+    def check(self, ctx: Context) -> list[Finding]:
         return []
 
 
 @dataclass(frozen=True)
-class TransitAccess:
-    r"""A share of each year's units lies near a metro station (elastic).
-
-    A parcel is *near* in year :math:`y` when its distance to a station open
-    by :math:`y + \ell` (``lead_years``) is at most ``within_m``:
+class LockIn:
+    r"""Parcels that must be supplied within the plan (hard).
 
     .. math::
 
-        \sum_{i,t} (\nu_{iy} - \rho) u_{ity} + s_y \ge 0 \quad \forall y  \tag{5}
+        \sum_y z_{iy} = 1 \quad \forall i \in L  \tag{7}
 
-    with :math:`\nu_{iy} \in \{0, 1\}` and :math:`\rho` the share. Distances
-    come from the parcel columns ``station_m_<year>``.
+    By id or by attribute (e.g. ``where={"metro_depot": [True]}`` for
+    metro-depot sites, 地铁上盖). A locked-in parcel that cannot be used
+    (locked out, not available within the plan, too small for a project) is
+    reported before solving and left out of the rule.
     """
 
-    share: float = 0.5
-    within_m: float = 800.0
-    lead_years: int = 0
-    name: str = "transit_access"
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.share <= 1.0:
-            raise SpecificationError(f"transit share must lie in [0, 1], got {self.share}")
+    parcel_ids: Sequence[str] = ()
+    where: Mapping[str, Sequence] = field(default_factory=dict)
+    name: str = "lock_in"
 
     def describe(self) -> str:
-        lead = f" (+{self.lead_years} years)" if self.lead_years else ""
-        return f">= {self.share:.0%} of units within {self.within_m:,.0f} m of a station open by the supply year{lead}"
+        parts = [f"{len(self.parcel_ids)} parcel ids"] if self.parcel_ids else []
+        parts += [f"{k} in {list(v)}" for k, v in self.where.items()]
+        return "parcels locked in: " + ("; ".join(parts) or "none")
 
-    def near(self, ctx: Context) -> np.ndarray:
-        """Boolean ``(n_parcels, n_years)``: parcel is near an open station."""
-        cols = []
-        for y in ctx.years:
-            col = f"station_m_{y + self.lead_years}"
-            if col not in ctx.parcels.columns:
-                raise SpecificationError(f"parcels lack {col}; compute features with the transit rule's lead_years")
-            cols.append(ctx.parcels[col].to_numpy(dtype=float) <= self.within_m)
-        return np.stack(cols, axis=1) if cols else np.zeros((len(ctx.parcels), 0), dtype=bool)
+    def _split(self, ctx: Context) -> tuple[np.ndarray, np.ndarray]:
+        """Locked parcels that can be used, and those that cannot."""
+        locked = _parcel_mask(ctx.parcels, self.parcel_ids, self.where)
+        has_z = np.zeros(len(ctx.parcels), dtype=bool)
+        has_z[ctx.z_parcel] = True
+        return np.nonzero(locked & has_z)[0], np.nonzero(locked & ~has_z)[0]
 
     def apply(self, ctx: Context, builder: ModelBuilder) -> None:
-        nu = self.near(ctx)[ctx.u_parcel, ctx.u_year].astype(float)
-        builder.add_rows(
-            self.name,
-            rows=ctx.u_year,
-            cols=ctx.u_col(np.arange(ctx.n_u)),
-            vals=nu - self.share,
-            lb=0.0,
-            ub=np.inf,
-            labels=pd.DataFrame({"year": list(ctx.years)}),
-            elastic=True,
-        )
+        ok, _ = self._split(ctx)
+        row_of_parcel = np.full(len(ctx.parcels), -1)
+        row_of_parcel[ok] = np.arange(len(ok))
+        r = row_of_parcel[ctx.z_parcel]
+        keep = r >= 0
+        builder.add_rows(self.name, rows=r[keep], cols=ctx.z_col(np.nonzero(keep)[0]), vals=np.ones(int(keep.sum())),
+                         lb=1.0, ub=1.0, labels=pd.DataFrame({"parcel_id": ctx.parcels["parcel_id"].to_numpy()[ok]}))
 
     def report(self, ctx: Context, u: np.ndarray) -> tuple[str, str]:
-        nu = self.near(ctx)[ctx.u_parcel, ctx.u_year]
-        total = np.bincount(ctx.u_year, weights=u, minlength=len(ctx.years))
-        near = np.bincount(ctx.u_year, weights=u * nu, minlength=len(ctx.years))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            share = np.where(total > 0, near / total, 1.0)
-        worst = int(np.argmin(share)) if len(share) else 0
-        return (
-            f">= {self.share:.0%} of each year's units within {self.within_m:,.0f} m",
-            f"lowest {share[worst]:.1%} ({ctx.years[worst]})" if len(share) else "-",
-        )
+        ok, bad = self._split(ctx)
+        used = np.bincount(ctx.u_parcel, weights=u, minlength=len(ctx.parcels)) > 0
+        return f"{len(ok) + len(bad)} parcels supplied", f"{int(used[ok].sum())} supplied; {len(bad)} could not be used"
 
     def check(self, ctx: Context) -> list[Finding]:
+        _, bad = self._split(ctx)
+        p = ctx.parcels.iloc[bad]
+        last = ctx.years[-1]
         out = []
-        near = self.near(ctx)
-        floor_cap = ctx.parcels["area_m2"].to_numpy() * ctx.far.max(axis=1)
-        avail = ctx.parcels["available_year"].to_numpy()
-        need_floor = ctx.targets * ctx.unit_area[:, None]
-        for b, y in enumerate(ctx.years):
-            ok = near[:, b] & (avail <= y)
-            have = float(floor_cap[ok].sum())
-            need = self.share * float(need_floor[:, b].sum())
-            if need > have:
-                out.append(Finding(
-                    self.name, "error",
-                    f"{y}: {self.share:.0%} of the year's units need {_fmt(need)} m2 of floor area within "
-                    f"{self.within_m:,.0f} m of an open station, but such parcels available by {y} hold {_fmt(have)} m2",
-                ))
+        for _, r in p.iterrows():
+            why = (f"it becomes available only in {r['available_year']}" if r["available_year"] > last
+                   else "another rule excludes it (locked out, or too small for a project)")
+            out.append(Finding(self.name, "error", f"locked-in parcel {r['parcel_id']} cannot be used: {why}; it is left out of the lock"))
         return out
+
+
+@dataclass(frozen=True)
+class Inclusionary:
+    r"""Inclusionary share (配建) inside commercial housing projects.
+
+    Parcels with ``role == "inclusionary"`` are commercial housing projects
+    supplied in their ``available_year``; each must carry between ``ratio``
+    and ``max_ratio`` of its residential floor area (area x ``far_max``,
+    :math:`F_i`) as affordable units of the allowed ``types``:
+
+    .. math::
+
+        z_{i,y_i} = 1, \qquad
+        r F_i \le \sum_t a_t u_{i t y_i} \le \bar r F_i + \max_t a_t  \tag{8}
+
+    Without ``max_ratio``, :math:`\bar r = r`: the share is met, rounded up
+    to whole units (hence the one unit of slack above).
+
+    The units count toward the targets; their land is reported as
+    inclusionary land (普通商品房配建用地), apart from new land.
+    """
+
+    ratio: float = 0.05
+    max_ratio: float | None = None
+    types: tuple[str, ...] = ()
+    name: str = "inclusionary"
+
+    def __post_init__(self) -> None:
+        hi = self.max_ratio if self.max_ratio is not None else self.ratio
+        if not 0.0 <= self.ratio <= hi <= 1.0:
+            raise SpecificationError(f"inclusionary needs 0 <= ratio <= max_ratio <= 1, got {self.ratio}, {self.max_ratio}")
+
+    @property
+    def upper(self) -> float:
+        return self.max_ratio if self.max_ratio is not None else self.ratio
+
+    def describe(self) -> str:
+        span = f"{self.ratio:.0%}" if self.upper == self.ratio else f"{self.ratio:.0%}-{self.upper:.0%}"
+        return f"commercial projects carry {span} of their residential floor area as {', '.join(self.types) or 'any type'}"
+
+    def domain(self, parcels: pd.DataFrame, problem) -> np.ndarray:
+        incl = (parcels["role"] == "inclusionary").to_numpy()
+        years = np.asarray(problem.years)
+        at_year = years[None, :] == parcels["available_year"].to_numpy()[:, None]
+        return ~incl[:, None] | at_year
+
+    def type_domain(self, parcels: pd.DataFrame, types: tuple[str, ...]) -> np.ndarray:
+        incl = (parcels["role"] == "inclusionary").to_numpy()
+        ok_type = np.array([not self.types or t in self.types for t in types])
+        return ~incl[:, None] | ok_type[None, :]
+
+    def _z(self, ctx: Context) -> np.ndarray:
+        return np.nonzero((ctx.parcels["role"].to_numpy() == "inclusionary")[ctx.z_parcel])[0]
+
+    def apply(self, ctx: Context, builder: ModelBuilder) -> None:
+        zs = self._z(ctx)
+        if not len(zs):
+            return
+        row_of_z = np.full(ctx.n_z, -1)
+        row_of_z[zs] = np.arange(len(zs))
+        floor = (ctx.parcels["area_m2"] * ctx.parcels["far_max"]).to_numpy()[ctx.z_parcel[zs]]
+        rows, cols, vals = group_rows(row_of_z[ctx.u_z], weights=ctx.unit_area[ctx.u_type])
+        labels = pd.DataFrame({"parcel_id": ctx.parcels["parcel_id"].to_numpy()[ctx.z_parcel[zs]],
+                               "year": np.asarray(ctx.years)[ctx.z_year[zs]]})
+        allowed = [a for t, a in zip(ctx.types, ctx.unit_area) if not self.types or t in self.types]
+        one_unit = max(allowed) if allowed else 0.0
+        builder.add_rows(self.name, rows=rows, cols=cols, vals=vals, lb=self.ratio * floor, ub=self.upper * floor + one_unit, labels=labels)
+        builder.add_rows(self.name, rows=np.arange(len(zs)), cols=ctx.z_col(zs), vals=np.ones(len(zs)), lb=1.0, ub=1.0,
+                         labels=labels.assign(part="supplied"))
+
+    def report(self, ctx: Context, u: np.ndarray) -> tuple[str, str]:
+        zs = self._z(ctx)
+        parcels = ctx.z_parcel[zs]
+        floor = (ctx.parcels["area_m2"] * ctx.parcels["far_max"]).to_numpy()[parcels]
+        got = np.bincount(ctx.u_parcel, weights=u * ctx.unit_area[ctx.u_type], minlength=len(ctx.parcels))[parcels]
+        share = got / np.maximum(floor, 1e-9)
+        achieved = f"{share.min():.1%}-{share.max():.1%} in {len(zs)} projects" if len(zs) else "no commercial projects"
+        return self.describe().split(" carry ")[1], achieved
+
+    def check(self, ctx: Context) -> list[Finding]:
+        """Forced inclusionary floor area per year against the targets of its types."""
+        zs = self._z(ctx)
+        ks = [k for k, t in enumerate(ctx.types) if not self.types or t in self.types]
+        floor = (ctx.parcels["area_m2"] * ctx.parcels["far_max"]).to_numpy()[ctx.z_parcel[zs]] * self.ratio
+        forced = np.bincount(ctx.z_year[zs], weights=floor, minlength=len(ctx.years))
+        room = (ctx.targets[ks] * ctx.unit_area[ks, None]).sum(axis=0)
+        return [
+            Finding(self.name, "error", f"{y}: commercial projects must carry {_fmt(f)} m2 of affordable floor area, "
+                    f"more than the {_fmt(r)} m2 of that year's {', '.join(ctx.types[k] for k in ks)} targets")
+            for y, f, r in zip(ctx.years, forced, room) if f > r * (1 + 1e-9)
+        ]
+
+
+def _units_cap(ctx: Context) -> np.ndarray:
+    """Most units of the smallest type each parcel can hold."""
+    smallest = float(ctx.unit_area.min()) if len(ctx.unit_area) else 1.0
+    return np.floor(ctx.parcels["area_m2"].to_numpy() * ctx.far.max(axis=1) / smallest + 1e-9)

@@ -45,7 +45,7 @@ from pydantic import (
 )
 
 from .errors import ScenarioError
-from .housing import CATALOGUE
+from .housing import CATALOGUE, DORMITORY_MIN_M2_PER_PERSON
 
 __all__ = [
     "Scenario",
@@ -57,6 +57,17 @@ __all__ = [
     "ProjectSizeRule",
     "TransitRule",
     "ZoneTargetRule",
+    "YearlyTargetRule",
+    "PlotRatioRule",
+    "DistrictShareRule",
+    "RadiusCapRule",
+    "MaxProjectsRule",
+    "ServiceRule",
+    "ParkRule",
+    "InclusionaryRule",
+    "LockInRule",
+    "LockOutRule",
+    "BudgetRule",
     "Suitability",
     "SolverSettings",
     "load_scenario",
@@ -67,6 +78,8 @@ log = logging.getLogger(__name__)
 
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNegInt = Annotated[int, Field(ge=0)]
+PositiveInt = Annotated[int, Field(gt=0)]
+YearlyOrTotal = NonNegInt | list[NonNegInt]
 
 
 class _Section(BaseModel):
@@ -133,6 +146,8 @@ class TypeSettings(_Section):
     unit_area_m2: float = Field(gt=0.0, le=500.0)
     targets: list[NonNegInt]
     allow_oversize: bool = False
+    persons_per_unit: float | None = Field(default=None, gt=0.0)
+    cost_yuan_per_m2: float | None = Field(default=None, ge=0.0)
 
 
 class ProjectSizeRule(_Section):
@@ -158,21 +173,135 @@ class TransitRule(_Section):
     share: Share = 0.5
     within_m: float = Field(default=800.0, gt=0.0, le=10_000.0)
     lead_years: NonNegInt = 0
+    share_by_type: dict[str, Share] = {}
 
 
 class ZoneTargetRule(_Section):
-    """``[rules.zone_targets]``: how the ``[zones]`` targets bind."""
+    """``[rules.zone_targets]``: how the ``[zones]`` and ``[districts]`` targets bind."""
 
     enabled: bool = True
     mode: Literal["at_least", "exact"] = "at_least"
 
 
+class YearlyTargetRule(_Section):
+    """``[rules.yearly_targets]``: how the per-type yearly targets bind."""
+
+    mode: Literal["exact", "at_least"] = "exact"
+
+
+class PlotRatioRule(_Section):
+    """``[rules.plot_ratio]``: types that may use a parcel's ``far_upper``."""
+
+    upper_for: list[str] = []
+
+
+class DistrictShareRule(_Section):
+    """``[rules.district_share]``: each district's share of the plan's units."""
+
+    enabled: bool = True
+    min_share: Share = 0.0
+    max_share: Share = 1.0
+    per_type: bool = False
+
+    @model_validator(mode="after")
+    def _min_below_max(self) -> DistrictShareRule:
+        if self.min_share > self.max_share:
+            raise ValueError(f"min_share {self.min_share} is above max_share {self.max_share}")
+        return self
+
+
+class RadiusCapRule(_Section):
+    """``[rules.radius_cap]``: units within a circle around any used parcel."""
+
+    enabled: bool = True
+    radius_m: float = Field(default=1000.0, gt=0.0, le=20_000.0)
+    max_units: PositiveInt = 4000
+
+
+class MaxProjectsRule(_Section):
+    """``[rules.max_projects]``: new projects per district and year."""
+
+    enabled: bool = True
+    per_district_year: PositiveInt = 3
+
+
+class ServiceRule(_Section):
+    """``[rules.services]``: a share of units within walking distance of services."""
+
+    enabled: bool = True
+    share: Share = 0.5
+    within_m: float = Field(default=1000.0, gt=0.0, le=10_000.0)
+    groups: list[Literal["school", "clinic", "market", "park"]] = ["school", "clinic"]
+    per_year: bool = False
+
+
+class ParkRule(_Section):
+    """``[rules.parks]``: worker housing near industrial parks."""
+
+    enabled: bool = True
+    types: list[str] = ["public_rental", "talent_apartment"]
+    share: Share = 0.3
+    within_m: float = Field(default=3000.0, gt=0.0, le=20_000.0)
+    proportional: bool = False
+
+
+class InclusionaryRule(_Section):
+    """``[rules.inclusionary]``: the affordable share inside commercial projects."""
+
+    enabled: bool = True
+    status: str = "commercial"
+    ratio: Share = 0.05
+    max_ratio: Share | None = None
+    types: list[str] = ["public_rental"]
+
+    @model_validator(mode="after")
+    def _ratio_order(self) -> InclusionaryRule:
+        if self.max_ratio is not None and self.max_ratio < self.ratio:
+            raise ValueError(f"max_ratio {self.max_ratio} is below ratio {self.ratio}")
+        return self
+
+
+class LockInRule(_Section):
+    """``[rules.lock_in]``: parcels that must be supplied."""
+
+    parcel_ids: list[str] = []
+    metro_depot: bool = True
+    where: dict[str, list[str | int | float | bool]] = {}
+
+
+class LockOutRule(_Section):
+    """``[rules.lock_out]``: parcels that may not be used."""
+
+    parcel_ids: list[str] = []
+    where: dict[str, list[str | int | float | bool]] = {}
+    constraint_kinds: list[str] = ["ecological_redline", "flood_zone"]
+    min_overlap: Share = 0.0
+
+
+class BudgetRule(_Section):
+    """``[rules.budget]``: yearly investment limits, in 亿元 (100 million yuan)."""
+
+    enabled: bool = True
+    per_year_yi_yuan: list[Annotated[float, Field(gt=0.0)]]
+
+
 class Rules(_Section):
     """``[rules]``: the planning rules and their parameters."""
 
-    project_size: ProjectSizeRule = ProjectSizeRule()
-    transit: TransitRule = TransitRule()
+    yearly_targets: YearlyTargetRule = YearlyTargetRule()
+    plot_ratio: PlotRatioRule = PlotRatioRule()
     zone_targets: ZoneTargetRule = ZoneTargetRule()
+    district_share: DistrictShareRule | None = None
+    project_size: ProjectSizeRule = ProjectSizeRule()
+    radius_cap: RadiusCapRule | None = None
+    max_projects: MaxProjectsRule | None = None
+    transit: TransitRule = TransitRule()
+    services: ServiceRule | None = None
+    parks: ParkRule | None = None
+    inclusionary: InclusionaryRule | None = None
+    lock_in: LockInRule = LockInRule()
+    lock_out: LockOutRule = LockOutRule()
+    budget: BudgetRule | None = None
 
 
 class Suitability(_Section):
@@ -217,7 +346,8 @@ class Scenario(_Section):
     layers: LayerPaths
     fields: FieldMaps = FieldMaps()
     types: dict[str, TypeSettings]
-    zones: dict[str, NonNegInt] = {}
+    zones: dict[str, YearlyOrTotal] = {}
+    districts: dict[str, YearlyOrTotal] = {}
     rules: Rules = Rules()
     suitability: Suitability = Suitability()
     solver: SolverSettings = SolverSettings()
@@ -250,6 +380,34 @@ class Scenario(_Section):
                     f"policy cap of {cap:g} m2 for {known.label_zh}; lower it or set "
                     "allow_oversize = true"
                 )
+            if t.persons_per_unit and t.unit_area_m2 / t.persons_per_unit < DORMITORY_MIN_M2_PER_PERSON:
+                raise ValueError(
+                    f"types.{code}: {t.unit_area_m2:g} m2 for {t.persons_per_unit:g} persons is "
+                    f"{t.unit_area_m2 / t.persons_per_unit:.1f} m2 each, below the dormitory minimum of "
+                    f"{DORMITORY_MIN_M2_PER_PERSON:g} m2 per person"
+                )
+        for where, values in (("zones", self.zones), ("districts", self.districts)):
+            for name, v in values.items():
+                if isinstance(v, list) and len(v) != n_years:
+                    raise ValueError(f"{where}.{name} has {len(v)} yearly values but the plan has {n_years} years")
+        # Type codes named in rules must be defined (defaults that name
+        # types the scenario lacks are simply not used).
+        used = {"rules.transit.share_by_type": list(self.rules.transit.share_by_type)}
+        for key in ("plot_ratio", "parks", "inclusionary"):
+            section = getattr(self.rules, key)
+            field_name = "upper_for" if key == "plot_ratio" else "types"
+            if section is not None and field_name in section.model_fields_set:
+                used[f"rules.{key}.{field_name}"] = getattr(section, field_name)
+        for where, codes in used.items():
+            missing = [c for c in codes if c not in self.types]
+            if missing:
+                raise ValueError(f"{where} names {missing}, which [types] does not define; define them or remove them")
+        if self.rules.budget is not None:
+            if len(self.rules.budget.per_year_yi_yuan) != n_years:
+                raise ValueError(f"rules.budget.per_year_yi_yuan has {len(self.rules.budget.per_year_yi_yuan)} values for {n_years} plan years")
+            no_cost = [c for c, t in self.types.items() if t.cost_yuan_per_m2 is None]
+            if no_cost:
+                raise ValueError(f"rules.budget needs types.<code>.cost_yuan_per_m2 for {no_cost}")
         return self
 
     # -- derived views -----------------------------------------------------

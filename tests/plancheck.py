@@ -14,12 +14,19 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+CLINIC = {"clinic", "hospital"}
+
+
+def _near(geoms: gpd.GeoSeries, targets: gpd.GeoSeries, within: float) -> pd.Series:
+    """Per geometry: is any target within ``within`` metres (edge to edge)?"""
+    return pd.Series({k: bool(len(targets)) and float(targets.distance(g).min()) <= within for k, g in geoms.items()})
+
 
 def check_plan(scenario_path: Path, out_dir: Path) -> dict:
     """Assert every rule of the scenario on the plan in ``out_dir``; return figures."""
     scen = tomllib.loads(Path(scenario_path).read_text(encoding="utf-8"))
     base = Path(scenario_path).parent
-    layer = lambda key: gpd.read_file(base / scen["layers"][key])  # noqa: E731
+    layer = lambda key: gpd.read_file(base / scen["layers"][key]) if key in scen["layers"] else None  # noqa: E731
     parcels = layer("parcels").set_index("parcel_id")
     districts = layer("districts")
     stations = layer("stations")
@@ -29,66 +36,172 @@ def check_plan(scenario_path: Path, out_dir: Path) -> dict:
     area_of = {t: v["unit_area_m2"] for t, v in types.items()}
     ntg = scen["plan"].get("net_to_gross", 0.8)
     rules = scen.get("rules", {})
+    figures: dict = {}
 
     assert len(alloc), "the plan is empty"
     assert (alloc["units"] > 0).all() and (alloc["units"] == alloc["units"].round()).all(), "units must be whole and positive"
+    used = alloc["parcel_id"].unique()
+    size = alloc.groupby("parcel_id")["units"].sum()
+    floor_row = alloc["units"] * alloc["type"].map(area_of)
 
-    # 1. yearly targets per type, met exactly
+    # Yearly targets per type: met exactly (or at least).
     placed = alloc.groupby(["type", "year"])["units"].sum()
+    exact = rules.get("yearly_targets", {}).get("mode", "exact") == "exact"
     for t, v in types.items():
         for y, target in zip(years, v["targets"]):
-            assert placed.get((t, y), 0) == target, f"{t} {y}: placed {placed.get((t, y), 0)} != target {target}"
+            got = placed.get((t, y), 0)
+            assert (got == target) if exact else (got >= target), f"{t} {y}: placed {got}, target {target}"
 
-    # 2. one supply year per parcel, not before it is available, on a candidate
+    # Which parcels may be used, and in which role.
+    status = parcels.loc[used, "status"]
+    new_status = scen["plan"].get("candidate_status", ["reserve"])
+    incl = rules.get("inclusionary")
+    incl_status = incl.get("status", "commercial") if incl else None
+    assert status.isin(new_status + ([incl_status] if incl else [])).all(), "a parcel that is not a candidate was used"
+    is_incl = pd.Series(status.to_numpy() == incl_status, index=used) if incl else pd.Series(False, index=used)
+
+    # One supply year per parcel, not before it is available.
     yrs = alloc.groupby("parcel_id")["year"].agg(["nunique", "min"])
     assert (yrs["nunique"] == 1).all(), "a parcel is supplied in more than one year"
     assert (yrs["min"] >= parcels.loc[yrs.index, "available_year"]).all(), "a parcel is used before it is available"
-    allowed = scen["plan"].get("candidate_status", ["reserve"])
-    assert parcels.loc[yrs.index, "status"].isin(allowed).all(), "a parcel that is not a candidate was used"
 
-    # 3. plot ratio: floor area <= parcel area x far_max
-    floor = (alloc["units"] * alloc["type"].map(area_of)).groupby(alloc["parcel_id"]).sum()
-    cap = parcels.loc[floor.index].geometry.area * parcels.loc[floor.index, "far_max"]
-    assert (floor <= cap * (1 + 1e-9) + 1e-6).all(), "floor area exceeds area x plot ratio"
+    # Plot ratio: net land (floor / plot ratio, with far_upper for the types allowed it) fits on the parcel.
+    upper_for = set(rules.get("plot_ratio", {}).get("upper_for", []))
+    fmax = alloc["parcel_id"].map(parcels["far_max"])
+    fup = alloc["parcel_id"].map(parcels["far_upper"]) if "far_upper" in parcels else fmax
+    far_used = np.where(alloc["type"].isin(upper_for) & (fup > fmax), fup, fmax)
+    land = (floor_row / far_used).groupby(alloc["parcel_id"]).sum()
+    area = parcels.loc[land.index].geometry.area
+    assert (land <= area * (1 + 1e-9) + 1e-6).all(), "floor area exceeds area x plot ratio"
 
-    # 4. project size
-    size = alloc.groupby("parcel_id")["units"].sum()
+    # Land arithmetic in allocation.csv.
+    assert np.allclose(alloc["floor_area_m2"], floor_row, atol=0.01)
+    assert np.allclose(alloc["net_land_ha"], floor_row / far_used / 10_000, atol=1e-4)
+    assert np.allclose(alloc["gross_land_ha"], floor_row / far_used / 10_000 / ntg, atol=1e-4)
+
+    # Project size (new projects only).
     ps = rules.get("project_size", {})
+    new_size = size[~is_incl.loc[size.index]]
     if ps.get("enabled", True):
-        assert (size >= ps.get("min_units", 0)).all(), f"project below min: {size.min()}"
+        assert (new_size >= ps.get("min_units", 0)).all(), f"project below min: {new_size.min()}"
         if ps.get("max_units") is not None:
-            assert (size <= ps["max_units"]).all(), f"project above max: {size.max()}"
+            assert (new_size <= ps["max_units"]).all(), f"project above max: {new_size.max()}"
 
-    # 5. zone targets (over the plan)
+    # Zone (and district) targets over the plan.
     zone_of = dict(zip(districts["district"], districts["zone"]))
     zone = alloc["parcel_id"].map(parcels["district"]).map(zone_of)
     assert (zone == alloc["zone"]).all(), "allocation.csv zone does not match the layers"
     by_zone = alloc.groupby(zone)["units"].sum()
+    zmode = rules.get("zone_targets", {}).get("mode", "at_least")
     for z, target in scen.get("zones", {}).items():
-        if rules.get("zone_targets", {}).get("mode", "at_least") == "exact":
-            assert by_zone.get(z, 0) == target, f"zone {z}: {by_zone.get(z, 0)} != {target}"
-        else:
-            assert by_zone.get(z, 0) >= target, f"zone {z}: {by_zone.get(z, 0)} < {target}"
+        got = by_zone.get(z, 0)
+        assert (got == target) if zmode == "exact" else (got >= target), f"zone {z}: {got} vs {target}"
+    figures["by_zone"] = by_zone.to_dict()
 
-    # 6. transit share per year, with station opening years
+    total_target = sum(sum(v["targets"]) for v in types.values())
+    by_district = alloc.groupby(alloc["parcel_id"].map(parcels["district"]))["units"].sum()
+
+    # District shares (大分散).
+    ds = rules.get("district_share")
+    if ds and ds.get("enabled", True):
+        for d in districts["district"]:
+            got = by_district.get(d, 0)
+            assert got >= ds.get("min_share", 0) * total_target - 1e-6, f"district {d}: {got} below min share"
+            assert got <= ds.get("max_share", 1) * total_target + 1e-6, f"district {d}: {got} above max share"
+
+    # Radius cap (小集中): no circle around a used parcel holds too many units.
+    rc = rules.get("radius_cap")
+    if rc and rc.get("enabled", True):
+        cent = parcels.loc[used].geometry.centroid
+        worst = max(float(size[cent.distance(c) <= rc["radius_m"]].sum()) for c in cent)
+        assert worst <= rc["max_units"] + 1e-6, f"radius cap broken: {worst} units within {rc['radius_m']} m"
+        figures["densest_circle"] = worst
+
+    # Max new projects per district and year.
+    mp = rules.get("max_projects")
+    if mp and mp.get("enabled", True):
+        first = alloc.drop_duplicates("parcel_id")
+        first = first.loc[~first["parcel_id"].map(is_incl).astype(bool)]
+        counts = first.groupby([first["parcel_id"].map(parcels["district"]), "year"]).size()
+        assert counts.max() <= mp["per_district_year"], f"{counts.max()} new projects in one district-year"
+
+    # Transit share per year (and per type), with station opening years.
     tr = rules.get("transit", {})
     shares = {}
     if tr.get("enabled", True):
         share, within, lead = tr.get("share", 0.5), tr.get("within_m", 800.0), tr.get("lead_years", 0)
         for y in years:
             a = alloc.loc[alloc["year"] == y]
-            open_ = stations.loc[stations["open_year"] <= y + lead].geometry
-            ids = a["parcel_id"].unique()
-            dist = {pid: min(parcels.geometry[pid].distance(s) for s in open_) if len(open_) else np.inf for pid in ids}
-            near = a["parcel_id"].map(dist) <= within
-            total = a["units"].sum()
-            shares[y] = a.loc[near, "units"].sum() / total if total else 1.0
+            near = _near(parcels.geometry[a["parcel_id"].unique()], stations.loc[stations["open_year"] <= y + lead].geometry, within)
+            nu = a["parcel_id"].map(near)
+            shares[y] = a.loc[nu, "units"].sum() / a["units"].sum()
             assert shares[y] >= share - 1e-9, f"{y}: transit share {shares[y]:.3f} < {share}"
+            for t, s in tr.get("share_by_type", {}).items():
+                at = a["type"] == t
+                if a.loc[at, "units"].sum():
+                    assert a.loc[at & nu, "units"].sum() / a.loc[at, "units"].sum() >= s - 1e-9, f"{y} {t}: transit share"
+    figures["transit_share"] = shares
 
-    # 7. land arithmetic in allocation.csv
-    far = alloc["parcel_id"].map(parcels["far_max"])
-    floor_row = alloc["units"] * alloc["type"].map(area_of)
-    assert np.allclose(alloc["floor_area_m2"], floor_row, atol=0.01)
-    assert np.allclose(alloc["net_land_ha"], floor_row / far / 10_000, atol=1e-4)
-    assert np.allclose(alloc["gross_land_ha"], floor_row / far / 10_000 / ntg, atol=1e-4)
-    return {"projects": len(size), "units": int(alloc["units"].sum()), "transit_share": shares, "by_zone": by_zone.to_dict()}
+    # Service access: a school and a clinic within walking distance.
+    sv = rules.get("services")
+    if sv and sv.get("enabled", True):
+        services = layer("services")
+        groups = {"school": {"school"}, "clinic": CLINIC, "market": {"market"}, "park": {"park", "culture"}}
+        ok = pd.Series(True, index=used)
+        for g in sv.get("groups", ["school", "clinic"]):
+            ok &= _near(parcels.geometry[used], services.loc[services["category"].isin(groups[g])].geometry, sv.get("within_m", 1000.0))
+        served = alloc["parcel_id"].map(ok)
+        figures["service_share"] = alloc.loc[served, "units"].sum() / alloc["units"].sum()
+        assert figures["service_share"] >= sv.get("share", 0.5) - 1e-9, f"service share {figures['service_share']:.3f}"
+
+    # Worker housing near industrial parks.
+    pk = rules.get("parks")
+    if pk and pk.get("enabled", True):
+        parks = layer("parks")
+        a = alloc.loc[alloc["type"].isin(pk.get("types", ["public_rental", "talent_apartment"]))]
+        near = _near(parcels.geometry[a["parcel_id"].unique()], parks.geometry, pk.get("within_m", 3000.0))
+        nu = a["parcel_id"].map(near)
+        figures["park_share"] = a.loc[nu, "units"].sum() / a["units"].sum()
+        assert figures["park_share"] >= pk.get("share", 0.3) - 1e-9, f"park share {figures['park_share']:.3f}"
+        if pk.get("proportional"):
+            nearest = {pid: int(parks.distance(parcels.geometry[pid]).to_numpy().argmin()) for pid in a["parcel_id"].unique()}
+            worker_target = sum(sum(types[t]["targets"]) for t in pk.get("types", []) if t in types)
+            got = a.loc[nu].groupby(a.loc[nu, "parcel_id"].map(nearest))["units"].sum()
+            for k, w in enumerate(parks["workers"]):
+                need = pk.get("share", 0.3) * w / parks["workers"].sum() * worker_target
+                assert got.get(k, 0) >= need - 1e-6, f"park {parks['park'][k]}: {got.get(k, 0)} < {need:.0f}"
+
+    # Lock-out polygons.
+    lo = rules.get("lock_out", {})
+    constraints = layer("constraints")
+    if constraints is not None and lo.get("constraint_kinds", ["ecological_redline", "flood_zone"]):
+        polys = constraints.loc[constraints["kind"].isin(lo.get("constraint_kinds", ["ecological_redline", "flood_zone"]))]
+        for pid in used:
+            overlap = polys.intersection(parcels.geometry[pid]).area.max() if len(polys) else 0.0
+            assert overlap <= 1e-6, f"parcel {pid} lies under a locked-out constraint polygon"
+
+    # Inclusionary share in commercial projects.
+    if incl and incl.get("enabled", True):
+        ratio = incl.get("ratio", 0.05)
+        allowed = incl.get("types", ["public_rental"])
+        inc_ids = is_incl[is_incl].index
+        a = alloc.loc[alloc["parcel_id"].isin(inc_ids)]
+        assert a["type"].isin(allowed).all(), "inclusionary units of a type not allowed"
+        assert (a["year"] == a["parcel_id"].map(parcels["available_year"])).all(), "inclusionary project not supplied in its year"
+        carried = (a["units"] * a["type"].map(area_of)).groupby(a["parcel_id"]).sum()
+        floor = parcels.loc[carried.index].geometry.area * parcels.loc[carried.index, "far_max"]
+        assert (carried >= ratio * floor - 1e-6).all(), "an inclusionary project carries too little"
+        top = incl.get("max_ratio") or ratio
+        assert (carried <= top * floor + max(area_of[t] for t in allowed) + 1e-6).all(), "an inclusionary project carries too much"
+        figures["inclusionary_projects"] = len(carried)
+
+    # Budget per year.
+    bd = rules.get("budget")
+    if bd and bd.get("enabled", True):
+        cost = alloc["type"].map({t: v.get("cost_yuan_per_m2", 0) for t, v in types.items()})
+        spent = (floor_row * cost).groupby(alloc["year"]).sum()
+        for y, b in zip(years, bd["per_year_yi_yuan"]):
+            assert spent.get(y, 0) <= b * 1e8 * (1 + 1e-9), f"{y}: budget exceeded"
+
+    figures.update({"projects": int((~is_incl).sum()), "units": int(alloc["units"].sum())})
+    return figures

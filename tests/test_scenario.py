@@ -69,7 +69,7 @@ def test_negative_target_and_reversed_years_are_errors():
 
 def test_unknown_type_needs_a_label():
     d = demo_dict()
-    d["types"]["dormitory"] = {"unit_area_m2": 30, "targets": [1, 1, 1, 1, 1]}
+    d["types"]["dormitory"] = {"unit_area_m2": 30, "targets": [1, 1, 1, 1, 1], "cost_yuan_per_m2": 2000}
     with pytest.raises(ScenarioError, match="types.dormitory is not a known type"):
         parse_scenario(d)
     d["types"]["dormitory"]["label"] = "宿舍型公租房"
