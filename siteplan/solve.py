@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+import pandas as pd
+import scipy.sparse as sp
 
 from .errors import SolverError
 from .problem import CompiledModel, Problem
@@ -233,6 +235,43 @@ def _rel_gap(objective: float, bound: float) -> float:
     return abs(objective - bound) / max(abs(objective), 1e-9)
 
 
+def _with_row(model: CompiledModel, cols: np.ndarray, vals: np.ndarray, lb: float, ub: float, *, rule: str) -> CompiledModel:
+    """The model with one more row ``lb <= sum vals x[cols] <= ub``."""
+    row = sp.csr_matrix((vals, (np.zeros(len(cols), dtype=int), cols)), shape=(1, model.n_cols))
+    rows = pd.concat([model.rows, pd.DataFrame({"rule": [rule], "elastic": [""]})], ignore_index=True)
+    return dataclasses.replace(
+        model,
+        A=sp.vstack([model.A, row], format="csr"),
+        row_lower=np.append(model.row_lower, lb),
+        row_upper=np.append(model.row_upper, ub),
+        rows=rows,
+    )
+
+
+def _best_plan(model: CompiledModel, *, gap: float, left, opts: dict, start: np.ndarray | None = None) -> tuple[SolveResult, float, str]:
+    """LP bound, then the MIP restricted to the parcels the LP uses, then (if
+    that is not within ``gap`` of the bound) the full MIP from the best start.
+
+    Returns the solve, the best bound known and the method used.
+    """
+    relax = solve_model(_relaxed(model), time_limit_s=left(), gap=gap, **opts)
+    bound, restricted = float("-inf"), None
+    if relax.has_solution and relax.optimal:
+        bound = relax.objective
+        used = np.unique(model.ctx.z_parcel[model.slice_z(relax.x) > 1e-6])
+        keep = np.isin(model.ctx.z_parcel, used)
+        restricted = solve_model(_restricted(model, keep), time_limit_s=left(), gap=gap / 2, **opts)
+        log.info("LP bound %.2f; restricted MIP on %d parcels: %s", bound, len(used), restricted.status)
+        if restricted.has_solution and _rel_gap(restricted.objective, bound) <= gap:
+            return restricted, bound, "lp-guided"
+    if restricted is not None and restricted.has_solution:
+        start = restricted.x
+    full = solve_model(model, time_limit_s=left(), gap=gap, start=start, **opts)
+    if full.has_solution and np.isfinite(full.bound):
+        bound = max(bound, full.bound)
+    return full, bound, "full-mip"
+
+
 def solve_problem(
     problem: Problem,
     *,
@@ -252,6 +291,10 @@ def solve_problem(
        years). If its plan is within ``gap`` of the bound from step 1, it is
        proven good enough and the full MIP is skipped.
     3. Otherwise the *full MIP*, started from the step-2 plan (HiGHS).
+
+    If that plan breaks a target or share, the same steps first find the
+    least shortfall possible (to optimality) and then the best plan with
+    no more shortfall than that.
 
     Then the chosen parcel-years are fixed and units are made whole (see
     the module docstring). The reported gap compares the delivered plan
@@ -274,21 +317,20 @@ def solve_problem(
     deadline = time.perf_counter() + time_limit_s
     left = lambda: max(1.0, deadline - time.perf_counter())  # noqa: E731
 
-    relax = solve_model(_relaxed(model), time_limit_s=left(), gap=gap, **opts)
-    method, bound, first, restricted = "full-mip", float("-inf"), None, None
-    if relax.has_solution and relax.optimal:
-        bound = relax.objective
-        used = np.unique(model.ctx.z_parcel[model.slice_z(relax.x) > 1e-6])
-        keep = np.isin(model.ctx.z_parcel, used)
-        restricted = solve_model(_restricted(model, keep), time_limit_s=left(), gap=gap / 2, **opts)
-        if restricted.has_solution and _rel_gap(restricted.objective, bound) <= gap:
-            method, first = "lp-guided", restricted
-        log.info("LP bound %.2f; restricted MIP on %d parcels: %s", bound, len(used), restricted.status)
-    if first is None:
-        start = restricted.x if restricted is not None and restricted.has_solution else None
-        first = solve_model(model, time_limit_s=left(), gap=gap, start=start, **opts)
-        if first.has_solution and np.isfinite(first.bound):
-            bound = max(bound, first.bound)
+    first, bound, method = _best_plan(model, gap=gap, left=left, opts=opts)
+    if first.has_solution and model.slice_s(first.x).sum() > 1e-6:
+        # Some target or share cannot be met. Find the least shortfall any
+        # plan can have, then the best plan with no more than that, so a
+        # gap never hides avoidable shortfall.
+        only_short = dataclasses.replace(model, cost=np.concatenate([np.zeros(model.n_core), np.ones(len(model.slack_rows))]))
+        least, _, _ = _best_plan(only_short, gap=0.0, left=left, opts=opts, start=first.x)
+        if least.has_solution:
+            floor = float(model.slice_s(least.x).sum())
+            log.info("Least possible shortfall: %.1f units", floor)
+            capped = _with_row(model, np.arange(model.n_core, model.n_cols), np.ones(len(model.slack_rows)), -np.inf, floor * (1 + 1e-7) + 1e-6, rule="least_shortfall")
+            again, bound2, method2 = _best_plan(capped, gap=gap, left=left, opts=opts, start=least.x)
+            if again.has_solution:
+                first, bound, method = again, bound2, method2 + "+least-shortfall"
     if not first.has_solution:
         raise SolverError(
             f"{solver} found no plan (status: {first.status}) within {time_limit_s:g} s; "
