@@ -403,7 +403,7 @@ class LockIn:
 
     .. math::
 
-        \sum_y z_{iy} = 1 \quad \forall i \in L  \tag{7}
+        \sum_y z_{iy} = 1, \qquad \sum_{t,y} u_{ity} \ge 1 \quad \forall i \in L  \tag{7}
 
     By id or by attribute (e.g. ``where={"metro_depot": [True]}`` for
     metro-depot sites, 地铁上盖). A locked-in parcel that cannot be used
@@ -433,8 +433,11 @@ class LockIn:
         row_of_parcel[ok] = np.arange(len(ok))
         r = row_of_parcel[ctx.z_parcel]
         keep = r >= 0
+        labels = pd.DataFrame({"parcel_id": ctx.parcels["parcel_id"].to_numpy()[ok]})
         builder.add_rows(self.name, rows=r[keep], cols=ctx.z_col(np.nonzero(keep)[0]), vals=np.ones(int(keep.sum())),
-                         lb=1.0, ub=1.0, labels=pd.DataFrame({"parcel_id": ctx.parcels["parcel_id"].to_numpy()[ok]}))
+                         lb=1.0, ub=1.0, labels=labels.assign(part="supplied"))
+        rows, cols, vals = group_rows(row_of_parcel[ctx.u_parcel])
+        builder.add_rows(self.name, rows=rows, cols=cols, vals=vals, lb=1.0, ub=np.inf, labels=labels.assign(part="units"))
 
     def report(self, ctx: Context, u: np.ndarray) -> tuple[str, str]:
         ok, bad = self._split(ctx)

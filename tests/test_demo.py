@@ -53,3 +53,24 @@ def test_demo_run_record(demo_run):
     assert rec["shortfall_units"] == 0
     assert rec["solver"]["gap"] <= rec["solver"]["gap_limit"]
     assert not rec["solver"]["time_limit_hit"]
+
+
+def test_over_constrained_demo_returns_a_plan_and_names_what_binds(tmp_path):
+    import tomllib
+
+    import pandas as pd
+
+    from siteplan.pipeline import plan_from_scenario
+    from siteplan.scenario import parse_scenario
+
+    d = tomllib.loads(DEMO.read_text(encoding="utf-8"))
+    d["rules"]["transit"]["share"] = 0.9  # far more than the land near open stations can take
+    scenario = parse_scenario(d, base_dir=DEMO.parent)
+    plan, _ = plan_from_scenario(scenario)
+    short = plan.shortfall_table()
+    assert len(plan.units) and plan.units["units"].sum() > 40_000
+    assert "transit_access" in set(short["rule"])
+    assert (short["binding_rules"].str.len() > 1).all()
+    assert any(f.rule == "transit_access" and "station" in f.message for f in plan.findings)
+    placed = plan.units.groupby("year")["units"].sum()
+    assert (placed == pd.Series(scenario.targets_table()).groupby(level=1).sum()).all()  # targets still met

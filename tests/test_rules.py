@@ -167,3 +167,93 @@ def test_cbc_gives_the_same_optimum_as_highs():
     h = prob.solve(solver="highs", gap=0.0)
     c = prob.solve(solver="cbc", gap=0.0)
     assert h.report.objective == pytest.approx(c.report.objective, rel=1e-6)
+
+
+# -- land rules ---------------------------------------------------------------
+
+from siteplan import Budget, Inclusionary, LockIn, LockOut, UnitSizes  # noqa: E402
+
+
+def test_inclusionary_project_carries_its_share_in_its_year():
+    # P0 is a commercial project ready in 2017 with 20,000 m2 of floor area;
+    # 10% = 2,000 m2 = 40 units of 50 m2 must go there, in 2017.
+    p = grid_parcels(3, role=["inclusionary", "new", "new"], available_year=[2017, 2016, 2016],
+                     score_2016=[0.1, 0.5, 0.5], score_2017=[0.1, 0.5, 0.5])
+    plan = (
+        problem(p, PR, [2016, 2017]).add_targets({("public_rental", 2016): 100, ("public_rental", 2017): 100})
+        .add_rule(PlotRatio()).add_rule(YearlyTargets()).add_rule(Inclusionary(ratio=0.10)).solve()
+    )
+    inc = plan.units.loc[plan.units["parcel_id"] == "P0"]
+    assert inc["year"].tolist() == [2017] and inc["units"].tolist() == [40]
+    assert plan.total_shortfall == 0
+    assert plan.allocation().query("parcel_id == 'P0'")["role"].tolist() == ["inclusionary"]
+
+
+def test_inclusionary_types_are_limited():
+    p = grid_parcels(2, role=["inclusionary", "new"], years=(2016,))
+    prob = (
+        problem(p, {"public_rental": 50.0, "price_capped": 80.0}, [2016])
+        .add_targets({("public_rental", 2016): 100, ("price_capped", 2016): 100})
+        .add_rule(PlotRatio()).add_rule(YearlyTargets()).add_rule(Inclusionary(ratio=0.1, types=("public_rental",)))
+    )
+    plan = prob.solve()
+    assert set(plan.units.loc[plan.units["parcel_id"] == "P0", "type"]) == {"public_rental"}
+
+
+def test_lock_out_by_id_and_polygon():
+    import geopandas as gpd
+    import shapely
+
+    p = grid_parcels(3, score_2016=[1.0, 0.9, 0.1], years=(2016,))
+    redline = gpd.GeoSeries([shapely.box(250, 0, 450, 50)], crs=p.crs)  # covers part of P1
+    plan = (
+        problem(p, PR, [2016]).add_targets({("public_rental", 2016): 100})
+        .add_rule(PlotRatio()).add_rule(YearlyTargets()).add_rule(LockOut(parcel_ids=("P0",), polygons=redline)).solve()
+    )
+    assert plan.units["parcel_id"].tolist() == ["P2"]
+
+
+def test_lock_in_forces_a_parcel_and_reports_one_it_cannot_use():
+    p = grid_parcels(3, score_2016=[1.0, 0.9, 0.1], metro_depot=[False, False, True], available_year=[2016, 2016, 2016], years=(2016,))
+    p.loc[1, "available_year"] = 2030
+    prob = (
+        problem(p, PR, [2016]).add_targets({("public_rental", 2016): 100})
+        .add_rule(PlotRatio()).add_rule(YearlyTargets()).add_rule(LockIn(parcel_ids=("P1",), where={"metro_depot": [True]}))
+    )
+    plan = prob.solve()
+    assert "P2" in set(plan.units["parcel_id"])
+    assert any("P1 cannot be used" in f.message and "2030" in f.message for f in plan.findings)
+
+
+def test_budget_limits_investment_and_shows_as_shortfall():
+    # 200 units x 50 m2 x 1,000 yuan = 10 million yuan; the budget is 6 million.
+    p = grid_parcels(2, years=(2016,))
+    plan = (
+        problem(p, PR, [2016]).add_targets({("public_rental", 2016): 200})
+        .add_rule(PlotRatio()).add_rule(YearlyTargets()).add_rule(Budget({"public_rental": 1000.0}, [6e6])).solve()
+    )
+    assert placed(plan) == 120
+    short = plan.shortfall_table()
+    assert short["rule"].tolist() == ["yearly_targets"] and "budget" in short["binding_rules"][0]
+
+
+def test_unit_sizes_check_caps_and_dormitories():
+    p = grid_parcels(1, years=(2016,))
+    prob = (
+        problem(p, {"public_rental": 65.0, "dorm": 20.0}, [2016])
+        .add_rule(PlotRatio()).add_rule(UnitSizes(caps={"public_rental": 60.0}, persons_per_unit={"dorm": 5}))
+    )
+    msgs = [f.message for f in prob.check()]
+    assert any("65 m2 per unit is above the policy cap of 60 m2" in m for m in msgs)
+    assert any("4.0 m2 each, below 5 m2 per person" in m for m in msgs)
+
+
+def test_shortfall_is_zero_when_the_targets_can_be_met_and_least_when_not():
+    # Capacity 400 + 400 units; target 1,000 forces a shortfall of exactly 200.
+    p = grid_parcels(2, years=(2016,))
+    prob = problem(p, PR, [2016]).add_targets({("public_rental", 2016): 1000}).add_rule(PlotRatio()).add_rule(YearlyTargets())
+    plan = prob.solve(gap=0.05)
+    assert plan.total_shortfall == pytest.approx(200)
+    assert "least-shortfall" in plan.report.method
+    ok = problem(p, PR, [2016]).add_targets({("public_rental", 2016): 800}).add_rule(PlotRatio()).add_rule(YearlyTargets()).solve()
+    assert ok.total_shortfall == 0
