@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
     from .result import Plan
 
-__all__ = ["SolveResult", "solve_model", "solve_problem", "to_pulp"]
+__all__ = ["SolveResult", "solve_model", "solve_problem", "solve_compiled", "to_pulp"]
 
 log = logging.getLogger(__name__)
 
@@ -306,13 +306,35 @@ def solve_problem(
         When the solver returns no plan at all (the model is elastic, so this
         means a time limit too short to find any plan, or a solver failure).
     """
-    from .result import Plan, SolverReport
-
     t0 = time.perf_counter()
     model = problem.compile()
     build_s = time.perf_counter() - t0
     for f in model.findings:
         log.warning("%s: %s", f.rule, f.message)
+    return solve_compiled(problem, model, solver=solver, time_limit_s=time_limit_s, gap=gap, threads=threads, seed=seed, build_s=build_s)
+
+
+def solve_compiled(
+    problem: Problem,
+    model: CompiledModel,
+    *,
+    solver: Literal["highs", "cbc"] = "highs",
+    time_limit_s: float = 120.0,
+    gap: float = 0.01,
+    threads: int | None = None,
+    seed: int = 0,
+    build_s: float = 0.0,
+    rounding_model: CompiledModel | None = None,
+) -> Plan:
+    """Solve an already compiled model of ``problem`` and round it (see :func:`solve_problem`).
+
+    ``rounding_model`` is the model whose rows the whole-unit step keeps
+    (default ``model``); alternatives pass the model without their
+    objective floor, which rounding may move by a unit.
+    """
+    from .result import Plan, SolverReport
+
+    t0 = time.perf_counter()
     opts = dict(solver=solver, threads=threads, seed=seed)
     deadline = time.perf_counter() + time_limit_s
     left = lambda: max(1.0, deadline - time.perf_counter())  # noqa: E731
@@ -336,8 +358,9 @@ def solve_problem(
             f"{solver} found no plan (status: {first.status}) within {time_limit_s:g} s; "
             "raise [solver] time_limit_s, or relax the rules the checks above name"
         )
-    solve_s = time.perf_counter() - t0 - build_s
-    fixed = _fixed_for_rounding(model, first.x)
+    solve_s = time.perf_counter() - t0
+    base = rounding_model if rounding_model is not None else model
+    fixed = _fixed_for_rounding(base, first.x)  # same columns: extra models only add rows
     second = solve_model(fixed, time_limit_s=max(10.0, deadline - time.perf_counter()), gap=0.0, **opts)
     if not second.has_solution:
         raise SolverError(
@@ -345,7 +368,7 @@ def solve_problem(
             "please report this scenario, it should not happen"
         )
     x = second.x
-    final = float(model.cost @ x)
+    final = float(base.cost @ x)
     final_gap = _rel_gap(final, bound) if np.isfinite(bound) else float("nan")
     log.info("Solved (%s): %s, gap %.2f%%, %.1f s", method, first.status, 100 * final_gap, solve_s)
     report = SolverReport(
@@ -358,16 +381,16 @@ def solve_problem(
         gap=final_gap,
         gap_limit=gap,
         bound=bound,
-        objective=float(-(model.cost[: model.ctx.n_u] @ x[: model.ctx.n_u])),
+        objective=float(-(base.cost[: base.ctx.n_u] @ x[: base.ctx.n_u])),
         penalised_objective=final,
         build_s=build_s,
         solve_s=solve_s,
         rounding_s=second.runtime_s,
         rounding_status=second.status,
-        n_rows=model.n_rows,
-        n_cols=model.n_cols,
-        n_binaries=model.ctx.n_z,
+        n_rows=base.n_rows,
+        n_cols=base.n_cols,
+        n_binaries=base.ctx.n_z,
     )
     if first.time_limit_hit:
         log.warning("Time limit of %g s hit: this is the best plan found, %.2f%% from the bound", time_limit_s, 100 * final_gap)
-    return Plan.from_solution(problem, model, x, report)
+    return Plan.from_solution(problem, base, x, report)
