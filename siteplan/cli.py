@@ -66,6 +66,7 @@ def run(
     scenario: Annotated[Optional[Path], typer.Argument(help="Scenario TOML file; default: the bundled demo.")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="Output folder; default out/<scenario name>.")] = None,
     lang: Annotated[str, typer.Option("--lang", help="Map labels: zh or en.")] = "zh",
+    alternatives: Annotated[Optional[int], typer.Option("--alternatives", min=1, max=20, help="Make K plans: the best and near-optimal, different ones.")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each step.")] = False,
 ) -> None:
     """Run a scenario: read layers, compute features, solve, write the plan."""
@@ -80,7 +81,7 @@ def run(
             def progress(msg: str) -> None:
                 console.print(f"[green]\u2713[/green] {msg}" if msg.startswith("Wrote") else f"[bold]\u25b6[/bold] {msg}")
                 status.update(msg)
-            result = run_pipeline(path, out_dir=out, lang=lang, progress=progress)
+            result = run_pipeline(path, out_dir=out, lang=lang, alternatives=alternatives, progress=progress)
     except (SiteplanError, FileNotFoundError) as err:
         # Plain text: messages quote scenario keys like [layers], which are
         # not markup, and paths must not be wrapped mid-name.
@@ -97,11 +98,42 @@ def run(
         f"{rep.build_s + rep.solve_s + rep.rounding_s:.1f} s"
         + (" [yellow](time limit hit: best plan found)[/yellow]" if rep.time_limit_hit else "")
     )
+    comp = result.plan.compliance()
+    table = Table(title="Compliance (compliance.csv)")
+    for col in ("rule", "required", "achieved", "binding", "shortfall"):
+        table.add_column(col, justify="right" if col == "shortfall" else "left")
+    for row in comp.itertuples():
+        mark = "" if row.ok else "[red]! [/red]"
+        table.add_row(Text(row.rule), Text(str(row.required)), Text(str(row.achieved)), "yes" if row.binding else "no", f"{mark}{row.shortfall:,.0f}")
+    console.print(table)
+    if len(result.alternatives) > 1:
+        objs = ", ".join(f"{p.report.objective:,.1f}" for p in result.alternatives)
+        console.print(f"{len(result.alternatives)} alternative plans (objectives {objs}); see selection_frequency.csv")
     if len(result.plan.shortfall):
         console.print(f"[yellow]Shortfall: {result.plan.total_shortfall:,.0f} units; see run.json[/yellow]")
         console.print(Text(result.plan.shortfall.to_string(index=False)), soft_wrap=True)
     folder = next(iter(result.files.values())).parent
     console.print(f"Outputs in [bold]{folder}[/bold]: {', '.join(result.files)}")
+
+
+@app.command()
+def check(
+    scenario: Annotated[Optional[Path], typer.Argument(help="Scenario TOML file; default: the bundled demo.")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each step.")] = False,
+) -> None:
+    """Check a scenario and its layers without solving; exit 0 clean, 1 warnings, 2 errors."""
+    _setup_logging(verbose)
+    from .check import check as check_scenario, format_report
+    from .pipeline import find_demo_scenario
+
+    try:
+        path = scenario if scenario is not None else find_demo_scenario()
+        report = check_scenario(path)
+    except (SiteplanError, FileNotFoundError) as err:
+        err_console.print(Text("error: ", style="bold red") + Text(str(err)), soft_wrap=True, highlight=False)
+        raise typer.Exit(2) from None
+    console.print(Text(format_report(report)), soft_wrap=True, highlight=False)
+    raise typer.Exit(report.exit_code)
 
 
 @app.command("make-city")

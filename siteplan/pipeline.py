@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
@@ -21,12 +21,13 @@ from .problem import Problem, problem
 from .render import render_map
 from .result import Plan
 from .access import ParkWorkers, ServiceAccess, TransitAccess
+from .alternatives import alternatives, selection_frequency
 from .dispersion import DistrictShare, MaxProjects, ProjectSize, RadiusCap
 from .housing import CATALOGUE
 from .rules import Budget, Inclusionary, LockIn, LockOut, PlotRatio, UnitSizes, YearlyTargets, ZoneTargets
 from .scenario import Scenario, load_scenario
 
-__all__ = ["build_problem", "plan_from_scenario", "write_plan", "run", "RunResult", "DEMO_SCENARIO", "find_demo_scenario"]
+__all__ = ["build_problem", "plan_from_scenario", "plans_from_scenario", "write_plan", "run", "RunResult", "DEMO_SCENARIO", "find_demo_scenario"]
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +117,7 @@ def build_problem(features: gpd.GeoDataFrame, scenario: Scenario, *, layers: Lay
         add.append(LockOut(parcel_ids=tuple(lo.parcel_ids), where=dict(lo.where), polygons=polygons, min_overlap=lo.min_overlap))
     li = r.lock_in
     where = dict(li.where)
-    if li.metro_depot and "metro_depot" in parcels.columns:
+    if li.metro_depot and "metro_depot" in parcels.columns and parcels["metro_depot"].astype(bool).any():
         where["metro_depot"] = [True]
     if li.parcel_ids or where:
         add.append(LockIn(parcel_ids=tuple(li.parcel_ids), where=where))
@@ -132,6 +133,13 @@ def build_problem(features: gpd.GeoDataFrame, scenario: Scenario, *, layers: Lay
 
 def plan_from_scenario(scenario: Scenario, *, progress: Callable[[str], None] | None = None) -> tuple[Plan, Layers]:
     """Read, compute, build and solve; return the plan and its layers."""
+    plans, layers = plans_from_scenario(scenario, 1, progress=progress)
+    return plans[0], layers
+
+
+def plans_from_scenario(scenario: Scenario, k: int, *, progress: Callable[[str], None] | None = None) -> tuple[list[Plan], Layers]:
+    """Like :func:`plan_from_scenario`, with up to ``k`` alternative plans
+    (see :mod:`siteplan.alternatives`); the first is the best."""
     say = progress or (lambda msg: log.info(msg))
     say("Reading layers")
     layers = read_layers(scenario)
@@ -139,14 +147,31 @@ def plan_from_scenario(scenario: Scenario, *, progress: Callable[[str], None] | 
     features = compute_features(layers, scenario)
     say("Building the model")
     prob = build_problem(features, scenario, layers=layers)
-    say("Solving")
+    say("Solving" if k == 1 else f"Solving for {k} alternative plans")
     s = scenario.solver
-    plan = prob.solve(solver=s.name, time_limit_s=s.time_limit_s, gap=s.gap, threads=s.threads, seed=s.seed)
-    return plan, layers
+    opts = dict(solver=s.name, time_limit_s=s.time_limit_s, gap=s.gap, threads=s.threads, seed=s.seed)
+    if k == 1:
+        return [prob.solve(**opts)], layers
+    a = scenario.alternatives
+    return alternatives(prob, k, within=a.within, differ=a.differ, **opts), layers
 
 
-def write_plan(plan: Plan, layers: Layers, scenario: Scenario, out_dir: str | Path, *, lang: str = "zh") -> dict[str, Path]:
-    """Write every output of a plan into ``out_dir`` (atomically)."""
+def write_plan(
+    plan: Plan,
+    layers: Layers,
+    scenario: Scenario,
+    out_dir: str | Path,
+    *,
+    lang: str = "zh",
+    alternatives: list[Plan] | None = None,
+) -> dict[str, Path]:
+    """Write every output of a plan into ``out_dir`` (atomically).
+
+    With ``alternatives`` (the best plan first), also ``alternatives.csv``
+    (every plan's allocation, with a ``plan`` column),
+    ``selection_frequency.csv`` and ``selection.geojson`` (each parcel any
+    plan uses, with how many plans use it).
+    """
     ntg = scenario.plan.net_to_gross
     writers = {
         "allocation.csv": lambda p: export.write_allocation_csv(plan, p, net_to_gross=ntg),
@@ -157,7 +182,24 @@ def write_plan(plan: Plan, layers: Layers, scenario: Scenario, out_dir: str | Pa
         "shortfall.csv": lambda p: export.write_table_csv(plan.shortfall_table(), p),
         "run.json": lambda p: export.write_run_json(plan, scenario, p, extra={"warnings": layers.warnings}),
     }
+    if alternatives:
+        freq = selection_frequency(alternatives)
+        writers["alternatives.csv"] = lambda p: export.write_table_csv(
+            pd.concat([a.allocation(net_to_gross=ntg).assign(plan=n) for n, a in enumerate(alternatives, start=1)], ignore_index=True), p
+        )
+        writers["selection_frequency.csv"] = lambda p: export.write_table_csv(freq, p)
+        writers["selection.geojson"] = lambda p: export.write_geojson(_selection_gdf(freq, layers), p)
     return export.write_outputs(out_dir, writers)
+
+
+def _selection_gdf(freq: pd.DataFrame, layers: Layers) -> gpd.GeoDataFrame:
+    parcels = layers.parcels.set_index("parcel_id")
+    geo = parcels.loc[freq["parcel_id"]]
+    return gpd.GeoDataFrame(
+        freq.assign(name=geo["name"].to_numpy(), district=geo["district"].to_numpy()),
+        geometry=geo.geometry.to_numpy(),
+        crs=layers.parcels.crs,
+    )
 
 
 @dataclass(frozen=True)
@@ -168,9 +210,17 @@ class RunResult:
     plan: Plan
     layers: Layers
     files: dict[str, Path]
+    alternatives: list[Plan] = field(default_factory=list)
 
 
-def run(scenario_path: str | Path, *, out_dir: str | Path | None = None, lang: str = "zh", progress: Callable[[str], None] | None = None) -> RunResult:
+def run(
+    scenario_path: str | Path,
+    *,
+    out_dir: str | Path | None = None,
+    lang: str = "zh",
+    alternatives: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> RunResult:
     """Run a scenario end to end and write its outputs.
 
     Parameters
@@ -181,13 +231,18 @@ def run(scenario_path: str | Path, *, out_dir: str | Path | None = None, lang: s
         Output folder; default ``out/<scenario name>`` in the current folder.
     lang
         Map labels, ``"zh"`` or ``"en"``.
+    alternatives
+        How many plans to make (the best and near-optimal, different
+        ones); default ``[alternatives] count`` of the scenario.
     progress
         Called with a line at the start of each stage.
     """
     scenario = load_scenario(scenario_path)
-    plan, layers = plan_from_scenario(scenario, progress=progress)
+    k = alternatives if alternatives is not None else scenario.alternatives.count
+    plans, layers = plans_from_scenario(scenario, k, progress=progress)
+    plan = plans[0]
     if progress:
         progress("Writing outputs")
     out = Path(out_dir) if out_dir is not None else Path("out") / scenario.plan.name
-    files = write_plan(plan, layers, scenario, out, lang=lang)
-    return RunResult(scenario=scenario, plan=plan, layers=layers, files=files)
+    files = write_plan(plan, layers, scenario, out, lang=lang, alternatives=plans if len(plans) > 1 else None)
+    return RunResult(scenario=scenario, plan=plan, layers=layers, files=files, alternatives=plans)

@@ -28,11 +28,14 @@ The full reference is in the README.
 
 from __future__ import annotations
 
+import codecs
+import difflib
 import hashlib
 import logging
 import tomllib
 from pathlib import Path
-from typing import Annotated, Literal
+from types import UnionType
+from typing import Annotated, Literal, Union, get_args, get_origin
 
 from pydantic import (
     BaseModel,
@@ -114,8 +117,25 @@ class PlanSettings(_Section):
         return list(range(self.first_year, self.last_year + 1))
 
 
+VectorLayer = Literal["parcels", "districts", "stations", "lines", "services", "parks", "constraints"]
+
+#: The keys of ``[layers]`` that are file paths.
+LAYER_PATH_KEYS = ("parcels", "districts", "stations", "lines", "services", "parks", "constraints", "population")
+
+
 class LayerPaths(_Section):
-    """``[layers]``: paths of the GIS layers, relative to the scenario file."""
+    """``[layers]``: paths of the GIS layers, relative to the scenario file.
+
+    Three optional tables say what a file does not say itself (or says
+    wrong), per vector layer::
+
+        [layers.encoding]        # text encoding of a shapefile without (or with a wrong) .cpg
+        parcels = "GBK"
+        [layers.crs]             # the layer's real CRS, when the .prj is missing or wrong
+        parcels = "EPSG:4528"
+        [layers.layer]           # which layer of a file that holds several (GeoPackage, FileGDB)
+        parcels = "地块"
+    """
 
     parcels: Path
     districts: Path
@@ -125,6 +145,42 @@ class LayerPaths(_Section):
     parks: Path | None = None
     constraints: Path | None = None
     population: Path | None = None
+    encoding: dict[VectorLayer, str] = {}
+    crs: dict[VectorLayer, str] = {}
+    layer: dict[VectorLayer, str] = {}
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encodings(cls, value: dict[str, str]) -> dict[str, str]:
+        for kind, name in value.items():
+            key = name.strip().lower()
+            if key in ("gbk", "gb2312", "gb18030", "cp936", "936", "utf-8", "utf8", "big5"):
+                continue
+            try:
+                codecs.lookup(key)
+            except LookupError:
+                raise ValueError(f"{kind} = {name!r} is not an encoding Python knows; use e.g. \"GBK\" or \"UTF-8\"") from None
+        return value
+
+    @field_validator("crs")
+    @classmethod
+    def _known_crs(cls, value: dict[str, str]) -> dict[str, str]:
+        from pyproj import CRS
+
+        for kind, text in value.items():
+            try:
+                CRS.from_user_input(text)
+            except Exception:
+                raise ValueError(f"{kind} = {text!r} is not a CRS pyproj knows; use e.g. \"EPSG:4549\"") from None
+        return value
+
+    @model_validator(mode="after")
+    def _options_name_given_layers(self) -> LayerPaths:
+        for table in ("encoding", "crs", "layer"):
+            for kind in getattr(self, table):
+                if getattr(self, kind) is None:
+                    raise ValueError(f"[layers.{table}] names {kind}, but [layers] gives no {kind} file")
+        return self
 
 
 class FieldMaps(_Section):
@@ -339,6 +395,14 @@ class SolverSettings(_Section):
     shortfall_penalty: float = Field(default=1000.0, gt=0.0)
 
 
+class AlternativesSettings(_Section):
+    """``[alternatives]``: near-optimal plans that differ (see :mod:`siteplan.alternatives`)."""
+
+    count: Annotated[int, Field(ge=1, le=20)] = 1
+    within: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.05
+    differ: Annotated[float, Field(gt=0.0, le=1.0)] = 0.3
+
+
 class Scenario(_Section):
     """A validated scenario. Build it with :func:`load_scenario`."""
 
@@ -351,6 +415,7 @@ class Scenario(_Section):
     rules: Rules = Rules()
     suitability: Suitability = Suitability()
     solver: SolverSettings = SolverSettings()
+    alternatives: AlternativesSettings = AlternativesSettings()
 
     _source: Path | None = PrivateAttr(default=None)
     _sha256: str = PrivateAttr(default="")
@@ -447,12 +512,41 @@ class Scenario(_Section):
         return sum(sum(t.targets) for t in self.types.values())
 
 
+def _keys_at(loc: tuple) -> list[str]:
+    """The keys the scenario allows in the table at ``loc`` (empty if unknown)."""
+    ann: object = Scenario
+    for part in loc:
+        ann = _model_or_dict(ann)
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            info = ann.model_fields.get(str(part))
+            if info is None:
+                return []
+            ann = info.annotation
+        elif get_origin(ann) is dict:
+            ann = get_args(ann)[1]
+        else:
+            return []
+    ann = _model_or_dict(ann)
+    return list(ann.model_fields) if isinstance(ann, type) and issubclass(ann, BaseModel) else []
+
+
+def _model_or_dict(ann: object) -> object:
+    """``X`` from ``X | None``, for models and dicts."""
+    if get_origin(ann) in (Union, UnionType):
+        for arg in get_args(ann):
+            if (isinstance(arg, type) and issubclass(arg, BaseModel)) or get_origin(arg) is dict:
+                return arg
+    return ann
+
+
 def _format_validation_error(err: ValidationError, where: str) -> str:
     lines = [f"{where}: {err.error_count()} problem(s) in the scenario"]
     for e in err.errors():
         loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
         if e["type"] == "extra_forbidden":
-            msg = "unknown key; check its spelling against the README's scenario reference"
+            close = difflib.get_close_matches(str(e["loc"][-1]), _keys_at(tuple(e["loc"][:-1])), n=2, cutoff=0.6)
+            did = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+            msg = f"unknown key; {did}check its spelling against the README's scenario reference"
         elif e["type"] == "missing":
             msg = "required key is missing"
         else:
@@ -484,15 +578,18 @@ def parse_scenario(data: dict, *, base_dir: Path | None = None, where: str = "sc
         raise ScenarioError(_format_validation_error(err, where)) from None
     if base_dir is not None:
         resolved = {}
-        for key, value in scenario.layers.model_dump().items():
+        for key in LAYER_PATH_KEYS:
+            value = getattr(scenario.layers, key)
             if value is None:
                 continue
-            path = Path(value)
-            full = (base_dir / path).resolve() if not path.is_absolute() else path
             try:
-                full.relative_to(base_dir.resolve().parent)
-            except ValueError:
-                log.info("layers.%s points outside the scenario's project: %s", key, full)
+                path = Path(value)
+                full = (base_dir / path).resolve() if not path.is_absolute() else path
+                inside = full.is_relative_to(base_dir.resolve())
+            except (ValueError, OSError) as err:
+                raise ScenarioError(f"{where}: layers.{key} = {str(value)!r} is not a usable path ({err})") from None
+            if not inside:
+                log.info("layers.%s points outside the scenario's folder: %s", key, full)
             resolved[key] = full
         scenario = scenario.model_copy(
             update={"layers": scenario.layers.model_copy(update=resolved)}
@@ -521,7 +618,10 @@ def load_scenario(path: str | Path) -> Scenario:
     path = Path(path)
     if not path.is_file():
         raise ScenarioError(f"{path}: scenario file not found; check the path")
-    raw = path.read_bytes()
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise ScenarioError(f"{path}: cannot read the scenario file ({err.strerror or err})") from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:

@@ -71,6 +71,5 @@ def test_over_constrained_demo_returns_a_plan_and_names_what_binds(tmp_path):
     assert len(plan.units) and plan.units["units"].sum() > 40_000
     assert "transit_access" in set(short["rule"])
     assert (short["binding_rules"].str.len() > 1).all()
-    assert any(f.rule == "transit_access" and "station" in f.message for f in plan.findings)
     placed = plan.units.groupby("year")["units"].sum()
     assert (placed == pd.Series(scenario.targets_table()).groupby(level=1).sum()).all()  # targets still met

@@ -1,0 +1,103 @@
+"""Property-based tests on random small cities.
+
+- every hard rule holds, recomputed from the parcel table in the test;
+- shortfall appears only when the instance is truly infeasible: the same
+  model with every shortfall column fixed at zero (solved directly with
+  HiGHS, whole units) must then be infeasible;
+- alternatives differ as promised.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from siteplan import PlotRatio, ProjectSize, TransitAccess, YearlyTargets, ZoneTargets, problem
+from siteplan.alternatives import alternatives
+from siteplan.solve import solve_model
+from tests.conftest import grid_parcels
+
+YEARS = (2016, 2017)
+AREA = {"public_rental": 50.0, "talent_apartment": 80.0}
+PROFILE = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@st.composite
+def cities(draw):
+    n = draw(st.integers(3, 7))
+    fl = lambda: st.floats(0.0, 1.0, allow_nan=False)  # noqa: E731
+    p = grid_parcels(
+        n,
+        years=YEARS,
+        far=1.0,
+        zone=draw(st.lists(st.sampled_from(["E", "W"]), min_size=n, max_size=n)),
+        available_year=draw(st.lists(st.sampled_from(YEARS), min_size=n, max_size=n)),
+        score_2016=draw(st.lists(fl(), min_size=n, max_size=n)),
+        score_2017=draw(st.lists(fl(), min_size=n, max_size=n)),
+        station_m_2016=draw(st.lists(st.sampled_from([100.0, 5000.0]), min_size=n, max_size=n)),
+        station_m_2017=draw(st.lists(st.sampled_from([100.0, 5000.0]), min_size=n, max_size=n)),
+    )
+    p["far_max"] = draw(st.lists(st.sampled_from([1.0, 1.5, 2.0, 3.0]), min_size=n, max_size=n))
+    targets = {(t, y): draw(st.integers(0, 300)) for t in AREA for y in YEARS}
+    min_units = draw(st.sampled_from([0, 50, 150]))
+    share = draw(st.sampled_from([0.0, 0.3, 0.7]))
+    zone_w = draw(st.integers(0, 300))
+    prob = (
+        problem(p, AREA, YEARS).add_targets(targets)
+        .add_rule(PlotRatio()).add_rule(YearlyTargets()).add_rule(ProjectSize(min_units, 600))
+        .add_rule(ZoneTargets({"W": zone_w})).add_rule(TransitAccess(share=share, within_m=800))
+    )
+    return prob, p, min_units
+
+
+def assert_hard_rules(plan, parcels, min_units):
+    u = plan.units
+    p = parcels.set_index("parcel_id")
+    assert (u.groupby("parcel_id")["year"].nunique() == 1).all()
+    assert (u["year"].to_numpy() >= p.loc[u["parcel_id"], "available_year"].to_numpy()).all()
+    floor = (u["units"] * u["type"].map(AREA)).groupby(u["parcel_id"]).sum()
+    assert (floor <= p.loc[floor.index, "area_m2"] * p.loc[floor.index, "far_max"] + 1e-6).all()
+    size = u.groupby("parcel_id")["units"].sum()
+    assert (size >= min_units).all() and (size <= 600).all()
+    assert (u["units"] > 0).all()
+
+
+def hard_version_feasible(prob) -> bool:
+    """Solve the model with every shortfall column fixed at 0, whole units."""
+    m = prob.compile(integral_units=True)
+    upper = m.col_upper.copy()
+    upper[m.n_core:] = 0.0
+    res = solve_model(dataclasses.replace(m, col_upper=upper), gap=0.0, time_limit_s=30)
+    return res.has_solution
+
+
+@PROFILE
+@given(cities())
+def test_hard_rules_hold_and_shortfall_only_when_infeasible(city):
+    prob, parcels, min_units = city
+    plan = prob.solve(gap=0.0)
+    assert_hard_rules(plan, parcels, min_units)
+    feasible = hard_version_feasible(prob)
+    if feasible:
+        assert plan.total_shortfall < 1e-6, plan.shortfall
+    else:
+        assert plan.total_shortfall > 0
+
+
+@PROFILE
+@given(cities(), st.sampled_from([0.3, 0.5, 1.0]))
+def test_alternatives_differ_as_promised(city, differ):
+    prob, parcels, min_units = city
+    plans = alternatives(prob, 2, within=0.2, differ=differ, gap=0.0)
+    for plan in plans:
+        assert_hard_rules(plan, parcels, min_units)
+    if len(plans) == 2:
+        first = set(plans[0].units["parcel_id"])
+        second = set(plans[1].units["parcel_id"])
+        assert len(first & second) <= math.floor((1 - differ) * len(first))
+        best = plans[0].report.penalised_objective
+        assert plans[1].report.penalised_objective <= best + 0.2 * abs(best) + 1.0 + 1e-6 * abs(best)
