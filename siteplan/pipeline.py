@@ -164,13 +164,17 @@ def write_plan(
     *,
     lang: str = "zh",
     alternatives: list[Plan] | None = None,
+    shapefile: bool = False,
 ) -> dict[str, Path]:
     """Write every output of a plan into ``out_dir`` (atomically).
 
     With ``alternatives`` (the best plan first), also ``alternatives.csv``
     (every plan's allocation, with a ``plan`` column),
     ``selection_frequency.csv`` and ``selection.geojson`` (each parcel any
-    plan uses, with how many plans use it).
+    plan uses, with how many plans use it). The planners' outputs
+    (``plan.gpkg``, ``land_supply.xlsx`` and its CSV copies, ``report.html``,
+    and with ``shapefile=True`` a ``shapefile/`` folder) come from
+    :func:`siteplan.export.planner_writers`.
     """
     ntg = scenario.plan.net_to_gross
     writers = {
@@ -182,6 +186,7 @@ def write_plan(
         "shortfall.csv": lambda p: export.write_table_csv(plan.shortfall_table(), p),
         "run.json": lambda p: export.write_run_json(plan, scenario, p, extra={"warnings": layers.warnings}),
     }
+    writers.update(export.planner_writers(plan, layers, scenario, lang=lang, shapefile=shapefile))
     if alternatives:
         freq = selection_frequency(alternatives)
         writers["alternatives.csv"] = lambda p: export.write_table_csv(

@@ -77,6 +77,8 @@ __all__ = [
     "land_supply_tables",
     "write_land_supply_xlsx",
     "write_land_supply_csvs",
+    "write_table_csv",
+    "csv_file_name",
 ]
 
 log = logging.getLogger(__name__)
@@ -85,6 +87,9 @@ TOTAL_LABEL = "合计"
 SUBTOTAL_LABEL = "小计"
 INCLUSIONARY_LABEL = "普通商品房配建用地"
 NEW_LAND_LABEL = "保障性住房新增用地"
+
+_UNITS, _AREA, _INVEST = "套数（套）", "面积（万m²）", "投资（亿元）"
+_PERIOD_SUB = (_UNITS, _AREA, _INVEST)
 
 #: Column headers of a year table, with their units.
 YEAR_COLUMNS = ["类型", "套数（套）", "建筑面积（万m²）", "容积率", "净用地面积（公顷）", "毛用地面积（公顷）"]
@@ -218,13 +223,13 @@ def period_table(
     -------
     pandas.DataFrame
         Columns ``项目`` and, for the period (``"2016-2020"``) and each year,
-        ``<period or year>|套数``, ``|面积``, ``|投资``; one row per type and
-        a 合计 row.
+        ``<period or year>|套数（套）``, ``|面积（万m²）``, ``|投资（亿元）``;
+        one row per type and a 合计 row.
     """
     _check_allocation(allocation, ["type", "year", "units", "floor_area_m2"])
     costs = dict(cost_yuan_per_m2 or {})
     period = f"{years[0]}-{years[-1]}"
-    cols = ["项目"] + [f"{p}|{k}" for p in [period, *map(str, years)] for k in ("套数", "面积", "投资")]
+    cols = ["项目"] + [f"{p}|{k}" for p in [period, *map(str, years)] for k in _PERIOD_SUB]
     grid: dict[str, dict[str, object]] = {}
     for t in types:
         at = allocation.loc[allocation["type"] == t]
@@ -233,19 +238,19 @@ def period_table(
         for y in years:
             part = at.loc[at["year"] == y]
             floor = float(part["floor_area_m2"].sum())
-            row[f"{y}|套数"] = int(part["units"].sum())
-            row[f"{y}|面积"] = round2(floor / 10_000.0)
-            row[f"{y}|投资"] = round2(floor * cost / 1e8) if cost is not None else None
-        row[f"{period}|套数"] = sum(row[f"{y}|套数"] for y in years)
-        row[f"{period}|面积"] = sum((row[f"{y}|面积"] for y in years), Decimal(0))
-        row[f"{period}|投资"] = sum((row[f"{y}|投资"] for y in years), Decimal(0)) if cost is not None else None
+            row[f"{y}|{_UNITS}"] = int(part["units"].sum())
+            row[f"{y}|{_AREA}"] = round2(floor / 10_000.0)
+            row[f"{y}|{_INVEST}"] = round2(floor * cost / 1e8) if cost is not None else None
+        row[f"{period}|{_UNITS}"] = sum(row[f"{y}|{_UNITS}"] for y in years)
+        row[f"{period}|{_AREA}"] = sum((row[f"{y}|{_AREA}"] for y in years), Decimal(0))
+        row[f"{period}|{_INVEST}"] = sum((row[f"{y}|{_INVEST}"] for y in years), Decimal(0)) if cost is not None else None
         grid[t] = row
     total: dict[str, object] = {"项目": TOTAL_LABEL}
     for c in cols[1:]:
         vals = [grid[t][c] for t in types]
-        if c.endswith("投资") and any(v is None for v in vals):
+        if c.endswith(_INVEST) and any(v is None for v in vals):
             total[c] = None  # a sum over types with unknown cost would mislead
-        elif c.endswith("套数"):
+        elif c.endswith(_UNITS):
             total[c] = sum(vals)
         else:
             total[c] = sum(vals, Decimal(0))
@@ -491,25 +496,35 @@ def write_land_supply_xlsx(
     return path
 
 
-def write_land_supply_csvs(tables: Mapping[str, pd.DataFrame], folder: str | Path, *, prefix: str = "land_supply_") -> list[Path]:
-    """Write each table as ``<prefix><sheet>.csv`` (``utf-8-sig``, two decimals).
+def csv_file_name(sheet: str, *, prefix: str = "land_supply_") -> str:
+    """The ASCII CSV file name of a sheet.
 
-    Sheet names map to ASCII file names: ``2016年`` -> ``land_supply_2016.csv``,
-    ``规划期`` -> ``land_supply_period.csv``, ``分区`` -> ``land_supply_districts.csv``.
-    Text that starts like a spreadsheet formula gets a leading apostrophe.
+    ``2016年`` -> ``land_supply_2016.csv``, ``规划期`` -> ``land_supply_period.csv``,
+    ``分区`` -> ``land_supply_districts.csv``.
     """
+    stem = {"规划期": "period", "分区": "districts"}.get(sheet)
+    if stem is None and sheet.endswith("年") and sheet[:-1].isdigit():
+        stem = sheet[:-1]
+    if stem is None:
+        raise ValueError(f"no CSV file name for sheet {sheet!r}; name sheets '<year>年', '规划期' or '分区'")
+    return f"{prefix}{stem}.csv"
+
+
+def write_table_csv(table: pd.DataFrame, path: str | Path) -> Path:
+    """One table as CSV: ``utf-8-sig``, two decimals, formula-like text made inert.
+
+    Text that starts like a spreadsheet formula (``=``, ``+``, ``-``, ``@``)
+    gets a leading apostrophe, so Excel shows it instead of running it.
+    """
+    out = table.rename(columns=lambda c: str(c).replace("|", "年"))  # "2016|套数（套）" -> "2016年套数（套）"
+    for c in out.columns:
+        if out[c].dtype == object or pd.api.types.is_string_dtype(out[c]):
+            out[c] = out[c].map(_safe_text)
+    out.to_csv(path, index=False, encoding="utf-8-sig", float_format="%.2f", lineterminator="\n")
+    return Path(path)
+
+
+def write_land_supply_csvs(tables: Mapping[str, pd.DataFrame], folder: str | Path, *, prefix: str = "land_supply_") -> list[Path]:
+    """Write each table as a CSV copy (see :func:`csv_file_name`, :func:`write_table_csv`)."""
     folder = Path(folder)
-    names = {"规划期": "period", "分区": "districts"}
-    paths = []
-    for sheet, table in tables.items():
-        stem = names.get(sheet) or (sheet[:-1] if sheet.endswith("年") and sheet[:-1].isdigit() else None)
-        if stem is None:
-            raise ValueError(f"no CSV file name for sheet {sheet!r}; name sheets '<year>年', '规划期' or '分区'")
-        out = table.copy()
-        for c in out.columns:
-            if out[c].dtype == object or pd.api.types.is_string_dtype(out[c]):
-                out[c] = out[c].map(_safe_text)
-        path = folder / f"{prefix}{stem}.csv"
-        out.to_csv(path, index=False, encoding="utf-8-sig", float_format="%.2f", lineterminator="\n")
-        paths.append(path)
-    return paths
+    return [write_table_csv(table, folder / csv_file_name(sheet, prefix=prefix)) for sheet, table in tables.items()]

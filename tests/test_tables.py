@@ -202,14 +202,14 @@ def test_period_table_sums_printed_years_like_the_seed():
     years = sorted(CENTRE)
     t = period_table(alloc, types=["lr"], labels={"lr": "廉租房"}, years=years, cost_yuan_per_m2={"lr": 2500})
     row = t.iloc[0]
-    assert row["2011-2015|套数"] == 8362
-    assert row["2011-2015|面积"] == pytest.approx(41.82)
-    assert row["2011|投资"] == pytest.approx(3.20)  # 127,800 m2 x 2,500 yuan = 3.195 -> 3.20 亿元 (seed: 3.2)
-    assert row["2011-2015|投资"] == pytest.approx(sum(row[f"{y}|投资"] for y in years))
-    assert t.iloc[-1]["项目"] == "合计" and t.iloc[-1]["2011-2015|套数"] == 8362
+    assert row["2011-2015|套数（套）"] == 8362
+    assert row["2011-2015|面积（万m²）"] == pytest.approx(41.82)
+    assert row["2011|投资（亿元）"] == pytest.approx(3.20)  # 127,800 m2 x 2,500 yuan = 3.195 -> 3.20 亿元 (seed: 3.2)
+    assert row["2011-2015|投资（亿元）"] == pytest.approx(sum(row[f"{y}|投资（亿元）"] for y in years))
+    assert t.iloc[-1]["项目"] == "合计" and t.iloc[-1]["2011-2015|套数（套）"] == 8362
     # Without a cost the investment stays blank, in the total too.
     t2 = period_table(alloc, types=["lr"], labels={"lr": "廉租房"}, years=years)
-    assert t2.iloc[0]["2011|投资"] is None and t2.iloc[-1]["2011-2015|投资"] is None
+    assert t2.iloc[0]["2011|投资（亿元）"] is None and t2.iloc[-1]["2011-2015|投资（亿元）"] is None
 
 
 def _sample_allocation() -> pd.DataFrame:
@@ -265,7 +265,7 @@ def test_workbook_format(tmp_path):
     # 2017: 9,000 / 3.0 + 2,250 / 1.5 m2 = 0.3 + 0.15 ha; 配建 = P3 = 0.30 ha.
     assert ws["E5"].value == pytest.approx(0.45) and ws["E6"].value == pytest.approx(0.30) and ws["E7"].value == pytest.approx(0.15)
     period = wb["规划期"]
-    assert period["B2"].value == "2016-2017年" and period["B3"].value == "套数"
+    assert period["B2"].value == "2016-2017年" and period["B3"].value == "套数（套）"
     assert "B2:D2" in {str(r) for r in period.merged_cells.ranges}
     dist = wb["分区"]
     hyper = [c for row in dist.iter_rows() for c in row if isinstance(c.value, str) and c.value.startswith("=HYPERLINK")]
