@@ -150,5 +150,38 @@ def make_city(
     console.print(f"Wrote {len(paths)} layers to {out}")
 
 
+@app.command("compare")
+def compare(
+    out_a: Annotated[Path, typer.Argument(help="Output folder of plan A (from siteplan run).")],
+    out_b: Annotated[Path, typer.Argument(help="Output folder of plan B.")],
+    out: Annotated[Optional[Path], typer.Option("--out", help="Folder for the comparison; default compare-<A>-vs-<B> beside A.")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each step.")] = False,
+) -> None:
+    """Compare two runs: a side-by-side map and difference tables."""
+    _setup_logging(verbose)
+    from .compare import compare_runs, write_comparison
+
+    try:
+        a, b, tables = compare_runs(out_a, out_b)
+        files = write_comparison(out_a, out_b, out, runs=(a, b, tables))
+    except (SiteplanError, FileNotFoundError) as err:
+        err_console.print(Text("error: ", style="bold red") + Text(str(err)), soft_wrap=True, highlight=False)
+        raise typer.Exit(2) from None
+    counts = tables["parcels"]["change"].value_counts()
+    summary = Table(title=f"A = {a.name}, B = {b.name}")
+    for col in ("parcels only in A", "only in B", "in both", "of which changed"):
+        summary.add_column(col, justify="right")
+    changed = int(counts.drop(["A only", "B only", "same"], errors="ignore").sum())
+    summary.add_row(*(f"{int(counts.get(k, 0)):,}" for k in ("A only", "B only")),
+                    f"{int(len(tables['parcels']) - counts.get('A only', 0) - counts.get('B only', 0)):,}", f"{changed:,}")
+    console.print(summary)
+    units = tables["units"]
+    moved = units.loc[(units["by"] == "district") & (units["delta"] != 0)]
+    if len(moved):
+        console.print(Text("Units by district, B - A: " + ", ".join(f"{r.value} {r.delta:+,}" for r in moved.itertuples())), soft_wrap=True)
+    folder = next(iter(files.values())).parent
+    console.print(f"Outputs in [bold]{folder}[/bold]: {', '.join(files)}")
+
+
 def main() -> None:  # pragma: no cover - thin wrapper
     sys.exit(app())

@@ -111,6 +111,8 @@ def write_run_json(plan: Plan, scenario: Scenario, path: str | Path, *, extra: d
     """``run.json``: scenario name and hash, solver report, package versions."""
     record = {
         "scenario": scenario.plan.name,
+        "title": scenario.plan.title,
+        "type_labels": {t: scenario.type_label(t, "zh") for t in plan.problem.types},
         "scenario_file": str(scenario.source) if scenario.source else None,
         "scenario_sha256": scenario.sha256,
         "solver": plan.report.as_dict(),
