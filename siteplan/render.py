@@ -28,7 +28,6 @@ legend, the panel or the title.
 from __future__ import annotations
 
 import html
-import json
 import logging
 import os
 import re
@@ -509,7 +508,9 @@ def build_map(
             continue
         fgy = folium.FeatureGroup(name=_esc(tx["year"].format(y=year)), show=True)
         folium.GeoJson(
-            display_frame(part[[*fields, "main_type", "geometry"]], gcj02=gcj, decimals=_COORD_DECIMALS),
+            # The year as text, so that the popup's number formatting does not print "2,017".
+            display_frame(part[[*fields, "main_type", "geometry"]].assign(year=part["year"].astype(str)), gcj02=gcj,
+                          decimals=_COORD_DECIMALS),
             # The outline in the type's colour keeps a 1-ha parcel visible at city scale.
             style_function=lambda f: {"fillColor": colours.get(html.unescape(f["properties"]["main_type"]), "#444444"),
                                       "color": colours.get(html.unescape(f["properties"]["main_type"]), "#444444"),
@@ -621,8 +622,3 @@ def render_map(
     save_offline(m, path, allow=allow)
     log.info("Wrote the map to %s (%.1f MB, offline%s)", path, path.stat().st_size / 1e6, "" if not allow else " except tiles")
     return path
-
-
-def map_data_json(value: object) -> str:
-    """JSON for embedding in a ``<script>``: ``<``, ``>`` and ``&`` as escapes."""
-    return json.dumps(value, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")

@@ -246,3 +246,18 @@ def test_demo_map_offline_in_headless_chromium(demo_map, tmp_path):
     assert v["controls"] == {"layers": True, "fullscreen": True, "measure": True, "legend": True, "panel": 6}
     for name in ("地铁线路", "地铁站点", "站点步行范围（800 m）", "产业园区", "禁止建设区", "行政区与片区", "服务设施：学校"):
         assert name in v["overlays"], v["overlays"]
+
+
+@pytest.mark.parametrize(("tiles", "prefix"), [("osm", "https://tile.openstreetmap.org/"), ("tianditu", "https://t{s}.tianditu.gov.cn/")])
+def test_online_tiles_fetch_only_from_their_server(hostile_run, tmp_path, monkeypatch, tiles, prefix):
+    _, result = hostile_run
+    monkeypatch.setenv("SITEPLAN_TIANDITU_KEY", "0123456789abcdef0123456789abcdef")
+    path = render_map(result.plan, result.layers, result.scenario, tmp_path / f"{tiles}.html", tiles=tiles)
+    refs = remote_references(path.read_text(encoding="utf-8"))
+    assert refs and all(r.startswith(prefix) for r in refs), refs
+
+
+def test_popup_year_is_not_formatted_as_a_number(hostile_run):
+    out, _ = hostile_run
+    text = (out / "map.html").read_text(encoding="utf-8")
+    assert re.search(r'"year": "20\d\d"', text)
