@@ -308,8 +308,9 @@ class Budget:
     def apply(self, ctx: Context, builder: ModelBuilder) -> None:
         if len(self.per_year) != len(ctx.years):
             raise SpecificationError(f"budget has {len(self.per_year)} values for {len(ctx.years)} plan years")
-        rows, cols, vals = group_rows(ctx.u_year, weights=self._cost_of_u(ctx))
-        builder.add_rows(self.name, rows=rows, cols=cols, vals=vals, lb=-np.inf, ub=np.asarray(self.per_year, dtype=float),
+        # Rows in 10,000 yuan (万元), so coefficients and bounds stay in a range solvers like.
+        rows, cols, vals = group_rows(ctx.u_year, weights=self._cost_of_u(ctx) / 1e4)
+        builder.add_rows(self.name, rows=rows, cols=cols, vals=vals, lb=-np.inf, ub=np.asarray(self.per_year, dtype=float) / 1e4,
                          labels=pd.DataFrame({"year": list(ctx.years)}))
 
     def report(self, ctx: Context, u: np.ndarray) -> tuple[str, str]:

@@ -54,9 +54,11 @@ class SolveResult:
     bound: float
     gap: float
     runtime_s: float
+    row_dual: np.ndarray | None = None
 
 
-def _solve_highs(model: CompiledModel, *, time_limit_s: float, gap: float, threads: int | None, seed: int, start: np.ndarray | None = None) -> SolveResult:
+def _highs(model: CompiledModel, *, time_limit_s: float, gap: float, threads: int | None, seed: int):
+    """A HiGHS instance holding the model, options set, not yet run."""
     try:
         import highspy
     except ImportError:
@@ -74,8 +76,9 @@ def _solve_highs(model: CompiledModel, *, time_limit_s: float, gap: float, threa
     lp.a_matrix_.start_ = A.indptr
     lp.a_matrix_.index_ = A.indices
     lp.a_matrix_.value_ = A.data
-    kint, kcont = highspy.HighsVarType.kInteger, highspy.HighsVarType.kContinuous
-    lp.integrality_ = [kint if v else kcont for v in model.integrality]
+    if model.integrality.any():
+        kint, kcont = highspy.HighsVarType.kInteger, highspy.HighsVarType.kContinuous
+        lp.integrality_ = [kint if v else kcont for v in model.integrality]
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("time_limit", float(time_limit_s))
@@ -84,19 +87,21 @@ def _solve_highs(model: CompiledModel, *, time_limit_s: float, gap: float, threa
     if threads:
         h.setOptionValue("threads", int(threads))
     h.passModel(lp)
-    if start is not None:
-        sol = highspy.HighsSolution()
-        sol.col_value = np.asarray(start, dtype=float)
-        sol.value_valid = True
-        h.setSolution(sol)
-    t0 = time.perf_counter()
-    h.run()
-    runtime = time.perf_counter() - t0
+    return h
+
+
+def _highs_result(h, model: CompiledModel, runtime: float) -> SolveResult:
+    import highspy
+
     status = h.getModelStatus()
     info = h.getInfo()
     has_solution = info.primal_solution_status == 2
-    x = np.asarray(h.getSolution().col_value, dtype=float) if has_solution else np.zeros(model.n_cols)
-    name = h.modelStatusToString(status)
+    solution = h.getSolution()
+    n = h.getNumCol()
+    x = np.asarray(solution.col_value, dtype=float) if has_solution else np.zeros(n)
+    row_dual = None
+    if has_solution and not model.integrality.any() and solution.dual_valid:
+        row_dual = np.asarray(solution.row_dual, dtype=float)
     objective = float(info.objective_function_value) if has_solution else float("nan")
     if model.integrality.any():
         bound, mip_gap = float(info.mip_dual_bound), float(info.mip_gap)
@@ -104,7 +109,7 @@ def _solve_highs(model: CompiledModel, *, time_limit_s: float, gap: float, threa
         bound, mip_gap = objective, 0.0
     return SolveResult(
         solver="highs",
-        status=name,
+        status=h.modelStatusToString(status),
         has_solution=has_solution,
         optimal=status == highspy.HighsModelStatus.kOptimal,
         time_limit_hit=status == highspy.HighsModelStatus.kTimeLimit,
@@ -113,7 +118,22 @@ def _solve_highs(model: CompiledModel, *, time_limit_s: float, gap: float, threa
         bound=bound,
         gap=mip_gap,
         runtime_s=runtime,
+        row_dual=row_dual,
     )
+
+
+def _solve_highs(model: CompiledModel, *, time_limit_s: float, gap: float, threads: int | None, seed: int, start: np.ndarray | None = None) -> SolveResult:
+    import highspy
+
+    h = _highs(model, time_limit_s=time_limit_s, gap=gap, threads=threads, seed=seed)
+    if start is not None:
+        sol = highspy.HighsSolution()
+        sol.col_value = np.asarray(start, dtype=float)
+        sol.value_valid = True
+        h.setSolution(sol)
+    t0 = time.perf_counter()
+    h.run()
+    return _highs_result(h, model, time.perf_counter() - t0)
 
 
 def to_pulp(model: CompiledModel, *, name: str = "siteplan") -> pulp.LpProblem:
@@ -248,19 +268,131 @@ def _with_row(model: CompiledModel, cols: np.ndarray, vals: np.ndarray, lb: floa
     )
 
 
+def _solve_columns(model: CompiledModel, cols: np.ndarray, *, start: np.ndarray | None = None, **kw) -> SolveResult:
+    """Solve the model over a subset of its columns (the others fixed at 0).
+
+    The result's ``x`` is mapped back to all columns.
+    """
+    sub = dataclasses.replace(
+        model,
+        A=model.A[:, cols],
+        cost=model.cost[cols],
+        col_lower=model.col_lower[cols],
+        col_upper=model.col_upper[cols],
+        integrality=model.integrality[cols],
+    )
+    res = solve_model(sub, start=None if start is None else start[cols], **kw)
+    x = np.zeros(model.n_cols)
+    x[cols] = res.x
+    return dataclasses.replace(res, x=x)
+
+
+def _columns_of(model: CompiledModel, keep_z: np.ndarray) -> np.ndarray:
+    """Columns of the kept parcel-years (their u and z), plus every auxiliary and shortfall column."""
+    ctx = model.ctx
+    u = np.nonzero(keep_z[ctx.u_z])[0]
+    z = ctx.z_col(np.nonzero(keep_z)[0])
+    rest = np.arange(ctx.n_u + ctx.n_z, model.n_cols)
+    return np.concatenate([u, z, rest])
+
+
+def _forced_z(model: CompiledModel) -> np.ndarray:
+    """Parcel-years a hard row may force: every year of a parcel that appears in a
+    hard (not elastic) row with a positive lower bound (lock-in, inclusionary)."""
+    ctx = model.ctx
+    zc = slice(ctx.n_u, ctx.n_u + ctx.n_z)
+    hard = (model.rows["elastic"] == "").to_numpy()
+    rows = np.nonzero((model.row_lower > 0) & np.isfinite(model.row_lower) & hard)[0]
+    if not len(rows):
+        return np.zeros(ctx.n_z, dtype=bool)
+    sub = model.A[rows][:, zc]
+    hit = np.zeros(ctx.n_z, dtype=bool)
+    hit[np.unique(sub.indices)] = True
+    parcels = np.unique(ctx.z_parcel[hit])
+    forced = np.isin(ctx.z_parcel, parcels)
+    # also parcels whose units appear in such rows (lock-in "units" rows)
+    usub = model.A[rows][:, : ctx.n_u]
+    if usub.nnz:
+        forced |= np.isin(ctx.z_parcel, np.unique(ctx.u_parcel[np.unique(usub.indices)]))
+    return forced
+
+
+#: Parcel-years the first sifting LP starts from, and how many to add per round.
+SIFT_START = 1500
+SIFT_ADD = 1500
+
+
+def _sifted_lp(model: CompiledModel, *, left, opts: dict) -> tuple[SolveResult, np.ndarray] | None:
+    """The LP relaxation by sifting (column generation over parcel-years).
+
+    Starts from the best-scoring parcel-years (and any a hard row may
+    force), solves the LP over them, prices every other column with the
+    duals, adds those with negative reduced cost, and re-solves from the
+    last basis, until no column prices in: the result is the optimum of
+    the whole LP, a valid bound. Returns None where duals are not
+    available (CBC) or the LP fails, so the caller solves the whole LP.
+    """
+    if opts.get("solver", "highs") != "highs":
+        return None
+    ctx = model.ctx
+    relaxed = _relaxed(model)
+    score = -model.cost[: ctx.n_u]
+    best = np.full(ctx.n_z, -np.inf)
+    np.maximum.at(best, ctx.u_z, score)
+    keep = _forced_z(model)
+    order = np.argsort(-best, kind="stable")
+    keep[order[: max(SIFT_START, ctx.n_z // 10)]] = True
+    cols = _columns_of(model, keep)
+    sub = dataclasses.replace(relaxed, A=model.A[:, cols], cost=model.cost[cols], col_lower=model.col_lower[cols],
+                              col_upper=model.col_upper[cols], integrality=np.zeros(len(cols), dtype=bool))
+    h = _highs(sub, time_limit_s=left(), gap=0.0, threads=opts.get("threads"), seed=opts.get("seed", 0))
+    AT = model.A.T.tocsr()
+    A_csc = model.A.tocsc()
+    t0 = time.perf_counter()
+    for _ in range(100):
+        h.setOptionValue("time_limit", float(left()))
+        h.run()
+        res = _highs_result(h, sub, time.perf_counter() - t0)
+        if not (res.has_solution and res.optimal and res.row_dual is not None):
+            return None
+        reduced = model.cost - AT @ res.row_dual
+        neg = reduced < -1e-7
+        u_neg = np.nonzero(neg[: ctx.n_u])[0]
+        worst = np.zeros(ctx.n_z)
+        np.minimum.at(worst, ctx.u_z[u_neg], reduced[u_neg])
+        z_neg = np.nonzero(neg[ctx.n_u : ctx.n_u + ctx.n_z])[0]
+        worst[z_neg] = np.minimum(worst[z_neg], reduced[ctx.z_col(z_neg)])
+        cand = np.nonzero((worst < 0) & ~keep)[0]
+        log.info("Sifting: %d parcel-years in the LP, %d price in", int(keep.sum()), len(cand))
+        if not len(cand):
+            x = np.zeros(model.n_cols)
+            x[cols] = res.x
+            return dataclasses.replace(res, x=x), keep
+        add = cand[np.argsort(worst[cand], kind="stable")][: max(SIFT_ADD, int(keep.sum()) // 2)]
+        keep[add] = True
+        new = np.concatenate([np.nonzero(np.isin(ctx.u_z, add))[0], ctx.z_col(add)])
+        block = A_csc[:, new]
+        h.addCols(len(new), model.cost[new], model.col_lower[new], model.col_upper[new], block.nnz,
+                  block.indptr[:-1].astype(np.int32), block.indices.astype(np.int32), block.data)
+        cols = np.concatenate([cols, new])
+        sub = dataclasses.replace(sub, cost=np.concatenate([sub.cost, model.cost[new]]), integrality=np.zeros(len(cols), dtype=bool))
+    return None
+
+
 def _best_plan(model: CompiledModel, *, gap: float, left, opts: dict, start: np.ndarray | None = None) -> tuple[SolveResult, float, str]:
     """LP bound, then the MIP restricted to the parcels the LP uses, then (if
     that is not within ``gap`` of the bound) the full MIP from the best start.
 
     Returns the solve, the best bound known and the method used.
     """
-    relax = solve_model(_relaxed(model), time_limit_s=left(), gap=gap, **opts)
+    sifted = _sifted_lp(model, left=left, opts=opts)
+    relax = sifted[0] if sifted is not None else solve_model(_relaxed(model), time_limit_s=left(), gap=gap, **opts)
     bound, restricted = float("-inf"), None
     if relax.has_solution and relax.optimal:
         bound = relax.objective
         used = np.unique(model.ctx.z_parcel[model.slice_z(relax.x) > 1e-6])
         keep = np.isin(model.ctx.z_parcel, used)
-        restricted = solve_model(_restricted(model, keep), time_limit_s=left(), gap=gap / 2, **opts)
+        restricted = _solve_columns(model, _columns_of(model, keep), time_limit_s=left(), gap=gap / 2, **opts)
         log.info("LP bound %.2f; restricted MIP on %d parcels: %s", bound, len(used), restricted.status)
         if restricted.has_solution and _rel_gap(restricted.objective, bound) <= gap:
             return restricted, bound, "lp-guided"
@@ -361,7 +493,8 @@ def solve_compiled(
     solve_s = time.perf_counter() - t0
     base = rounding_model if rounding_model is not None else model
     fixed = _fixed_for_rounding(base, first.x)  # same columns: extra models only add rows
-    second = solve_model(fixed, time_limit_s=max(10.0, deadline - time.perf_counter()), gap=0.0, **opts)
+    chosen = np.round(base.slice_z(first.x)) > 0
+    second = _solve_columns(fixed, _columns_of(base, chosen), time_limit_s=max(10.0, deadline - time.perf_counter()), gap=0.0, **opts)
     if not second.has_solution:
         raise SolverError(
             f"rounding to whole units failed (status: {second.status}); "
