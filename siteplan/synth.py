@@ -1082,7 +1082,8 @@ def _generate(seed: int, n_parcels: int, debug: bool = False) -> tuple[City, dic
 
     d_st, _ = st_tree.query(np.c_[pool.cx[built], pool.cy[built]])
     cells, quads, is_depot = _select_parcels(
-        r_pick, n_parcels, pool, built, grids, dgeoms, zone_of_d, line_geoms, core_w, d_st
+        r_pick, n_parcels, pool, built, grids, dgeoms, zone_of_d, line_geoms, core_w, d_st,
+        shapely.union_all(cons_geoms) if cons_geoms else None,
     )
 
     parcels = _parcel_attributes(
@@ -1121,6 +1122,7 @@ def _select_parcels(
     rng: np.random.Generator, n_parcels: int, pool: _Pool, built: np.ndarray,
     grids: list[_Grid], dgeoms: np.ndarray, zone_of_d: np.ndarray,
     line_geoms: list[shapely.Geometry], core: np.ndarray, d_station: np.ndarray,
+    no_depot: shapely.Geometry | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Choose candidate parcels among the built-up blocks.
 
@@ -1208,6 +1210,11 @@ def _select_parcels(
     quads_a = np.concatenate(quads)
     is_depot = np.zeros(len(cells_a), dtype=bool)
     is_depot[:n_depot] = True
+    if no_depot is not None and n_depot:
+        # a block touching a red line or flood zone keeps its parcel but is no depot
+        # site: a depot must never be both locked in and locked out
+        polys = shapely.polygons(quads_a[:n_depot])
+        is_depot[:n_depot] = ~shapely.intersects(polys, no_depot)
     return cells_a, quads_a, is_depot
 
 

@@ -42,9 +42,6 @@ def test_demo_layers_are_clean(demo_report):
     assert cap.targets[2020] == 50_000
 
 
-@pytest.mark.xfail(strict=True, reason="the demo's metro-depot parcel LK-2016-0045 lies wholly in the flood zone "
-                   "禾源河洪泛区, so [rules.lock_in] metro_depot and [rules.lock_out] conflict (demo data and "
-                   "scenario are the lead's, issue 3)")
 def test_demo_check_is_clean():
     res = runner.invoke(app, ["check", str(DEMO)])
     assert res.exit_code == 0, res.output

@@ -158,6 +158,9 @@ def test_attribute_values(small: City) -> None:
     assert 0.6 < share["reserve"] < 0.8 and 0.08 < share["commercial"] < 0.22
     assert 3 <= p["metro_depot"].sum() <= 8
     assert (p.loc[p["metro_depot"], "status"] == "reserve").all()
+    # a depot site is locked in, so it must touch no red line or flood zone (which lock out)
+    cons = shapely.union_all(small.constraints.geometry.to_numpy())
+    assert not shapely.intersects(p.loc[p["metro_depot"]].geometry.to_numpy(), cons).any()
 
 
 # --- geometry --------------------------------------------------------------------------
@@ -215,6 +218,19 @@ def test_stations_on_their_lines(small: City) -> None:
 def test_constraints_touch_some_parcels(demo: City) -> None:
     hit = demo.parcels.sindex.query(demo.constraints.geometry.values, predicate="intersects")[1]
     assert 5 <= len(np.unique(hit)) < 0.2 * len(demo.parcels)
+
+
+def test_committed_demo_depots_clear_of_lock_outs() -> None:
+    # the bundled layers, as a planner gets them: every depot site (locked in by the demo
+    # scenario) lies clear of the red lines and flood zones (locked out by it)
+    from pathlib import Path
+
+    layers = Path(__file__).resolve().parents[1] / "layers"
+    parcels = gpd.read_file(layers / "parcels.gpkg")
+    cons = shapely.union_all(gpd.read_file(layers / "constraints.gpkg").geometry.to_numpy())
+    depots = parcels.loc[parcels["metro_depot"].astype(bool)]
+    assert len(depots) >= 3
+    assert not shapely.intersects(depots.geometry.to_numpy(), cons).any()
 
 
 def test_population_raster(small: City) -> None:
