@@ -57,7 +57,7 @@ class SolveResult:
     row_dual: np.ndarray | None = None
 
 
-def _highs(model: CompiledModel, *, time_limit_s: float, gap: float, threads: int | None, seed: int):
+def _highs(model: CompiledModel, *, time_limit_s: float, gap: float, threads: int | None, seed: int, abs_gap: float = 0.0):
     """A HiGHS instance holding the model, options set, not yet run."""
     try:
         import highspy
@@ -83,6 +83,8 @@ def _highs(model: CompiledModel, *, time_limit_s: float, gap: float, threads: in
     h.setOptionValue("output_flag", False)
     h.setOptionValue("time_limit", float(time_limit_s))
     h.setOptionValue("mip_rel_gap", float(gap))
+    if abs_gap > 0:
+        h.setOptionValue("mip_abs_gap", float(abs_gap))
     h.setOptionValue("random_seed", int(seed))
     if threads:
         h.setOptionValue("threads", int(threads))
@@ -122,10 +124,10 @@ def _highs_result(h, model: CompiledModel, runtime: float) -> SolveResult:
     )
 
 
-def _solve_highs(model: CompiledModel, *, time_limit_s: float, gap: float, threads: int | None, seed: int, start: np.ndarray | None = None) -> SolveResult:
+def _solve_highs(model: CompiledModel, *, time_limit_s: float, gap: float, threads: int | None, seed: int, start: np.ndarray | None = None, abs_gap: float = 0.0) -> SolveResult:
     import highspy
 
-    h = _highs(model, time_limit_s=time_limit_s, gap=gap, threads=threads, seed=seed)
+    h = _highs(model, time_limit_s=time_limit_s, gap=gap, threads=threads, seed=seed, abs_gap=abs_gap)
     if start is not None:
         sol = highspy.HighsSolution()
         sol.col_value = np.asarray(start, dtype=float)
@@ -166,11 +168,11 @@ def to_pulp(model: CompiledModel, *, name: str = "siteplan") -> pulp.LpProblem:
     return prob
 
 
-def _solve_cbc(model: CompiledModel, *, time_limit_s: float, gap: float, threads: int | None, seed: int, start: np.ndarray | None = None) -> SolveResult:
+def _solve_cbc(model: CompiledModel, *, time_limit_s: float, gap: float, threads: int | None, seed: int, start: np.ndarray | None = None, abs_gap: float = 0.0) -> SolveResult:
     import pulp
 
     prob = to_pulp(model)
-    opts = dict(msg=False, timeLimit=time_limit_s, gapRel=gap, threads=threads, options=[f"randomSeed {seed or 1}"])
+    opts = dict(msg=False, timeLimit=time_limit_s, gapRel=gap, gapAbs=abs_gap or None, threads=threads, options=[f"randomSeed {seed or 1}"])
     cmd = pulp.COIN_CMD(**opts)
     if not cmd.available():
         # The CBC binary bundled with pulp 3.x: deprecated there, still the
@@ -211,16 +213,18 @@ def solve_model(
     threads: int | None = None,
     seed: int = 0,
     start: np.ndarray | None = None,
+    abs_gap: float = 0.0,
 ) -> SolveResult:
     """Solve a compiled model with one adapter; never raises on infeasibility.
 
     ``start`` is a feasible solution to start from (HiGHS uses it; CBC
-    ignores it).
+    ignores it). ``abs_gap``, when positive, also stops the search once the
+    objective is within that much of the bound.
     """
     adapters = {"highs": _solve_highs, "cbc": _solve_cbc}
     if solver not in adapters:
         raise SolverError(f"unknown solver {solver!r}; use one of {sorted(adapters)}")
-    return adapters[solver](model, time_limit_s=time_limit_s, gap=gap, threads=threads, seed=seed, start=start)
+    return adapters[solver](model, time_limit_s=time_limit_s, gap=gap, threads=threads, seed=seed, start=start, abs_gap=abs_gap)
 
 
 def _fixed_for_rounding(model: CompiledModel, x: np.ndarray) -> CompiledModel:
@@ -236,6 +240,15 @@ def _fixed_for_rounding(model: CompiledModel, x: np.ndarray) -> CompiledModel:
     integrality = model.integrality.copy()
     integrality[: ctx.n_u] = True
     return dataclasses.replace(model, col_lower=lower, col_upper=upper, integrality=integrality)
+
+
+def _rounding_abs_gap(model: CompiledModel, x: np.ndarray) -> float:
+    """Absolute gap of the whole-unit step: ``ROUNDING_GAP`` of the plan's score,
+    below half the cheapest shortfall unit (see ``ROUNDING_GAP``)."""
+    score = abs(float(model.cost[: model.ctx.n_u] @ x[: model.ctx.n_u]))
+    slack_cost = model.cost[model.n_core :]
+    cap = 0.5 * float(slack_cost.min()) if len(slack_cost) else np.inf
+    return float(min(ROUNDING_GAP * score, cap))
 
 
 def _relaxed(model: CompiledModel) -> CompiledModel:
@@ -320,6 +333,11 @@ def _forced_z(model: CompiledModel) -> np.ndarray:
 #: Parcel-years the first sifting LP starts from, and how many to add per round.
 SIFT_START = 1500
 SIFT_ADD = 1500
+#: Gap of the whole-unit step, relative to the plan's suitability score:
+#: rounding moves the objective by a few units, so proving the last of them
+#: optimal is not worth minutes. The step's gap is absolute and stays below
+#: half a unit of shortfall penalty, so it never buys score with a broken target.
+ROUNDING_GAP = 1e-3
 
 
 def _sifted_lp(model: CompiledModel, *, left, opts: dict) -> tuple[SolveResult, np.ndarray] | None:
@@ -494,7 +512,8 @@ def solve_compiled(
     base = rounding_model if rounding_model is not None else model
     fixed = _fixed_for_rounding(base, first.x)  # same columns: extra models only add rows
     chosen = np.round(base.slice_z(first.x)) > 0
-    second = _solve_columns(fixed, _columns_of(base, chosen), time_limit_s=max(10.0, deadline - time.perf_counter()), gap=0.0, **opts)
+    second = _solve_columns(fixed, _columns_of(base, chosen), time_limit_s=max(10.0, deadline - time.perf_counter()), gap=0.0,
+                            abs_gap=_rounding_abs_gap(base, first.x), **opts)
     if not second.has_solution:
         raise SolverError(
             f"rounding to whole units failed (status: {second.status}); "
