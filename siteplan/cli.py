@@ -67,6 +67,7 @@ def run(
     out: Annotated[Optional[Path], typer.Option("--out", help="Output folder; default out/<scenario name>.")] = None,
     lang: Annotated[str, typer.Option("--lang", help="Map labels: zh or en.")] = "zh",
     alternatives: Annotated[Optional[int], typer.Option("--alternatives", min=1, max=20, help="Make K plans: the best and near-optimal, different ones.")] = None,
+    shapefile: Annotated[bool, typer.Option("--shapefile", help="Also write shapefile/ (GBK, .cpg, fields.csv alias table) for ArcGIS.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each step.")] = False,
 ) -> None:
     """Run a scenario: read layers, compute features, solve, write the plan."""
@@ -81,7 +82,8 @@ def run(
             def progress(msg: str) -> None:
                 console.print(f"[green]\u2713[/green] {msg}" if msg.startswith("Wrote") else f"[bold]\u25b6[/bold] {msg}")
                 status.update(msg)
-            result = run_pipeline(path, out_dir=out, lang=lang, alternatives=alternatives, progress=progress)
+            result = run_pipeline(path, out_dir=out, lang=lang, alternatives=alternatives, shapefile=shapefile,
+                                  progress=progress)
     except (SiteplanError, FileNotFoundError) as err:
         # Plain text: messages quote scenario keys like [layers], which are
         # not markup, and paths must not be wrapped mid-name.

@@ -18,7 +18,7 @@ from . import export
 from .features import compute_features
 from .layers import Layers, read_layers
 from .problem import Problem, problem
-from .render import render_map
+from .render import TileChoice, render_map, tile_choice
 from .result import Plan
 from .access import ParkWorkers, ServiceAccess, TransitAccess
 from .alternatives import alternatives, selection_frequency
@@ -165,6 +165,7 @@ def write_plan(
     lang: str = "zh",
     alternatives: list[Plan] | None = None,
     shapefile: bool = False,
+    tiles: str | TileChoice | None = None,
 ) -> dict[str, Path]:
     """Write every output of a plan into ``out_dir`` (atomically).
 
@@ -174,14 +175,16 @@ def write_plan(
     plan uses, with how many plans use it). The planners' outputs
     (``plan.gpkg``, ``land_supply.xlsx`` and its CSV copies, ``report.html``,
     and with ``shapefile=True`` a ``shapefile/`` folder) come from
-    :func:`siteplan.export.planner_writers`.
+    :func:`siteplan.export.planner_writers`. ``tiles`` is the map's basemap
+    (default the scenario's ``[map] tiles``; see
+    :func:`siteplan.render.tile_choice`).
     """
     ntg = scenario.plan.net_to_gross
     writers = {
         "allocation.csv": lambda p: export.write_allocation_csv(plan, p, net_to_gross=ntg),
         "land_supply.csv": lambda p: export.write_land_supply_csv(plan, p, net_to_gross=ntg),
         "allocation.geojson": lambda p: export.write_geojson(plan.to_geodataframe(net_to_gross=ntg), p),
-        "map.html": lambda p: render_map(plan, layers, scenario, p, lang=lang),
+        "map.html": lambda p: render_map(plan, layers, scenario, p, lang=lang, tiles=tiles),
         "compliance.csv": lambda p: export.write_table_csv(plan.compliance(), p),
         "shortfall.csv": lambda p: export.write_table_csv(plan.shortfall_table(), p),
         "run.json": lambda p: export.write_run_json(plan, scenario, p, extra={"warnings": layers.warnings}),
@@ -224,6 +227,8 @@ def run(
     out_dir: str | Path | None = None,
     lang: str = "zh",
     alternatives: int | None = None,
+    shapefile: bool = False,
+    tiles: str | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Run a scenario end to end and write its outputs.
@@ -239,15 +244,25 @@ def run(
     alternatives
         How many plans to make (the best and near-optimal, different
         ones); default ``[alternatives] count`` of the scenario.
+    shapefile
+        Also write a ``shapefile/`` folder (GBK, with ``.cpg`` files and a
+        ``fields.csv`` alias table) for ArcGIS users.
+    tiles
+        The map's basemap, ``"none"``, ``"osm"``, ``"tianditu"`` or
+        ``"gaode"``; default the scenario's ``[map] tiles`` (none).
     progress
         Called with a line at the start of each stage.
     """
     scenario = load_scenario(scenario_path)
+    # Checked before the solve, so that a bad tile name or a missing
+    # Tianditu key fails at once, not after minutes of solving.
+    choice = tile_choice(scenario, tiles=tiles)
     k = alternatives if alternatives is not None else scenario.alternatives.count
     plans, layers = plans_from_scenario(scenario, k, progress=progress)
     plan = plans[0]
     if progress:
         progress("Writing outputs")
     out = Path(out_dir) if out_dir is not None else Path("out") / scenario.plan.name
-    files = write_plan(plan, layers, scenario, out, lang=lang, alternatives=plans if len(plans) > 1 else None)
+    files = write_plan(plan, layers, scenario, out, lang=lang, alternatives=plans if len(plans) > 1 else None,
+                       shapefile=shapefile, tiles=choice)
     return RunResult(scenario=scenario, plan=plan, layers=layers, files=files, alternatives=plans)

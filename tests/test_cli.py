@@ -15,6 +15,7 @@ def test_run_prints_summary_and_writes_outputs(mini_city, tmp_path):
     assert "Targets and placed units" in text and "Units by zone" in text
     assert "Optimal" in text
     assert (out / "map.html").is_file() and (out / "allocation.csv").is_file()
+    assert not (out / "shapefile").exists()  # only with --shapefile
 
 
 def test_bad_scenario_gives_a_message_not_a_traceback(tmp_path):
@@ -40,3 +41,17 @@ def test_english_map_labels(mini_city, tmp_path):
     res = runner.invoke(app, ["run", str(mini_city), "--out", str(out), "--lang", "en"])
     assert res.exit_code == 0, res.output
     assert "Supplied 2016" in (out / "map.html").read_text(encoding="utf-8")
+
+
+def test_shapefile_option_writes_gbk_shapefiles(mini_city, tmp_path):
+    out = tmp_path / "shp-out"
+    res = runner.invoke(app, ["run", str(mini_city), "--out", str(out), "--shapefile"])
+    assert res.exit_code == 0, res.output
+    folder = out / "shapefile"
+    shps = {p.stem for p in folder.glob("*.shp")}
+    assert {"allocation", "candidates", "districts", "stations", "lines"} <= shps
+    for stem in shps:
+        assert (folder / f"{stem}.cpg").read_text(encoding="ascii").strip().upper() == "GBK", stem
+    assert "东城区".encode("gbk") in (folder / "districts.dbf").read_bytes()
+    assert (folder / "fields.csv").is_file()
+
