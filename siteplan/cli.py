@@ -61,12 +61,30 @@ def _summary_tables(result) -> list[Table]:
     return [by_type, zone]
 
 
+def _error_text(err: Exception) -> str:
+    """One message for an error: siteplan's own as it is; an OSError as the path, the reason and the fix."""
+    if isinstance(err, SiteplanError) or not isinstance(err, OSError):
+        return str(err)
+    if isinstance(err, FileNotFoundError) and err.filename is None:
+        return str(err)  # siteplan's own not-found messages carry their fix
+    what = err.strerror or type(err).__name__
+    where = f"{err.filename}: " if err.filename else ""
+    return f"{where}{what}; check that the path exists, that you may read and write it, and that the disk has space"
+
+
+def _print_error(err: Exception) -> None:
+    # Plain text: messages quote scenario keys like [layers], which are
+    # not markup, and paths must not be wrapped mid-name.
+    err_console.print(Text("error: ", style="bold red") + Text(_error_text(err)), soft_wrap=True, highlight=False)
+
+
 @app.command()
 def run(
     scenario: Annotated[Optional[Path], typer.Argument(help="Scenario TOML file; default: the bundled demo.")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="Output folder; default out/<scenario name>.")] = None,
     lang: Annotated[str, typer.Option("--lang", help="Map labels: zh or en.")] = "zh",
     alternatives: Annotated[Optional[int], typer.Option("--alternatives", min=1, max=20, help="Make K plans: the best and near-optimal, different ones.")] = None,
+    tiles: Annotated[Optional[str], typer.Option("--tiles", help="Map basemap: none, osm, tianditu (needs a key) or gaode; default the scenario's [map] tiles (none).")] = None,
     shapefile: Annotated[bool, typer.Option("--shapefile", help="Also write shapefile/ (GBK, .cpg, fields.csv alias table) for ArcGIS.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each step.")] = False,
 ) -> None:
@@ -76,6 +94,8 @@ def run(
 
     if lang not in ("zh", "en"):
         raise typer.BadParameter("use zh or en", param_hint="--lang")
+    if tiles is not None and tiles.lower() not in ("none", "osm", "tianditu", "gaode"):
+        raise typer.BadParameter(f"unknown map tiles {tiles!r}; use none, osm, tianditu or gaode", param_hint="--tiles")
     try:
         path = scenario if scenario is not None else find_demo_scenario()
         with console.status("Starting") as status:
@@ -83,11 +103,9 @@ def run(
                 console.print(f"[green]\u2713[/green] {msg}" if msg.startswith("Wrote") else f"[bold]\u25b6[/bold] {msg}")
                 status.update(msg)
             result = run_pipeline(path, out_dir=out, lang=lang, alternatives=alternatives, shapefile=shapefile,
-                                  progress=progress)
-    except (SiteplanError, FileNotFoundError) as err:
-        # Plain text: messages quote scenario keys like [layers], which are
-        # not markup, and paths must not be wrapped mid-name.
-        err_console.print(Text("error: ", style="bold red") + Text(str(err)), soft_wrap=True, highlight=False)
+                                  tiles=tiles, progress=progress)
+    except (SiteplanError, OSError) as err:
+        _print_error(err)
         raise typer.Exit(2) from None
     except KeyboardInterrupt:
         err_console.print("[bold red]interrupted:[/bold red] no output was changed")
@@ -131,8 +149,8 @@ def check(
     try:
         path = scenario if scenario is not None else find_demo_scenario()
         report = check_scenario(path)
-    except (SiteplanError, FileNotFoundError) as err:
-        err_console.print(Text("error: ", style="bold red") + Text(str(err)), soft_wrap=True, highlight=False)
+    except (SiteplanError, OSError) as err:
+        _print_error(err)
         raise typer.Exit(2) from None
     console.print(Text(format_report(report)), soft_wrap=True, highlight=False)
     raise typer.Exit(report.exit_code)
@@ -166,8 +184,8 @@ def compare(
     try:
         a, b, tables = compare_runs(out_a, out_b)
         files = write_comparison(out_a, out_b, out, runs=(a, b, tables))
-    except (SiteplanError, FileNotFoundError) as err:
-        err_console.print(Text("error: ", style="bold red") + Text(str(err)), soft_wrap=True, highlight=False)
+    except (SiteplanError, OSError) as err:
+        _print_error(err)
         raise typer.Exit(2) from None
     counts = tables["parcels"]["change"].value_counts()
     summary = Table(title=f"A = {a.name}, B = {b.name}")

@@ -32,6 +32,7 @@ import codecs
 import difflib
 import hashlib
 import logging
+import re
 import tomllib
 from pathlib import Path
 from types import UnionType
@@ -73,6 +74,7 @@ __all__ = [
     "BudgetRule",
     "Suitability",
     "SolverSettings",
+    "MapSettings",
     "load_scenario",
     "parse_scenario",
 ]
@@ -403,6 +405,41 @@ class AlternativesSettings(_Section):
     differ: Annotated[float, Field(gt=0.0, le=1.0)] = 0.3
 
 
+class MapSettings(_Section):
+    """``[map]``: the basemap of ``map.html`` (see :func:`siteplan.render.tile_choice`).
+
+    ``tiles`` is ``"none"`` (default: no tiles, the page makes no network
+    request), ``"osm"`` (OpenStreetMap), ``"tianditu"`` (天地图, needs a
+    key) or ``"gaode"`` (高德; displayed geometry is shifted to GCJ-02,
+    exports never are). ``tianditu_key`` may be left out and given in the
+    environment variable ``SITEPLAN_TIANDITU_KEY`` (or ``TIANDITU_KEY``)
+    instead, which keeps it out of a shared scenario file.
+    """
+
+    tiles: Literal["none", "osm", "tianditu", "gaode"] = "none"
+    tianditu_key: str | None = None
+
+    @field_validator("tiles", mode="before")
+    @classmethod
+    def _tiles_name(cls, value: object) -> object:
+        names = ("none", "osm", "tianditu", "gaode")
+        if isinstance(value, str) and value.strip().lower() in names:
+            return value.strip().lower()
+        raise ValueError(f"unknown map tiles {value!r}; use one of {', '.join(repr(n) for n in names)}")
+
+    @field_validator("tianditu_key", mode="before")
+    @classmethod
+    def _key_text(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        key = value.strip()
+        if not key:
+            return None  # empty: take the key from the environment
+        if not re.fullmatch(r"[A-Za-z0-9]{8,64}", key):
+            raise ValueError("a Tianditu key is 8-64 letters and digits (usually 32 hex digits); copy it from the Tianditu console")
+        return key
+
+
 class Scenario(_Section):
     """A validated scenario. Build it with :func:`load_scenario`."""
 
@@ -416,6 +453,7 @@ class Scenario(_Section):
     suitability: Suitability = Suitability()
     solver: SolverSettings = SolverSettings()
     alternatives: AlternativesSettings = AlternativesSettings()
+    map: MapSettings = MapSettings()
 
     _source: Path | None = PrivateAttr(default=None)
     _sha256: str = PrivateAttr(default="")

@@ -116,3 +116,18 @@ def test_plan_name_must_be_safe_for_a_folder():
     d["plan"]["name"] = "../../etc"
     with pytest.raises(ScenarioError, match="plan.name"):
         parse_scenario(d)
+
+
+def test_map_section_tiles_and_tianditu_key():
+    assert parse_scenario(demo_dict()).map.tiles == "none"
+    d = demo_dict()
+    d["map"] = {"tiles": "Gaode"}
+    assert parse_scenario(d).map.tiles == "gaode"
+    d["map"] = {"tiles": "tianditu", "tianditu_key": "0123456789abcdef0123456789abcdef"}
+    assert parse_scenario(d).map.tianditu_key == "0123456789abcdef0123456789abcdef"
+    d["map"] = {"tiles": "tianditu", "tianditu_key": "abc';alert(1)//"}
+    with pytest.raises(ScenarioError, match=r"map\.tianditu_key: a Tianditu key is 8-64 letters and digits"):
+        parse_scenario(d)
+    d["map"] = {"tiles": "osm", "zoom": 12}
+    with pytest.raises(ScenarioError, match=r"map\.zoom: unknown key"):
+        parse_scenario(d)
