@@ -277,6 +277,16 @@ def test_manifest_sha256_match_the_files():
             assert rec[key], (rec["path"], key)
 
 
+def test_installed_and_pinned_folium_match_the_manifest():
+    import tomllib
+
+    wanted = _manifest()["folium_version"]
+    assert folium.__version__ == wanted, f"folium {folium.__version__} is installed; the assets are for {wanted}"
+    pyproject = tomllib.loads((ASSETS.parent.parent / "pyproject.toml").read_text(encoding="utf-8"))
+    pins = [d for d in pyproject["project"]["dependencies"] if re.match(r"folium\b", d)]
+    assert pins == [f"folium=={wanted}"], pins
+
+
 def test_every_manifest_file_has_a_licence_file():
     man = _manifest()
     libs = man["libraries"]
