@@ -287,7 +287,8 @@ def gpkg_layers(plan: Plan, layers, scenario: Scenario) -> dict[str, gpd.GeoData
 
     ``allocation`` (one feature per used parcel, its units by type, supply
     year, land and role), ``candidates`` (every candidate parcel with its
-    computed features, ``used`` and ``supply_year``), then ``districts``,
+    computed features, ``used`` (1 if the plan uses it, else 0) and
+    ``supply_year``), then ``districts``,
     ``stations``, ``lines`` and, when the scenario has them, ``parks``,
     ``services`` and ``constraints``.
     """
@@ -298,7 +299,9 @@ def gpkg_layers(plan: Plan, layers, scenario: Scenario) -> dict[str, gpd.GeoData
     alloc["role"] = alloc["parcel_id"].map(roles)
     cand = plan.problem.parcels.copy()
     supply = alloc.set_index("parcel_id")["year"]
-    cand["used"] = cand["parcel_id"].isin(supply.index)
+    # 0/1 as an Integer field, the values the QGIS style's categories name
+    # (a GeoPackage Boolean would not match them in every reader).
+    cand["used"] = cand["parcel_id"].isin(supply.index).astype("int32")
     cand["supply_year"] = cand["parcel_id"].map(supply).astype("Int64")
     out = {"allocation": alloc, "candidates": gpd.GeoDataFrame(cand, geometry="geometry", crs=plan.problem.parcels.crs)}
     for name in ("districts", "stations", "lines", "parks", "services", "constraints"):

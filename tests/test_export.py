@@ -102,6 +102,26 @@ def test_geopackage_holds_default_qgis_styles(mini_out):
     assert "units" in gpd.read_file(out / "plan.gpkg", layer="allocation").columns
 
 
+def test_candidate_style_categories_occur_in_the_layer(mini_out):
+    _, out, _ = mini_out
+    import sqlite3
+
+    with sqlite3.connect(out / "plan.gpkg") as db:
+        qml = db.execute("SELECT styleQML FROM layer_styles WHERE f_table_name='candidates'").fetchone()[0]
+    renderer = ET.fromstring(qml.split("\n", 1)[1]).find("renderer-v2")
+    assert renderer.get("attr") == "used"
+    styled = {c.get("value") for c in renderer.iter("category")}
+    # As GDAL reads the field: an integer 0/1, not a Boolean.
+    info = ogrinfo("-q", str(out / "plan.gpkg"), "candidates")
+    types = set(re.findall(r"^\s+used \(([^)]+(?:\))?)\) = ", info, re.M))
+    assert types == {"Integer"}, types
+    values = set(re.findall(r"^\s+used \(Integer\) = (\S+)$", info, re.M))
+    assert values == styled == {"0", "1"}
+    alloc = pd.read_csv(out / "allocation.csv", encoding="utf-8-sig")
+    cand = gpd.read_file(out / "plan.gpkg", layer="candidates", engine="pyogrio")
+    assert set(cand.loc[cand["used"] == 1, "parcel_id"]) == set(alloc["parcel_id"])
+
+
 def test_geojson_is_read_as_wgs84(mini_out):
     _, out, _ = mini_out
     info = ogrinfo("-so", "-al", str(out / "allocation.geojson"))
