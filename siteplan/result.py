@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from .problem import CompiledModel, Finding
 
@@ -143,6 +144,25 @@ class Plan:
             model=model, x=np.asarray(x, dtype=float), findings=list(model.findings),
         )
 
+    def _row_state(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per model row: slack, at its lower bound, at its upper bound, touched.
+
+        A row is *touched* when one of its variables is non-zero in the
+        plan; a row whose variables are all zero (an unused parcel-year)
+        sits at its bound trivially and does not bind.
+        """
+        m, x = self.model, self.x
+        n_core = m.n_core
+        activity = m.A[:, :n_core] @ x[:n_core]
+        slack = np.zeros(m.n_rows)
+        if len(m.slack_rows):
+            np.add.at(slack, m.slack_rows, x[n_core:])
+        tol = 1e-6 * np.maximum(1.0, np.abs(activity))
+        at_lower = np.isfinite(m.row_lower) & (np.abs(activity - m.row_lower) <= tol)
+        at_upper = np.isfinite(m.row_upper) & (np.abs(activity - m.row_upper) <= tol)
+        touched = (abs(m.A[:, :n_core]) @ np.abs(x[:n_core])) > 1e-9
+        return slack, at_lower, at_upper, touched
+
     def compliance(self) -> pd.DataFrame:
         """One row per rule: what it requires, what the plan achieves, and whether it binds.
 
@@ -153,18 +173,8 @@ class Plan:
         """
         m, x = self.model, self.x
         ctx = m.ctx
-        n_core = m.n_core
-        activity = m.A[:, :n_core] @ x[:n_core]
-        slack = np.zeros(m.n_rows)
-        if len(m.slack_rows):
-            slack[m.slack_rows] = x[n_core:]
-        tol = 1e-6 * np.maximum(1.0, np.abs(activity))
-        at_lower = np.isfinite(m.row_lower) & (np.abs(activity - m.row_lower) <= tol)
-        at_upper = np.isfinite(m.row_upper) & (np.abs(activity - m.row_upper) <= tol)
+        slack, at_lower, at_upper, touched = self._row_state()
         broken = slack > 1e-6
-        # A row whose variables are all zero (an unused parcel-year) sits at
-        # its bound trivially; it does not bind.
-        touched = (abs(m.A[:, :n_core]) @ np.abs(x[:n_core])) > 1e-9
         binds = ((at_lower | at_upper) & touched) | broken
         u = m.slice_u(x)
         rows = []
@@ -291,24 +301,141 @@ class Plan:
 
         One row per elastic rule row the plan could not keep, with the
         columns ``rule``, ``side`` ("short" or "excess"), ``zone``,
-        ``district``, ``type``, ``year``, ``units`` and ``binding_rules``:
-        the hard rules that sit at their limit in this plan, the usual
-        reason a target cannot be met. Empty when the plan keeps every
-        rule.
+        ``district``, ``park``, ``type``, ``year``, ``units`` and
+        ``binding_rules``. Empty when the plan keeps every rule.
+
+        *Share rows* (transit, services, parks: at least a share of some
+        units lies near something) are split by district x type x year:
+        each group's deficit is the share times its units less its near
+        units (the near units it lacks for the share among its own), and
+        the row's shortfall is divided over the groups with a deficit in
+        proportion to it, so the parts add up to the row's shortfall.
+
+        ``binding_rules`` names, per row, the hard rules that stop the plan
+        from reducing *that* shortfall. A move that would reduce it is one
+        more unit on a column whose coefficient in the row helps (opening
+        the parcel-year if the plan leaves it closed), or one unit less on
+        a used column whose coefficient hurts; only the row's own group's
+        columns count for a split share row. A hard rule binds for the row
+        when one of its rows sits at its bound in the plan, is touched
+        (has a non-zero variable), and one such move would push it past
+        that bound. Rules are listed by how many moves they block, most
+        first; ``-`` when no hard rule blocks a move (the shortfall then
+        comes from other elastic rows, such as exact targets).
         """
         cols = ["rule", "side", "zone", "district", "park", "type", "year", "units", "binding_rules"]
         if not len(self.shortfall):
             return pd.DataFrame(columns=cols)
-        comp = self.compliance()
-        elastic = set(self.model.rows.loc[self.model.rows["elastic"] != "", "rule"])
-        hard = comp.loc[comp["binding"] & ~comp["rule"].isin(elastic), "rule"]
-        out = self.shortfall.rename(columns={"shortfall": "units"}).copy()
-        for c in cols:
-            if c not in out.columns:
-                out[c] = pd.NA
-        out["binding_rules"] = ", ".join(hard) if len(hard) else "-"
-        return out[cols].sort_values(["rule", "year", "type"], kind="stable", na_position="first").reset_index(drop=True)
+        m, x = self.model, self.x
+        ctx = m.ctx
+        n_u = ctx.n_u
+        A_u = m.A[:, :n_u].tocsr()
+        u = x[:n_u]
+        blocks = _BlockingMoves(self)
+        district = ctx.parcels["district"].to_numpy()[ctx.u_parcel] if "district" in ctx.parcels else np.full(n_u, "-")
+        zone = ctx.parcels["zone"].to_numpy()[ctx.u_parcel] if "zone" in ctx.parcels else np.full(n_u, "-")
+        types = np.asarray(ctx.types, dtype=object)[ctx.u_type]
+        years = np.asarray(ctx.years)[ctx.u_year]
+        slack_cols = np.arange(len(m.slack_rows))
+        s = m.slice_s(x)
+        out = []
+        for k in slack_cols[s > 1e-6]:
+            r = int(m.slack_rows[k])
+            sign = float(m.slack_sign[k])
+            label = m.rows.iloc[r]
+            base = {c: label[c] if c in label.index else pd.NA for c in cols}
+            base.update(rule=label["rule"], side="short" if sign > 0 else "excess")
+            a = np.asarray(A_u[r].toarray()).ravel()
+            is_share = sign > 0 and m.row_lower[r] == 0 and (a < 0).any()
+            if not is_share:
+                out.append({**base, "units": round(float(s[k]), 6), "binding_rules": blocks.names(a, sign, np.ones(n_u, dtype=bool))})
+                continue
+            key = pd.MultiIndex.from_arrays([district, types, years])
+            deficit = pd.Series(-a * u).groupby(key).sum()
+            deficit = deficit[deficit > 1e-9]
+            for (d, t, y), v in deficit.items():
+                share = float(s[k]) * v / float(deficit.sum())
+                mask = (district == d) & (types == t) & (years == y) & (a != 0)
+                z = zone[mask][0] if mask.any() else pd.NA
+                out.append({**base, "district": d, "zone": z, "type": t, "year": int(y), "units": round(share, 6),
+                            "binding_rules": blocks.names(a, sign, mask)})
+        df = pd.DataFrame(out, columns=cols)
+        df["year"] = pd.to_numeric(df["year"], errors="coerce").astype("Int64")
+        return df.sort_values(["rule", "year", "type", "district"], kind="stable", na_position="first").reset_index(drop=True)
 
     @property
     def total_shortfall(self) -> float:
         return float(self.shortfall["shortfall"].sum()) if len(self.shortfall) else 0.0
+
+
+class _BlockingMoves:
+    """Which hard rows block which one-unit moves of a plan (see :meth:`Plan.shortfall_table`).
+
+    For every unit column :math:`j` two moves: *up* (one unit more, with
+    its parcel-year opened if the plan leaves it closed) and *down* (one
+    unit less, only where the plan has units). Auxiliary columns follow the
+    equality rows that define them (a parcel's total units). A hard row
+    blocks a move when it is at its bound in the plan, touched, and the
+    move pushes it past that bound.
+    """
+
+    def __init__(self, plan: Plan):
+        m, x = plan.model, plan.x
+        ctx = m.ctx
+        n_u, n_z, n_core = ctx.n_u, ctx.n_z, m.n_core
+        A = m.A[:, :n_core].tocsc()
+        A_u, A_z, A_a = A[:, :n_u], A[:, n_u:n_u + n_z], A[:, n_u + n_z:n_core]
+        # Auxiliary columns: a = -(A_u row) / coefficient, from equality rows
+        # with exactly one auxiliary column.
+        link = sp.csr_matrix((m.n_aux, n_u))
+        if m.n_aux:
+            Ar = A_a.tocsr()
+            one = (Ar.getnnz(axis=1) == 1) & (m.row_lower == m.row_upper)
+            rows = np.nonzero(one)[0]
+            if len(rows):
+                sub = Ar[rows]
+                aux = sub.indices[sub.indptr[:-1]]
+                coef = sub.data[sub.indptr[:-1]]
+                scaled = sp.diags(-1.0 / coef) @ A_u.tocsr()[rows]
+                link = (sp.csr_matrix((np.ones(len(rows)), (aux, np.arange(len(rows)))), shape=(m.n_aux, len(rows))) @ scaled).tocsr()
+        moved = (A_u + A_a @ link).tocsc()
+        closed = np.round(m.slice_z(x)) < 0.5
+        opened = sp.csr_matrix((closed[ctx.u_z].astype(float), (ctx.u_z, np.arange(n_u))), shape=(n_z, n_u))
+        up = (moved + A_z @ opened).tocsr()
+        down = (-moved).tocsr()
+        _, at_lower, at_upper, touched = plan._row_state()
+        hard = (m.rows["elastic"] == "").to_numpy()
+        lower = sp.diags((at_lower & touched & hard).astype(float))
+        upper = sp.diags((at_upper & touched & hard).astype(float))
+        tol = 1e-9
+
+        def blocked(e: sp.csr_matrix) -> sp.csr_matrix:
+            over = (upper @ e).tocsr()
+            over.data = (over.data > tol).astype(float)
+            under = (lower @ e).tocsr()
+            under.data = (under.data < -tol).astype(float)
+            out = over + under
+            out.eliminate_zeros()
+            return out.tocsr()
+
+        self.up = blocked(up)
+        self.down = blocked(down)
+        self.can_down = m.slice_u(x) > 1e-9
+        self.rule = m.rows["rule"].to_numpy()
+
+    def names(self, a: np.ndarray, sign: float, mask: np.ndarray) -> str:
+        """The hard rules blocking a move that reduces a row's shortfall.
+
+        ``a`` is the row's unit coefficients, ``sign`` +1 for a shortfall
+        below its lower bound and -1 for an excess above its upper bound,
+        ``mask`` the unit columns that count.
+        """
+        helps = a * sign
+        go_up = (mask & (helps > 0)).astype(float)
+        go_down = (mask & (helps < 0) & self.can_down).astype(float)
+        hits = self.up @ go_up + self.down @ go_down
+        rows = np.nonzero(hits > 0)[0]
+        if not len(rows):
+            return "-"
+        count = pd.Series(hits[rows], index=self.rule[rows]).groupby(level=0).sum()
+        return ", ".join(count.sort_values(ascending=False, kind="stable").index)

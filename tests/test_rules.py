@@ -257,3 +257,61 @@ def test_shortfall_is_zero_when_the_targets_can_be_met_and_least_when_not():
     assert "least-shortfall" in plan.report.method
     ok = problem(p, PR, [2016]).add_targets({("public_rental", 2016): 800}).add_rule(PlotRatio()).add_rule(YearlyTargets()).solve()
     assert ok.total_shortfall == 0
+
+
+# -- shortfall: what binds, row by row ----------------------------------------
+
+from siteplan.dispersion import RadiusCap  # noqa: E402
+
+
+def test_shortfall_names_radius_cap_and_not_project_size():
+    # Three parcels of 2,000 units each lie within 1 km of one another; the
+    # circle cap of 500 units is all that stops the 800-unit target.
+    p = grid_parcels(3, far=10.0, years=(2016,))
+    plan = (
+        problem(p, PR, [2016]).add_targets({("public_rental", 2016): 800}).add_rule(PlotRatio()).add_rule(YearlyTargets())
+        .add_rule(ProjectSize(0, 1000)).add_rule(RadiusCap(radius_m=1000, max_units=500)).solve()
+    )
+    short = plan.shortfall_table()
+    assert placed(plan) == 500
+    assert short["binding_rules"].tolist() == ["radius_cap"]
+
+
+def test_shortfall_names_the_rule_of_its_own_year():
+    # 2016: only P0 is ready and it holds 400 of 500 units (plot ratio).
+    # 2017: P1 and P2 hold plenty, but the budget pays for 200 of 300 units.
+    p = grid_parcels(3, available_year=[2016, 2017, 2017])
+    plan = (
+        problem(p, PR, [2016, 2017]).add_targets({("public_rental", 2016): 500, ("public_rental", 2017): 300})
+        .add_rule(PlotRatio()).add_rule(YearlyTargets()).add_rule(Budget({"public_rental": 1000.0}, [1e8, 1e7])).solve()
+    )
+    short = plan.shortfall_table().set_index("year")
+    assert short.loc[2016, "units"] == pytest.approx(100) and short.loc[2017, "units"] == pytest.approx(100)
+    assert short.loc[2016, "binding_rules"] == "plot_ratio"
+    assert "budget" in short.loc[2017, "binding_rules"] and "plot_ratio" not in short.loc[2017, "binding_rules"]
+
+
+def test_share_shortfall_is_split_by_district_and_type():
+    # Only P0 (district A, 400 units) is near a station; 80% of 900 units
+    # must be near, so 320 near units are missing.
+    p = grid_parcels(4, years=(2016,), district=["A", "A", "B", "B"], station_m_2016=[100.0, 5000.0, 5000.0, 5000.0])
+    plan = (
+        problem(p, {"public_rental": 50.0, "talent": 80.0}, [2016])
+        .add_targets({("public_rental", 2016): 600, ("talent", 2016): 300})
+        .add_rule(PlotRatio()).add_rule(YearlyTargets()).add_rule(TransitAccess(share=0.8)).solve()
+    )
+    short = plan.shortfall_table()
+    assert set(short["rule"]) == {"transit_access"}
+    assert short["units"].sum() == pytest.approx(plan.total_shortfall) == pytest.approx(320)
+    assert short["district"].notna().all() and short["type"].notna().all()
+    u = plan.units.assign(district=plan.units["parcel_id"].map(p.set_index("parcel_id")["district"]))
+    near = u["parcel_id"] == "P0"
+    for row in short.itertuples():
+        g = u.loc[(u["district"] == row.district) & (u["type"] == row.type)]
+        deficit = 0.8 * g["units"].sum() - g.loc[g["parcel_id"] == "P0", "units"].sum()
+        assert deficit > 0
+    # The near parcel P0 is full: plot ratio binds for district A's groups,
+    # which could move units onto it; district B has no near land to block.
+    assert near.any()
+    for row in short.itertuples():
+        assert row.binding_rules == ("plot_ratio" if row.district == "A" else "-")
