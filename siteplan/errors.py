@@ -13,6 +13,7 @@ __all__ = [
     "LayerError",
     "SpecificationError",
     "SolverError",
+    "OutputError",
 ]
 
 
@@ -34,3 +35,7 @@ class SpecificationError(SiteplanError, ValueError):
 
 class SolverError(SiteplanError, RuntimeError):
     """The solver is missing or failed without returning a plan."""
+
+
+class OutputError(SiteplanError, OSError):
+    """The output folder cannot be created or written (a file in the way, no permission, a full disk)."""

@@ -16,6 +16,7 @@ sorted rows, so two runs of one scenario give identical bytes.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -32,7 +33,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from .errors import SiteplanError
+from .errors import OutputError, SiteplanError
 from .result import Plan
 from .scenario import Scenario
 
@@ -43,6 +44,8 @@ __all__ = [
     "write_geojson",
     "write_run_json",
     "write_outputs",
+    "check_out_dir",
+    "tidy_out_dir",
     "write_geopackage",
     "write_shapefiles",
     "gpkg_layers",
@@ -129,8 +132,99 @@ def write_run_json(plan: Plan, scenario: Scenario, path: str | Path, *, extra: d
     return Path(path)
 
 
+def _why_not_written(err: OSError, out_dir: Path) -> str:
+    """A planner's reason and fix for an OSError met while writing ``out_dir``."""
+    where = f" ({err.filename})" if getattr(err, "filename", None) else ""
+    if err.errno == errno.ENOSPC:
+        return f"the disk is full{where}; free some space there, or choose another folder with --out"
+    if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"no permission to write{where}; choose a folder you can write to with --out"
+    if err.errno in (errno.EEXIST, errno.ENOTDIR):
+        return (f"a file is in the way{where}: a folder is needed there; move or rename that file, "
+                "or choose another folder with --out")
+    return f"{err.strerror or err}{where}; choose another folder with --out"
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. EPERM: the process exists, but is not ours
+        return True
+    return True
+
+
+def tidy_out_dir(out_dir: str | Path) -> list[Path]:
+    """Clear what a killed run left beside ``out_dir``; return what was removed or restored.
+
+    A run writes into ``.<name>.partial-<pid>-*`` and, while it swaps the
+    folders, keeps the previous outputs as ``.<name>.old-<pid>``. Leftovers
+    of runs that are no longer alive are removed; an ``old`` folder is put
+    back in place when ``out_dir`` itself is missing (the run died between
+    the two moves).
+    """
+    out_dir = Path(out_dir)
+    parent = out_dir.parent
+    if not parent.is_dir():
+        return []
+    done = []
+    pattern = re.compile(rf"^\.{re.escape(out_dir.name)}\.(partial|old)-(\d+)?")
+    for entry in sorted(parent.iterdir()):
+        m = pattern.match(entry.name)
+        if m is None or not entry.is_dir():
+            continue
+        if m.group(2) is not None and _pid_alive(int(m.group(2))):
+            continue
+        if m.group(1) == "old" and not out_dir.exists():
+            os.replace(entry, out_dir)
+            log.warning("Restored the previous outputs in %s (an interrupted run had moved them aside)", out_dir)
+        else:
+            shutil.rmtree(entry, ignore_errors=True)
+            log.info("Removed %s, left by an interrupted run", entry)
+        done.append(entry)
+    return done
+
+
+def check_out_dir(out_dir: str | Path) -> Path:
+    """Make sure the outputs can be written to ``out_dir``, before any work is done.
+
+    Creates the parent folder, clears leftovers of killed runs
+    (:func:`tidy_out_dir`) and writes a probe file beside ``out_dir``.
+
+    Raises
+    ------
+    OutputError
+        Naming the folder and the fix: a file in the way, no permission, a
+        full disk.
+    """
+    out_dir = Path(out_dir)
+    try:
+        if out_dir.exists() and not out_dir.is_dir():
+            raise FileExistsError(errno.EEXIST, "a file is in the way", str(out_dir))
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        tidy_out_dir(out_dir)
+        probe = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-{os.getpid()}-", dir=out_dir.parent))
+        try:
+            (probe / "probe").write_bytes(b"siteplan\n")
+        finally:
+            shutil.rmtree(probe, ignore_errors=True)
+    except OutputError:
+        raise
+    except OSError as err:
+        raise OutputError(f"cannot write the outputs to {out_dir}: {_why_not_written(err, out_dir)}") from None
+    return out_dir
+
+
 def write_outputs(out_dir: str | Path, writers: dict[str, Callable[[Path], object]]) -> dict[str, Path]:
     """Write every output, then move the folder into place in one step.
+
+    The files are written into a temporary folder beside ``out_dir``; the
+    previous outputs are moved aside, the new folder moved in, and the old
+    one removed. Any failure (a full disk, Ctrl-C) removes the temporary
+    folder and leaves the previous outputs where they were.
 
     Parameters
     ----------
@@ -143,23 +237,33 @@ def write_outputs(out_dir: str | Path, writers: dict[str, Callable[[Path], objec
     -------
     dict
         File name -> final path.
+
+    Raises
+    ------
+    OutputError
+        When the folder cannot be written, naming it and the fix.
     """
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
+    out_dir = check_out_dir(out_dir)
+    tmp = old = None
     try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-{os.getpid()}-", dir=out_dir.parent))
         for name, write in writers.items():
             write(tmp / name)
-        old = None
         if out_dir.exists():
             old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
             os.replace(out_dir, old)
         os.replace(tmp, out_dir)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException as err:
+        if old is not None and old.exists() and not out_dir.exists():
+            os.replace(old, out_dir)  # the previous outputs go back in place
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(err, OSError) and not isinstance(err, SiteplanError):
+            raise OutputError(f"cannot write the outputs to {out_dir}: {_why_not_written(err, out_dir)}; "
+                              "the previous outputs were left as they were") from None
         raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
     log.info("Wrote %d files to %s", len(writers), out_dir)
     return {name: out_dir / name for name in writers}
 

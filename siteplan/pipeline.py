@@ -257,12 +257,13 @@ def run(
     # Checked before the solve, so that a bad tile name or a missing
     # Tianditu key fails at once, not after minutes of solving.
     choice = tile_choice(scenario, tiles=tiles)
+    out = Path(out_dir) if out_dir is not None else Path("out") / scenario.plan.name
+    export.check_out_dir(out)  # a file in the way or a read-only folder fails now, not after the solve
     k = alternatives if alternatives is not None else scenario.alternatives.count
     plans, layers = plans_from_scenario(scenario, k, progress=progress)
     plan = plans[0]
     if progress:
         progress("Writing outputs")
-    out = Path(out_dir) if out_dir is not None else Path("out") / scenario.plan.name
     files = write_plan(plan, layers, scenario, out, lang=lang, alternatives=plans if len(plans) > 1 else None,
                        shapefile=shapefile, tiles=choice)
     return RunResult(scenario=scenario, plan=plan, layers=layers, files=files, alternatives=plans)
