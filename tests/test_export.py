@@ -128,6 +128,12 @@ def test_geojson_is_read_as_wgs84(mini_out):
     alloc = pd.read_csv(out / "allocation.csv", encoding="utf-8-sig")
     assert feature_count(info) == alloc["parcel_id"].nunique()
     assert epsg(info) == "4326" or "WGS 84" in info
+    # Chinese text survives as GDAL reads it: every used parcel's district and zone.
+    text = ogrinfo("-q", "-al", str(out / "allocation.geojson"))
+    got = sorted(re.findall(r"^\s+district \(String\) = (.+)$", text, re.M))
+    assert got == sorted(alloc.groupby("parcel_id")["district"].first())
+    assert set(re.findall(r"^\s+zone \(String\) = (.+)$", text, re.M)) == set(alloc["zone"])
+    assert {"东城区", "西城区"} & set(got)
 
 
 def test_shapefiles_gbk_short_names_and_alias_table(mini_out, tmp_path):
