@@ -256,6 +256,16 @@ def display_frame(gdf: gpd.GeoDataFrame, *, gcj02: bool = False, simplify_m: flo
     return out
 
 
+def _district_labels(districts: gpd.GeoDataFrame, lang: str) -> gpd.GeoDataFrame:
+    """``districts`` with a ``label`` column: ``district_en`` in English where
+    the layer has one (not blank), else the ``district`` name."""
+    label = districts["district"]
+    if lang == "en" and "district_en" in districts.columns:
+        en = districts["district_en"].astype("string").str.strip()
+        label = en.where(en.notna() & (en != ""), label.astype("string"))
+    return districts.assign(label=label.astype(object))
+
+
 def _colours(types: list[str]) -> dict[str, str]:
     out, k = {}, 0
     for t in types:
@@ -368,7 +378,8 @@ def build_map(
     labels = {t: scenario.type_label(t, lang) for t in types}
     years = list(plan.problem.years)
 
-    districts = display_frame(layers.districts[["district", "zone", "geometry"]], gcj02=gcj, simplify_m=5.0)
+    districts = display_frame(_district_labels(layers.districts, lang)[["district", "label", "zone", "geometry"]],
+                              gcj02=gcj, simplify_m=5.0)
     west, south, east, north = districts.total_bounds
     m = folium.Map(location=[(south + north) / 2, (west + east) / 2], zoom_start=11, tiles=None,
                    control_scale=True, prefer_canvas=False, zoom_snap=0.25, zoom_delta=0.5)
@@ -385,7 +396,7 @@ def build_map(
         districts,
         style_function=lambda f: {"fillColor": zone_fill.get(f["properties"]["zone"], "#eeeeee"), "color": "#8a8a8a",
                                   "weight": 1, "fillOpacity": 0.0 if choice.name != "none" else 0.7},
-        tooltip=folium.GeoJsonTooltip(["district", "zone"], aliases=[_esc(tx["district"]), _esc(tx["zone"])]),
+        tooltip=folium.GeoJsonTooltip(["label", "zone"], aliases=[_esc(tx["district"]), _esc(tx["zone"])]),
     ).add_to(fg)
     zone_geo = layers.districts[["zone", "geometry"]].dissolve(by="zone").reset_index()
     folium.GeoJson(
@@ -397,7 +408,8 @@ def build_map(
         c = row.geometry.representative_point()
         folium.Marker(
             [c.y, c.x],
-            icon=folium.DivIcon(html=f"<div class='sp-district-label'>{row['district']}</div>", icon_size=(120, 18), icon_anchor=(60, 9)),
+            # display_frame has escaped the label already.
+            icon=folium.DivIcon(html=f"<div class='sp-district-label'>{row['label']}</div>", icon_size=(120, 18), icon_anchor=(60, 9)),
             interactive=False,
         ).add_to(fg)
     fg.add_to(m)

@@ -133,6 +133,27 @@ def test_english_labels(hostile_run, tmp_path):
     assert "供地" not in text.split("<body>")[1].split("<script>")[0]
 
 
+def district_labels(page: str) -> list[str]:
+    """The district names drawn on a map page (its DivIcons' HTML, JSON strings in the script)."""
+    icons = [json.loads(f'"{s}"') for s in re.findall(r'"(\\u003cdiv class=\\u0027sp-district-label(?:[^"\\\n]|\\.)*)"', page)]
+    return sorted(re.fullmatch(r"<div class='sp-district-label'>(.*)</div>", h).group(1) for h in icons)
+
+
+def test_english_district_labels_use_district_en(hostile_run, tmp_path):
+    _, result = hostile_run
+    zh = render_map(result.plan, result.layers, result.scenario, tmp_path / "zh.html").read_text(encoding="utf-8")
+    # Without a district_en column, English falls back to the layer's names.
+    en_plain = render_map(result.plan, result.layers, result.scenario, tmp_path / "en0.html", lang="en").read_text(encoding="utf-8")
+    assert district_labels(zh) == district_labels(en_plain) == ["东城区", "西城区"]
+    layers = result.layers
+    districts = layers.districts.assign(district_en=["Dongcheng", None])
+    layers = type(layers)(**{**layers.__dict__, "districts": districts})
+    en = render_map(result.plan, layers, result.scenario, tmp_path / "en.html", lang="en").read_text(encoding="utf-8")
+    assert district_labels(en) == ["Dongcheng", "西城区"]  # a missing English name keeps the Chinese one
+    zh2 = render_map(result.plan, layers, result.scenario, tmp_path / "zh2.html").read_text(encoding="utf-8")
+    assert district_labels(zh2) == ["东城区", "西城区"]
+
+
 def test_gaode_shifts_only_the_displayed_geometry(hostile_run, tmp_path):
     out, result = hostile_run
     before = (out / "allocation.geojson").read_bytes()
