@@ -203,5 +203,46 @@ def compare(
     console.print(f"Outputs in [bold]{folder}[/bold]: {', '.join(files)}")
 
 
+@app.command("sweep")
+def sweep(
+    scenario: Annotated[Path, typer.Argument(help="Base scenario TOML file.")],
+    vary: Annotated[list[str], typer.Option("--vary", help="KEY=V1,V2,...: a dotted scenario key and its values (rules.transit.share=0.5,0.7), or targets=0.9,1.1 to scale every target. Repeat for a grid.")],
+    out: Annotated[Optional[Path], typer.Option("--out", help="Sweep folder; default out/<scenario name>-sweep.")] = None,
+    scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="Dask scheduler address (tcp://host:8786); default a local cluster.")] = None,
+    workers: Annotated[Optional[int], typer.Option("--workers", min=1, help="Local worker processes (default: the cores, at most 4).")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each step.")] = False,
+) -> None:
+    """Solve every combination of --vary settings on Dask; one folder per variant and sweep.csv."""
+    _setup_logging(verbose)
+    from .sweep import parse_vary, run_sweep
+
+    try:
+        varies = [parse_vary(v) for v in vary]
+        table, folder = run_sweep(scenario, varies, out_dir=out, scheduler=scheduler, workers=workers,
+                                  progress=lambda msg: console.print(f"[bold]\u25b6[/bold] {msg}"))
+    except (SiteplanError, OSError) as err:
+        _print_error(err)
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        err_console.print("[bold red]interrupted:[/bold red] finished variants keep their folders; sweep.csv was not written")
+        raise typer.Exit(130) from None
+    shown = Table(title=f"Sweep of {scenario.name}: {len(table)} variant(s)")
+    for col in ("variant", "settings", "status", "placed_units", "shortfall_units", "projects", "new_land_gross_ha"):
+        shown.add_column(col, justify="right" if col.endswith(("units", "projects", "ha")) else "left")
+    for row in table.itertuples():
+        cells = [row.variant, row.settings, str(row.status)]
+        if row.status == "error":
+            cells += ["-", "-", "-", "-"]
+        else:
+            cells += [f"{row.placed_units:,}", f"{row.shortfall_units:,.0f}", f"{row.projects:,}", f"{row.new_land_gross_ha:,.2f}"]
+        shown.add_row(*(Text(c) for c in cells))
+    console.print(shown)
+    for row in table.loc[table["status"] == "error"].itertuples():
+        err_console.print(Text(f"{row.variant}: {row.error}"), soft_wrap=True)
+    console.print(f"Outputs in [bold]{folder}[/bold]: one folder per variant and sweep.csv")
+    if (table["status"] == "error").any():
+        raise typer.Exit(1)
+
+
 def main() -> None:  # pragma: no cover - thin wrapper
     sys.exit(app())

@@ -1,0 +1,296 @@
+"""Scenario sweeps: many variants of one scenario, solved through Dask.
+
+A planner asks "what if targets were 10% higher, or the transit rule
+stricter?". :func:`variants` turns a scenario and a list of ``--vary``
+settings into every combination of them, each a complete scenario that is
+validated before any work starts; :func:`run_sweep` solves them on a Dask
+cluster (a :class:`distributed.LocalCluster` on this machine by default, or
+the scheduler at ``scheduler``) and writes one output folder per variant
+plus ``sweep.csv``, a table comparing them.
+
+A ``--vary`` setting is ``KEY=V1,V2,...``:
+
+- ``KEY`` is a dotted path into the scenario file, e.g.
+  ``rules.transit.share=0.5,0.6,0.7`` or ``suitability.weights.transit=0.2,0.5``;
+  values are read as TOML values (numbers, ``true``/``false``, quoted strings);
+- ``targets=0.9,1.0,1.1`` is special: it scales every yearly type target,
+  and the zone and district targets with them.
+
+Dask is an optional dependency (``pip install "siteplan[dask]"``): the
+rest of siteplan never imports it.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import itertools
+import json
+import logging
+import os
+import tomllib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import ScenarioError, SiteplanError
+
+__all__ = ["Vary", "Variant", "parse_vary", "variants", "run_variant", "run_sweep", "SWEEP_COLUMNS"]
+
+log = logging.getLogger(__name__)
+
+#: Columns of ``sweep.csv``, in order.
+SWEEP_COLUMNS = [
+    "variant", "settings", "status", "gap", "objective", "target_units", "placed_units", "shortfall_units",
+    "projects", "new_land_gross_ha", "inclusionary_projects", "runtime_s", "folder", "error",
+]
+
+#: The key that scales every target instead of setting one value.
+TARGETS_KEY = "targets"
+
+
+@dataclass(frozen=True)
+class Vary:
+    """One ``--vary`` setting: a dotted ``key`` and the values it takes."""
+
+    key: str
+    values: tuple
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One combination of settings: its name, settings and full scenario data."""
+
+    name: str
+    settings: dict
+    data: dict
+
+    @property
+    def label(self) -> str:
+        return ", ".join(f"{k}={v}" for k, v in self.settings.items())
+
+
+def _toml_value(text: str, spec: str):
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        if text and all(ch.isalnum() or ch in "_-." for ch in text):
+            return text  # a bare word, such as a housing type code
+        raise ScenarioError(f"--vary {spec!r}: {text!r} is not a value; quote strings, e.g. '\"cbc\"'") from None
+
+
+def parse_vary(spec: str) -> Vary:
+    """Read ``KEY=V1,V2,...``.
+
+    Raises
+    ------
+    ScenarioError
+        When there is no ``=``, no key, or no value.
+    """
+    key, sep, rest = spec.partition("=")
+    key = key.strip()
+    if not sep or not key or not rest.strip():
+        raise ScenarioError(f"--vary {spec!r}: write KEY=V1,V2,..., e.g. rules.transit.share=0.5,0.7 or targets=0.9,1.1")
+    if any(not part for part in key.split(".")):
+        raise ScenarioError(f"--vary {spec!r}: {key!r} is not a dotted key such as rules.transit.share")
+    values = tuple(_toml_value(v.strip(), spec) for v in rest.split(","))
+    if key == TARGETS_KEY and not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in values):
+        raise ScenarioError(f"--vary {spec!r}: targets takes scale factors such as 0.9,1.0,1.1")
+    return Vary(key, values)
+
+
+def _scaled(value, factor: float):
+    if isinstance(value, list):
+        return [round(v * factor) for v in value]
+    return round(value * factor)
+
+
+def _apply(data: dict, key: str, value) -> None:
+    if key == TARGETS_KEY:
+        for t in data.get("types", {}).values():
+            if isinstance(t, dict) and "targets" in t:
+                t["targets"] = _scaled(t["targets"], value)
+        for section in ("zones", "districts"):
+            for name, v in data.get(section, {}).items():
+                data[section][name] = _scaled(v, value)
+        return
+    *parents, leaf = key.split(".")
+    node = data
+    for part in parents:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ScenarioError(f"--vary {key}: {part!r} holds a value, not a section, in the scenario")
+        node = child
+    node[leaf] = value
+
+
+def variants(data: dict, varies: Sequence[Vary], *, base_dir: Path, where: str) -> list[Variant]:
+    """Every combination of the settings, each validated as a full scenario.
+
+    Variant ``k`` (from 1) is named ``v01``, ``v02``, ... and its
+    ``[plan] name`` becomes ``<name>-v01`` so its outputs say which it is.
+
+    Raises
+    ------
+    ScenarioError
+        Naming the variant and its settings, when one is not a valid scenario
+        (an unknown key, a value out of range).
+    """
+    from .scenario import parse_scenario
+
+    if not varies:
+        raise ScenarioError("siteplan sweep needs at least one --vary KEY=V1,V2,...")
+    keys = [v.key for v in varies]
+    if len(set(keys)) != len(keys):
+        raise ScenarioError(f"--vary names a key twice: {', '.join(sorted({k for k in keys if keys.count(k) > 1}))}")
+    out = []
+    combos = list(itertools.product(*(v.values for v in varies)))
+    width = max(2, len(str(len(combos))))
+    for k, combo in enumerate(combos, start=1):
+        settings = dict(zip(keys, combo))
+        d = copy.deepcopy(data)
+        for key, value in settings.items():
+            _apply(d, key, value)
+        name = f"v{k:0{width}d}"
+        d.setdefault("plan", {})["name"] = f"{data.get('plan', {}).get('name', 'sweep')}-{name}"
+        label = ", ".join(f"{a}={b}" for a, b in settings.items())
+        parse_scenario(d, base_dir=base_dir, where=f"{where} [variant {name}: {label}]")
+        out.append(Variant(name, settings, d))
+    return out
+
+
+def run_variant(data: dict, base_dir: str, out_dir: str, *, source: str | None = None) -> dict:
+    """Solve one variant and write its outputs; return its row of ``sweep.csv``.
+
+    Runs on a Dask worker, so it takes plain data and returns plain data.
+    A siteplan error (a layer problem, no plan in the time limit) is
+    returned in the row's ``error`` instead of raised, so one bad variant
+    does not lose the others.
+    """
+    import time
+
+    from .pipeline import plan_from_scenario, write_plan
+    from .scenario import parse_scenario
+
+    t0 = time.perf_counter()
+    name = data["plan"]["name"]
+    row = dict.fromkeys(SWEEP_COLUMNS)
+    row.update(variant=name, folder=out_dir)
+    try:
+        scenario = parse_scenario(data, base_dir=Path(base_dir), where=name)
+        if source is not None:
+            scenario._source = Path(source)
+        scenario._sha256 = hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+        plan, layers = plan_from_scenario(scenario)
+        write_plan(plan, layers, scenario, out_dir)
+    except SiteplanError as err:
+        row.update(status="error", error=str(err), runtime_s=time.perf_counter() - t0)
+        return row
+    rep = plan.report
+    alloc = plan.allocation(net_to_gross=scenario.plan.net_to_gross)
+    new = alloc.loc[alloc["role"] == "new"]
+    row.update(
+        status=rep.status + (" (time limit)" if rep.time_limit_hit else ""),
+        gap=rep.gap,
+        objective=rep.objective,
+        target_units=int(scenario.total_target()),
+        placed_units=int(alloc["units"].sum()),
+        shortfall_units=float(plan.total_shortfall),
+        projects=int(new["parcel_id"].nunique()),
+        new_land_gross_ha=float(new["gross_land_ha"].sum()),
+        inclusionary_projects=int(alloc.loc[alloc["role"] == "inclusionary", "parcel_id"].nunique()),
+        runtime_s=time.perf_counter() - t0,
+    )
+    return row
+
+
+def _client(scheduler: str | None, workers: int | None):
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError:
+        raise SiteplanError('siteplan sweep needs Dask: pip install "siteplan[dask]" (or pip install "dask[distributed]")') from None
+    if scheduler:
+        try:
+            return Client(scheduler, timeout="20s"), None
+        except OSError as err:
+            raise SiteplanError(f"--scheduler {scheduler}: cannot reach the Dask scheduler ({err}); "
+                                "check the address, or leave --scheduler out to run on this machine") from None
+    # Dask's own INFO lines (scheduler and worker start-up) are not the planner's business
+    logging.getLogger("distributed").setLevel(max(logging.getLogger().level, logging.WARNING))
+    n = workers or max(1, min(os.cpu_count() or 1, 4))
+    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, scheduler_kwargs={"dashboard": False})
+    return Client(cluster), cluster
+
+
+def run_sweep(
+    scenario_path: str | Path,
+    varies: Sequence[Vary],
+    *,
+    out_dir: str | Path | None = None,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[pd.DataFrame, Path]:
+    """Solve every variant on a Dask cluster; write their folders and ``sweep.csv``.
+
+    Parameters
+    ----------
+    scenario_path
+        The base scenario TOML file.
+    varies
+        The settings to vary (see :func:`parse_vary`).
+    out_dir
+        Folder for the sweep; default ``out/<scenario name>-sweep``. Each
+        variant writes into ``<out_dir>/<variant>/`` (as ``siteplan run``
+        would), and ``sweep.csv`` (UTF-8 with BOM) compares them.
+    scheduler
+        Address of a running Dask scheduler (``tcp://host:8786``); default a
+        local cluster of ``workers`` processes.
+    workers
+        Local worker processes (default: the cores, at most 4). Each variant
+        solves with one HiGHS thread unless the scenario sets ``[solver] threads``.
+
+    Returns
+    -------
+    The comparison table and the sweep folder.
+    """
+    from . import export
+    from .scenario import load_scenario
+
+    say = progress or log.info
+    path = Path(scenario_path)
+    base = load_scenario(path)  # the base must be valid on its own
+    data = tomllib.loads(path.read_bytes().decode("utf-8").removeprefix("\ufeff"))
+    data.setdefault("solver", {}).setdefault("threads", 1)
+    found = variants(data, varies, base_dir=path.parent, where=str(path))
+    folder = Path(out_dir) if out_dir is not None else Path("out") / f"{base.plan.name}-sweep"
+    folder.mkdir(parents=True, exist_ok=True)
+    say(f"{len(found)} variant(s) of {base.plan.name}")
+    client, cluster = _client(scheduler, workers)
+    try:
+        where = f"scheduler {scheduler}" if scheduler else f"{len(client.scheduler_info()['workers'])} local workers"
+        say(f"Solving on Dask ({where})")
+        futures = [
+            client.submit(run_variant, v.data, str(path.parent.resolve()), str((folder / v.name).resolve()),
+                          source=str(path.resolve()), key=f"siteplan-{v.data['plan']['name']}-{k}", pure=False)
+            for k, v in enumerate(found)
+        ]
+        rows = client.gather(futures)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    table = pd.DataFrame(rows, columns=SWEEP_COLUMNS)
+    table["settings"] = [v.label for v in found]
+    for key in (v.key for v in varies):
+        table.insert(2, key, [v.settings[key] for v in found])
+    # written beside, then moved in: a failed write leaves no half table
+    part = folder / f".sweep.csv.partial-{os.getpid()}"
+    try:
+        export.write_table_csv(table, part)
+        os.replace(part, folder / "sweep.csv")
+    finally:
+        part.unlink(missing_ok=True)
+    return table, folder

@@ -1,0 +1,107 @@
+"""Tests for siteplan.sweep: --vary parsing, variant grids, and a sweep on a Dask LocalCluster."""
+
+from __future__ import annotations
+
+import builtins
+import tomllib
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from siteplan.cli import app
+from siteplan.errors import ScenarioError, SiteplanError
+from siteplan.sweep import Vary, parse_vary, run_sweep, variants
+
+
+def test_parse_vary_reads_toml_values():
+    assert parse_vary("rules.transit.share=0.5,0.7") == Vary("rules.transit.share", (0.5, 0.7))
+    assert parse_vary("rules.services.enabled=true,false").values == (True, False)
+    assert parse_vary('solver.name="highs","cbc"').values == ("highs", "cbc")
+    assert parse_vary("rules.yearly_targets.mode=exact,at_least").values == ("exact", "at_least")
+    assert parse_vary("targets=0.9, 1, 1.1").values == (0.9, 1, 1.1)
+
+
+@pytest.mark.parametrize("spec, says", [
+    ("rules.transit.share", "write KEY=V1,V2"),
+    ("=0.5", "write KEY=V1,V2"),
+    ("rules..share=0.5", "not a dotted key"),
+    ("targets=-1", "scale factors"),
+    ("targets=high", "scale factors"),
+    ("rules.transit.share=0.5,[1", "is not a value"),
+])
+def test_parse_vary_errors_say_the_fix(spec, says):
+    with pytest.raises(ScenarioError, match="--vary") as err:
+        parse_vary(spec)
+    assert says in str(err.value)
+
+
+def _data(mini_city):
+    return tomllib.loads(mini_city.read_text(encoding="utf-8"))
+
+
+def test_variants_are_the_grid_and_scale_targets(mini_city):
+    data = _data(mini_city)
+    found = variants(data, [parse_vary("targets=0.5,1.5"), parse_vary("rules.transit.share=0.2,0.4,0.6")],
+                     base_dir=mini_city.parent, where="s.toml")
+    assert [v.name for v in found] == ["v01", "v02", "v03", "v04", "v05", "v06"]
+    assert {(v.settings["targets"], v.settings["rules.transit.share"]) for v in found} == {
+        (t, s) for t in (0.5, 1.5) for s in (0.2, 0.4, 0.6)}
+    first = found[0]
+    assert first.data["plan"]["name"] == "mini-v01"
+    assert first.data["types"]["public_rental"]["targets"] == [300, 200]  # 600, 400 x 0.5
+    assert first.data["zones"]["东区"] == 150  # zone targets scale with them
+    assert first.data["rules"]["transit"]["share"] == 0.2
+    assert data["types"]["public_rental"]["targets"] == [600, 400]  # the base is left as it was
+    # a key the base lacks is created
+    made = variants(data, [parse_vary("rules.services.share=0.3")], base_dir=mini_city.parent, where="s.toml")
+    assert made[0].data["rules"]["services"]["share"] == 0.3
+
+
+def test_a_bad_variant_fails_before_any_work_and_names_itself(mini_city):
+    with pytest.raises(ScenarioError) as err:
+        variants(_data(mini_city), [parse_vary("rules.transit.share=0.5,1.5")], base_dir=mini_city.parent, where="s.toml")
+    assert "variant v02: rules.transit.share=1.5" in str(err.value)
+    with pytest.raises(ScenarioError, match="did you mean 'share'"):
+        variants(_data(mini_city), [parse_vary("rules.transit.shar=0.5")], base_dir=mini_city.parent, where="s.toml")
+    with pytest.raises(ScenarioError, match="names a key twice"):
+        variants(_data(mini_city), [parse_vary("targets=1"), parse_vary("targets=2")], base_dir=mini_city.parent, where="s")
+
+
+def test_sweep_on_a_local_cluster(mini_city, tmp_path):
+    out = tmp_path / "sweep"
+    table, folder = run_sweep(mini_city, [parse_vary("targets=0.5,1.0")], out_dir=out, workers=2)
+    assert folder == out
+    assert list(table["variant"]) == ["mini-v01", "mini-v02"]
+    assert (table["status"] != "error").all(), table["error"].tolist()
+    base = _data(mini_city)["types"]["public_rental"]["targets"]
+    for k, factor in ((1, 0.5), (2, 1.0)):
+        alloc = pd.read_csv(out / f"v{k:02d}" / "allocation.csv", encoding="utf-8-sig")
+        # recomputed from the variant's own allocation: each year's units are the scaled target
+        placed = alloc.groupby("year")["units"].sum()
+        assert placed.to_dict() == {2016: round(base[0] * factor), 2017: round(base[1] * factor)}
+        assert (out / f"v{k:02d}" / "map.html").is_file() and (out / f"v{k:02d}" / "run.json").is_file()
+    written = pd.read_csv(out / "sweep.csv", encoding="utf-8-sig")
+    assert list(written["targets"]) == [0.5, 1.0]
+    assert list(written["placed_units"]) == [500, 1000]
+    assert not any(p.name.startswith(".") for p in out.iterdir())  # no partial files left
+
+
+def test_sweep_without_dask_names_the_install(mini_city, tmp_path, monkeypatch):
+    real_import = builtins.__import__
+
+    def no_dask(name, *args, **kwargs):
+        if name.startswith(("dask", "distributed")):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_dask)
+    with pytest.raises(SiteplanError, match=r'pip install "siteplan\[dask\]"'):
+        run_sweep(mini_city, [parse_vary("targets=1")], out_dir=tmp_path / "s")
+
+
+def test_sweep_cli_errors_are_one_line(mini_city, tmp_path):
+    res = CliRunner().invoke(app, ["sweep", str(mini_city), "--vary", "rules.transit.shar=0.5", "--out", str(tmp_path / "s")])
+    assert res.exit_code == 2
+    assert "did you mean 'share'" in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "s").exists()  # nothing is written for a sweep that cannot start
