@@ -182,3 +182,40 @@ def test_check_out_dir_raises_output_error_naming_the_folder(tmp_path):
     with pytest.raises(OutputError, match=r"cannot write the outputs to .*f/out: a file is in the way") as raised:
         export.check_out_dir(tmp_path / "f" / "out")
     assert isinstance(raised.value, OSError)
+
+
+# -- Ctrl-C in a real process ------------------------------------------------------
+
+
+@pytest.mark.parametrize("stage", ["Reading layers", "Writing outputs"])
+def test_ctrl_c_leaves_previous_outputs_byte_identical(first_run, tmp_path, stage):
+    """SIGINT to ``siteplan run`` while it works: exit 130, one line, no traceback, nothing changed."""
+    scen, out, before = previous_outputs(first_run, tmp_path)
+    stale = tmp_path / f".out.partial-{DEAD_PID}-stale"  # left by a run killed earlier
+    stale.mkdir()
+    (stale / "allocation.csv").write_text("half a file")
+    env = dict(os.environ, PYTHONUNBUFFERED="1", COLUMNS="200")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from siteplan.cli import main; main()", "run", str(scen), "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8", env=env,
+    )
+    seen = []
+    try:
+        for line in proc.stdout:
+            seen.append(line)
+            if stage in line:
+                proc.send_signal(signal.SIGINT)
+                break
+        else:
+            pytest.fail(f"the run never reached {stage!r}: {''.join(seen)}")
+        rest, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    output = "".join(seen) + rest
+    assert proc.returncode == 130, output
+    assert "Traceback" not in output
+    assert [line for line in output.splitlines() if "interrupted" in line] == ["interrupted: no output was changed"]
+    assert snapshot(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no .partial-*/.old-* left, the stale one swept
