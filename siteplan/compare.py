@@ -8,11 +8,16 @@
   right, each parcel coloured by its main housing type and outlined red when
   the other plan does not use it; offline like ``map.html``;
 - ``differences.xlsx`` with the sheets below, and each as a ``utf-8-sig``
-  CSV copy: ``compare_parcels.csv`` (every parcel either plan uses: only in
-  A, only in B, or in both, with supply year and units in each and what
-  changed),
-  ``compare_units.csv`` (units by district, zone, type and year, A, B and
-  B - A) and ``compare_land.csv`` (net and gross land by year).
+  CSV copy: 地块对比 ``compare_parcels.csv`` (every parcel either plan
+  uses: only in A, only in B, or in both, with supply year and units in
+  each and what changed), 套数对比 ``compare_units.csv`` (units by
+  district, zone, type and year, A, B and B - A) and 用地对比
+  ``compare_land.csv`` (net and gross land by year). The sheets have
+  Chinese headers with units and are formatted like ``land_supply.xlsx``
+  (title row, two decimals, frozen header, A4 landscape); land is rounded
+  to 0.01 ha before differences and totals are taken, so every printed
+  B - A and 合计 adds up. :func:`compare_runs` returns the same tables with
+  plain column names, for code.
 
 Every text from the runs is escaped before it reaches the page.
 """
@@ -34,7 +39,8 @@ from folium.plugins import DualMap
 from .errors import SiteplanError
 from .render import _KEEP_DEFAULTS, _colours, display_frame
 
-__all__ = ["RunOutputs", "CompareError", "load_run", "compare_runs", "compare_map", "write_comparison", "default_compare_dir"]
+__all__ = ["RunOutputs", "CompareError", "load_run", "compare_runs", "compare_map", "write_comparison", "default_compare_dir",
+           "difference_sheets"]
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +171,95 @@ def compare_runs(folder_a: str | Path, folder_b: str | Path) -> tuple[RunOutputs
     return a, b, tables
 
 
+#: Sheet names of ``differences.xlsx`` (and which CSV copy each is).
+SHEETS = {"parcels": "地块对比", "units": "套数对比", "land": "用地对比"}
+_HEADERS = {
+    "parcels": {
+        "parcel_id": "地块编号", "district": "行政区", "zone": "片区", "in": "选用方案",
+        "year_a": "A供地年份", "year_b": "B供地年份", "units_a": "A套数（套）", "units_b": "B套数（套）",
+        "delta_units": "套数差 B−A（套）", "change": "变化",
+        "gross_land_ha_a": "A毛用地面积（公顷）", "gross_land_ha_b": "B毛用地面积（公顷）",
+    },
+    "units": {"by": "分类", "value": "项目", "units_a": "A套数（套）", "units_b": "B套数（套）", "delta": "差值 B−A（套）"},
+    "land": {
+        "year": "年份",
+        "net_land_ha_a": "A净用地面积（公顷）", "net_land_ha_b": "B净用地面积（公顷）", "delta_net_land_ha": "净用地差 B−A（公顷）",
+        "gross_land_ha_a": "A毛用地面积（公顷）", "gross_land_ha_b": "B毛用地面积（公顷）", "delta_gross_land_ha": "毛用地差 B−A（公顷）",
+    },
+}
+_VALUES = {
+    "in": {"A only": "仅A", "B only": "仅B", "both": "A、B均选用"},
+    "change": {"A only": "仅A", "B only": "仅B", "same": "相同", "year": "供地年份", "units": "套数", "year, units": "供地年份、套数"},
+    "by": {"zone": "片区", "district": "行政区", "type": "住房类型", "year": "年份", "year x type": "年份×住房类型"},
+}
+
+
+def _hectares(values: pd.Series) -> pd.Series:
+    from .tables import round2
+
+    return values.map(lambda v: None if pd.isna(v) else float(round2(v)))
+
+
+def difference_sheets(tables: dict[str, pd.DataFrame], a: RunOutputs, b: RunOutputs) -> dict[str, pd.DataFrame]:
+    """The difference tables as printed: Chinese sheet names, headers and labels.
+
+    Land is rounded to 0.01 ha (half to even, as in ``land_supply.xlsx``)
+    before B - A and the 合计 row are computed, so the printed numbers add
+    up; housing types are shown by their labels from ``run.json``.
+
+    Parameters
+    ----------
+    tables
+        What :func:`compare_runs` returned: ``"parcels"``, ``"units"``, ``"land"``.
+    a, b
+        The two runs (for the type labels).
+
+    Returns
+    -------
+    dict
+        Sheet name (:data:`SHEETS`) -> table, text and plain numbers only.
+    """
+    from .tables import TOTAL_LABEL
+
+    labels = {**b.type_labels, **a.type_labels}
+    out: dict[str, pd.DataFrame] = {}
+
+    p = tables["parcels"].copy()
+    for col in ("in", "change"):
+        p[col] = p[col].map(lambda v, col=col: _VALUES[col].get(v, v))
+    for col in ("gross_land_ha_a", "gross_land_ha_b"):
+        p[col] = _hectares(p[col])
+    for col in ("year_a", "year_b"):  # years as text: a number format would print 2,016
+        p[col] = [None if pd.isna(y) else str(int(y)) for y in p[col]]
+    out["parcels"] = p
+
+    u = tables["units"].copy()
+
+    def value_label(by: str, value: str) -> str:
+        if by == "type":
+            return labels.get(value, value)
+        if by == "year x type":
+            year, _, code = value.partition(" ")
+            return f"{year} {labels.get(code, code)}"
+        return value
+
+    u["value"] = [value_label(by, v) for by, v in zip(u["by"], u["value"])]
+    u["by"] = u["by"].map(lambda v: _VALUES["by"].get(v, v))
+    out["units"] = u
+
+    land = tables["land"]
+    rows = land.loc[land["year"].astype(str) != TOTAL_LABEL].copy()
+    for col in ("net_land_ha", "gross_land_ha"):
+        rows[f"{col}_a"] = _hectares(rows[f"{col}_a"])
+        rows[f"{col}_b"] = _hectares(rows[f"{col}_b"])
+        rows[f"delta_{col}"] = [round(vb - va, 2) for va, vb in zip(rows[f"{col}_a"], rows[f"{col}_b"])]
+    total = {"year": TOTAL_LABEL} | {c: round(float(rows[c].sum()), 2) for c in rows.columns if c != "year"}
+    rows["year"] = rows["year"].map(lambda y: str(int(y)))
+    out["land"] = pd.concat([rows, pd.DataFrame([total])], ignore_index=True)[list(land.columns)]
+
+    return {SHEETS[k]: t.rename(columns=_HEADERS[k]) for k, t in out.items()}
+
+
 def _esc(value: object) -> str:
     return html.escape(str(value), quote=True)
 
@@ -278,13 +373,13 @@ def write_comparison(
 
     a, b, tables = runs if runs is not None else compare_runs(folder_a, folder_b)
     out = Path(out_dir) if out_dir is not None else default_compare_dir(folder_a, folder_b)
+    sheets = difference_sheets(tables, a, b)
     writers = {
         "compare.html": lambda p: save_offline(compare_map(a, b, tables["parcels"]), p),
-        "differences.xlsx": lambda p: _write_xlsx(tables, p, a, b),
-        "compare_parcels.csv": lambda p: _write_csv(tables["parcels"], p),
-        "compare_units.csv": lambda p: _write_csv(tables["units"], p),
-        "compare_land.csv": lambda p: _write_csv(tables["land"], p),
+        "differences.xlsx": lambda p: _write_xlsx(sheets, p, a, b),
     }
+    for key, sheet in SHEETS.items():
+        writers[f"compare_{key}.csv"] = lambda p, sheet=sheet: _write_csv(sheets[sheet], p)
     files = export.write_outputs(out, writers)
     log.info("Compared %s and %s into %s", a.folder, b.folder, out)
     return files
@@ -296,31 +391,12 @@ def _write_csv(table: pd.DataFrame, path: Path) -> Path:
     return write_table_csv(table, path)
 
 
-def _write_xlsx(tables: dict[str, pd.DataFrame], path: Path, a: RunOutputs, b: RunOutputs) -> Path:
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
+def _write_xlsx(sheets: dict[str, pd.DataFrame], path: Path, a: RunOutputs, b: RunOutputs) -> Path:
+    from .tables import write_land_supply_xlsx
 
-    titles = {"parcels": "地块对比 (parcels)", "units": "套数对比 (units)", "land": "用地对比 (land, ha)"}
-    wb = Workbook()
-    wb.remove(wb.active)
-    for key, table in tables.items():
-        ws = wb.create_sheet(key)
-        ws.cell(row=1, column=1, value=f"{titles[key]}: A = {a.name}, B = {b.name}").font = Font(bold=True, size=12)
-        for j, c in enumerate(table.columns, start=1):
-            ws.cell(row=2, column=j, value=str(c)).font = Font(bold=True)
-        for i, row in enumerate(table.itertuples(index=False), start=3):
-            for j, v in enumerate(row, start=1):
-                if v is pd.NA or (isinstance(v, float) and pd.isna(v)):
-                    v = None
-                elif hasattr(v, "item"):
-                    v = v.item()
-                cell = ws.cell(row=i, column=j, value=v)
-                if isinstance(v, str):
-                    cell.data_type = "s"
-                elif isinstance(v, float):
-                    cell.number_format = "#,##0.00"
-        ws.freeze_panes = "A3"
-        ws.page_setup.orientation = "landscape"
-        ws.page_setup.paperSize = ws.PAPERSIZE_A4
-    wb.save(path)
-    return path
+    what = {SHEETS["parcels"]: "地块对比", SHEETS["units"]: "套数对比", SHEETS["land"]: "用地对比（公顷）"}
+    def who(run: RunOutputs) -> str:
+        return run.name if run.title == run.name else f"{run.title}（{run.name}）"
+
+    titles = {name: f"{what[name]}：A = {who(a)}，B = {who(b)}" for name in sheets}
+    return write_land_supply_xlsx(sheets, path, sheet_titles=titles)

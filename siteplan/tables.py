@@ -376,6 +376,7 @@ def write_land_supply_xlsx(
     title: str = "",
     years: Sequence[int] | None = None,
     net_to_gross: float | None = None,
+    sheet_titles: Mapping[str, str] | None = None,
 ) -> Path:
     """Write the tables as one Excel workbook, one sheet each.
 
@@ -398,6 +399,10 @@ def write_land_supply_xlsx(
         The plan years (for the titles); default from the sheet names.
     net_to_gross
         Shown in the note under each year table.
+    sheet_titles
+        Sheet name -> title row, for sheets other than the land-supply
+        tables (e.g. the comparison's); default the land-supply titles,
+        else the sheet name.
     """
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
@@ -405,7 +410,7 @@ def write_land_supply_xlsx(
 
     if years is None:
         years = [int(name[:-1]) for name in tables if name.endswith("年") and name[:-1].isdigit()]
-    titles = _titles(title, list(years) or [0])
+    titles = {**_titles(title, list(years) or [0]), **(sheet_titles or {})}
     thin = Side(style="thin", color="808080")
     border = Border(left=thin, right=thin, top=thin, bottom=thin)
     head_fill = PatternFill("solid", fgColor="DDE5F0")

@@ -89,6 +89,47 @@ def test_comparison_files_and_offline_map(two_runs, tmp_path):
     assert res["value"] == [n_a, n_b, only]
 
 
+def test_differences_xlsx_has_chinese_headers_and_two_decimals(two_runs, tmp_path):
+    import re
+
+    import openpyxl
+
+    from siteplan.tables import round2
+
+    out_a, out_b, _ = two_runs
+    files = write_comparison(out_a, out_b, tmp_path / "cmp")
+    wb = openpyxl.load_workbook(files["differences.xlsx"])
+    assert wb.sheetnames == ["地块对比", "套数对比", "用地对比"]
+    for ws in wb:
+        assert "A = mini" in ws.cell(1, 1).value and "B = mini-transit" in ws.cell(1, 1).value
+        headers = [c.value for c in ws[2]]
+        assert all(re.search(r"[\u4e00-\u9fff]", h) for h in headers), headers  # no snake_case left
+        assert ws.freeze_panes == "A3" and ws.page_setup.orientation == "landscape"
+        for row in ws.iter_rows(min_row=3):
+            for c in row:
+                if isinstance(c.value, float):
+                    assert c.number_format == "#,##0.00" and c.value == round(c.value, 2), (ws.title, c.coordinate, c.value)
+                elif isinstance(c.value, int):  # whole numbers (a float 0.0 reads back as 0)
+                    assert c.number_format in ("#,##0", "#,##0.00"), (ws.title, c.coordinate)
+    parcels = pd.DataFrame(list(wb["地块对比"].iter_rows(min_row=3, values_only=True)), columns=[c.value for c in wb["地块对比"][2]])
+    aa, ab = _alloc(out_a), _alloc(out_b)
+    assert {type(y) for y in parcels["A供地年份"].dropna()} == {str}  # text: a number format would print 2,016
+    assert set(parcels.loc[parcels["选用方案"] == "仅A", "地块编号"]) == set(aa["parcel_id"]) - set(ab["parcel_id"])
+    assert set(parcels.loc[parcels["选用方案"] == "仅B", "地块编号"]) == set(ab["parcel_id"]) - set(aa["parcel_id"])
+    units = pd.DataFrame(list(wb["套数对比"].iter_rows(min_row=3, values_only=True)), columns=["by", "value", "a", "b", "d"])
+    assert "公共租赁住房" in set(units.loc[units["by"] == "住房类型", "value"])
+    land = pd.DataFrame(list(wb["用地对比"].iter_rows(min_row=3, values_only=True)), columns=[c.value for c in wb["用地对比"][2]])
+    land = land.dropna(how="all").set_index("年份")
+    years = [y for y in land.index if y != "合计"]
+    for y in years:  # each year's land rounded as land_supply.xlsx rounds it, and B - A of the printed values
+        assert land.loc[y, "A毛用地面积（公顷）"] == float(round2(aa.loc[aa["year"] == int(y), "gross_land_ha"].sum()))
+        assert land.loc[y, "毛用地差 B−A（公顷）"] == pytest.approx(land.loc[y, "B毛用地面积（公顷）"] - land.loc[y, "A毛用地面积（公顷）"], abs=1e-9)
+    assert land.loc["合计", "A净用地面积（公顷）"] == pytest.approx(sum(land.loc[y, "A净用地面积（公顷）"] for y in years), abs=1e-9)
+    csv = pd.read_csv(files["compare_land.csv"], encoding="utf-8-sig", dtype=str)
+    assert list(csv.columns) == list(land.reset_index().columns)
+    assert all(re.fullmatch(r"-?\d+\.\d\d", v) for v in csv["A毛用地面积（公顷）"])
+
+
 def test_compare_command(two_runs):
     out_a, out_b, base = two_runs
     runner = CliRunner()
