@@ -46,7 +46,12 @@ class SolverReport:
     ``objective`` is the suitability-weighted units of the delivered plan;
     ``penalised_objective`` adds the shortfall penalty (the minimised
     quantity, negated objective); ``bound`` is the best proven bound on it
-    and ``gap`` the delivered plan's relative distance from that bound.
+    and ``gap`` the delivered plan's relative distance from that bound;
+    ``within_gap`` says whether that is within ``gap_limit``.
+    ``objective_bound`` is the same bound on ``objective``'s own scale (no
+    more suitability-weighted units are possible), given for plans without
+    shortfall. ``status`` and ``optimal`` are the search's, before whole
+    units. ``runtime_s`` is the whole of build, search and rounding.
     ``method`` is ``"lp-guided"`` or ``"full-mip"`` (see
     :func:`siteplan.solve.solve_problem`).
     """
@@ -66,6 +71,9 @@ class SolverReport:
     solve_s: float
     rounding_s: float
     rounding_status: str
+    runtime_s: float
+    within_gap: bool
+    objective_bound: float
     n_rows: int
     n_cols: int
     n_binaries: int
@@ -320,8 +328,11 @@ class Plan:
         when one of its rows sits at its bound in the plan, is touched
         (has a non-zero variable), and one such move would push it past
         that bound. Rules are listed by how many moves they block, most
-        first; ``-`` when no hard rule blocks a move (the shortfall then
-        comes from other elastic rows, such as exact targets).
+        first. When no hard rule blocks a move, the elastic rules the plan
+        keeps at their bound and a move would break are named instead,
+        marked ``(elastic)`` (e.g. ``yearly_targets (elastic)``: units
+        could only leave far parcels by missing an exact target); ``-``
+        when nothing blocks a move.
         """
         cols = ["rule", "side", "zone", "district", "park", "type", "year", "units", "binding_rules"]
         if not len(self.shortfall):
@@ -403,23 +414,22 @@ class _BlockingMoves:
         opened = sp.csr_matrix((closed[ctx.u_z].astype(float), (ctx.u_z, np.arange(n_u))), shape=(n_z, n_u))
         up = (moved + A_z @ opened).tocsr()
         down = (-moved).tocsr()
-        _, at_lower, at_upper, touched = plan._row_state()
+        slack, at_lower, at_upper, touched = plan._row_state()
         hard = (m.rows["elastic"] == "").to_numpy()
-        lower = sp.diags((at_lower & touched & hard).astype(float))
-        upper = sp.diags((at_upper & touched & hard).astype(float))
+        kept = ~hard & (slack <= 1e-6)
         tol = 1e-9
 
-        def blocked(e: sp.csr_matrix) -> sp.csr_matrix:
-            over = (upper @ e).tocsr()
+        def blocked(e: sp.csr_matrix, rows: np.ndarray) -> sp.csr_matrix:
+            over = (sp.diags((at_upper & touched & rows).astype(float)) @ e).tocsr()
             over.data = (over.data > tol).astype(float)
-            under = (lower @ e).tocsr()
+            under = (sp.diags((at_lower & touched & rows).astype(float)) @ e).tocsr()
             under.data = (under.data < -tol).astype(float)
             out = over + under
             out.eliminate_zeros()
             return out.tocsr()
 
-        self.up = blocked(up)
-        self.down = blocked(down)
+        self.hard = (blocked(up, hard), blocked(down, hard))
+        self.elastic = (blocked(up, kept), blocked(down, kept))
         self.can_down = m.slice_u(x) > 1e-9
         self.rule = m.rows["rule"].to_numpy()
 
@@ -433,9 +443,10 @@ class _BlockingMoves:
         helps = a * sign
         go_up = (mask & (helps > 0)).astype(float)
         go_down = (mask & (helps < 0) & self.can_down).astype(float)
-        hits = self.up @ go_up + self.down @ go_down
-        rows = np.nonzero(hits > 0)[0]
-        if not len(rows):
-            return "-"
-        count = pd.Series(hits[rows], index=self.rule[rows]).groupby(level=0).sum()
-        return ", ".join(count.sort_values(ascending=False, kind="stable").index)
+        for (up, down), mark in ((self.hard, ""), (self.elastic, " (elastic)")):
+            hits = up @ go_up + down @ go_down
+            rows = np.nonzero(hits > 0)[0]
+            if len(rows):
+                count = pd.Series(hits[rows], index=self.rule[rows]).groupby(level=0).sum()
+                return ", ".join(f"{r}{mark}" for r in count.sort_values(ascending=False, kind="stable").index)
+        return "-"

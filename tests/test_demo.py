@@ -13,6 +13,7 @@ from tests.plancheck import check_plan
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "scenarios" / "demo-2016-2020.toml"
+OVER = ROOT / "scenarios" / "demo-2016-2020-overconstrained.toml"
 
 
 @pytest.fixture(scope="module")
@@ -60,16 +61,26 @@ def test_over_constrained_demo_returns_a_plan_and_names_what_binds(tmp_path):
 
     import pandas as pd
 
-    from siteplan.pipeline import plan_from_scenario
-    from siteplan.scenario import parse_scenario
-
-    d = tomllib.loads(DEMO.read_text(encoding="utf-8"))
-    d["rules"]["transit"]["share"] = 0.9  # far more than the land near open stations can take
-    scenario = parse_scenario(d, base_dir=DEMO.parent)
-    plan, _ = plan_from_scenario(scenario)
-    short = plan.shortfall_table()
+    d = tomllib.loads(OVER.read_text(encoding="utf-8"))
+    assert d["rules"]["transit"]["share"] == 0.9  # far more than the land near open stations can take
+    out = tmp_path / "over"
+    result = run(OVER, out_dir=out)
+    plan = result.plan
+    short = pd.read_csv(out / "shortfall.csv", encoding="utf-8-sig")
     assert len(plan.units) and plan.units["units"].sum() > 40_000
     assert "transit_access" in set(short["rule"])
-    assert (short["binding_rules"].str.len() > 1).all()
+    assert short["units"].sum() == pytest.approx(plan.total_shortfall, rel=1e-6)
+    transit = short.loc[short["rule"] == "transit_access"]
+    # Split by district x type x year, each part a group whose own share falls short.
+    assert transit["district"].notna().all() and transit["type"].notna().all() and transit["year"].notna().all()
+    assert transit["district"].nunique() > 1 and not transit.duplicated(["district", "type", "year"]).any()
+    # Every row names rules of the model, and different rows name different ones.
+    hard = set(plan.model.rows.loc[plan.model.rows["elastic"] == "", "rule"])
+    elastic = set(plan.model.rows.loc[plan.model.rows["elastic"] != "", "rule"])
+    for names in short["binding_rules"]:
+        for name in names.split(", "):
+            assert name in hard or name.removesuffix(" (elastic)") in elastic, name
+    assert transit["binding_rules"].nunique() > 1
+    assert transit["binding_rules"].str.split(", ").explode().isin(hard).any()
     placed = plan.units.groupby("year")["units"].sum()
-    assert (placed == pd.Series(scenario.targets_table()).groupby(level=1).sum()).all()  # targets still met
+    assert (placed == pd.Series(result.scenario.targets_table()).groupby(level=1).sum()).all()  # targets still met
