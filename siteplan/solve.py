@@ -338,6 +338,12 @@ SIFT_ADD = 1500
 #: optimal is not worth minutes. The step's gap is absolute and stays below
 #: half a unit of shortfall penalty, so it never buys score with a broken target.
 ROUNDING_GAP = 1e-3
+#: Share of the time limit for the search; the whole-unit step has the rest.
+SEARCH_SHARE = 0.85
+#: The least time any solver step is given, seconds.
+MIN_STEP_S = 0.5
+#: Extra time for the whole-unit step when the limit left it too little.
+ROUNDING_EXTRA_S = 60.0
 
 
 def _sifted_lp(model: CompiledModel, *, left, opts: dict) -> tuple[SolveResult, np.ndarray] | None:
@@ -386,6 +392,9 @@ def _sifted_lp(model: CompiledModel, *, left, opts: dict) -> tuple[SolveResult, 
             x = np.zeros(model.n_cols)
             x[cols] = res.x
             return dataclasses.replace(res, x=x), keep
+        if left() <= MIN_STEP_S:
+            log.info("Sifting stopped by the time limit")
+            return None
         add = cand[np.argsort(worst[cand], kind="stable")][: max(SIFT_ADD, int(keep.sum()) // 2)]
         keep[add] = True
         new = np.concatenate([np.nonzero(np.isin(ctx.u_z, add))[0], ctx.z_col(add)])
@@ -406,7 +415,7 @@ def _best_plan(model: CompiledModel, *, gap: float, left, opts: dict, start: np.
     sifted = _sifted_lp(model, left=left, opts=opts)
     relax = sifted[0] if sifted is not None else solve_model(_relaxed(model), time_limit_s=left(), gap=gap, **opts)
     bound, restricted = float("-inf"), None
-    if relax.has_solution and relax.optimal:
+    if relax.has_solution and relax.optimal and left() > MIN_STEP_S:
         bound = relax.objective
         used = np.unique(model.ctx.z_parcel[model.slice_z(relax.x) > 1e-6])
         keep = np.isin(model.ctx.z_parcel, used)
@@ -487,10 +496,13 @@ def solve_compiled(
     t0 = time.perf_counter()
     opts = dict(solver=solver, threads=threads, seed=seed)
     deadline = time.perf_counter() + time_limit_s
-    left = lambda: max(1.0, deadline - time.perf_counter())  # noqa: E731
+    # The search gets SEARCH_SHARE of the limit, the whole-unit step the rest
+    # (at least MIN_STEP_S each), so the limit holds for the whole solve.
+    search_deadline = time.perf_counter() + SEARCH_SHARE * time_limit_s
+    left = lambda: max(MIN_STEP_S, search_deadline - time.perf_counter())  # noqa: E731
 
     first, bound, method = _best_plan(model, gap=gap, left=left, opts=opts)
-    if first.has_solution and model.slice_s(first.x).sum() > 1e-6:
+    if first.has_solution and model.slice_s(first.x).sum() > 1e-6 and left() > MIN_STEP_S:
         # Some target or share cannot be met. Find the least shortfall any
         # plan can have, then the best plan with no more than that, so a
         # gap never hides avoidable shortfall.
@@ -512,8 +524,14 @@ def solve_compiled(
     base = rounding_model if rounding_model is not None else model
     fixed = _fixed_for_rounding(base, first.x)  # same columns: extra models only add rows
     chosen = np.round(base.slice_z(first.x)) > 0
-    second = _solve_columns(fixed, _columns_of(base, chosen), time_limit_s=max(10.0, deadline - time.perf_counter()), gap=0.0,
+    second = _solve_columns(fixed, _columns_of(base, chosen), time_limit_s=max(MIN_STEP_S, deadline - time.perf_counter()), gap=0.0,
                             abs_gap=_rounding_abs_gap(base, first.x), **opts)
+    if not second.has_solution and second.time_limit_hit:
+        # Whole units could not be found in the time left: a plan late is
+        # better than none, so the step gets a while longer, and says so.
+        log.warning("Whole units needed more time than the limit left; giving that step %g s more", ROUNDING_EXTRA_S)
+        second = _solve_columns(fixed, _columns_of(base, chosen), time_limit_s=ROUNDING_EXTRA_S, gap=0.0,
+                                abs_gap=_rounding_abs_gap(base, first.x), **opts)
     if not second.has_solution:
         raise SolverError(
             f"rounding to whole units failed (status: {second.status}); "
@@ -523,6 +541,7 @@ def solve_compiled(
     final = float(base.cost @ x)
     final_gap = _rel_gap(final, bound) if np.isfinite(bound) else float("nan")
     log.info("Solved (%s): %s, gap %.2f%%, %.1f s", method, first.status, 100 * final_gap, solve_s)
+    shortfall = float(base.slice_s(x).sum())
     report = SolverReport(
         solver=solver,
         method=method,
@@ -539,6 +558,9 @@ def solve_compiled(
         solve_s=solve_s,
         rounding_s=second.runtime_s,
         rounding_status=second.status,
+        runtime_s=build_s + time.perf_counter() - t0,
+        within_gap=bool(np.isfinite(final_gap) and final_gap <= gap + 1e-9),
+        objective_bound=float(-bound) if np.isfinite(bound) and shortfall < 1e-6 else float("nan"),
         n_rows=base.n_rows,
         n_cols=base.n_cols,
         n_binaries=base.ctx.n_z,

@@ -1,0 +1,44 @@
+"""Tests for siteplan.solve: the solver report and the whole-unit step."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from siteplan import PlotRatio, YearlyTargets, problem
+from siteplan.solve import _rounding_abs_gap
+from tests.conftest import grid_parcels
+
+PR = {"public_rental": 50.0}
+
+
+def test_report_bound_is_on_the_objective_scale_and_runtime_covers_every_step():
+    # three parcels of 400 units each with scores 0.9, 0.5, 0.1; 500 units to place
+    p = grid_parcels(3, years=(2016,), score_2016=[0.9, 0.5, 0.1])
+    plan = problem(p, PR, [2016]).add_targets({("public_rental", 2016): 500}).add_rule(PlotRatio()).add_rule(YearlyTargets()).solve(gap=0.0)
+    r = plan.report
+    # hand optimum: 400 on the 0.9 parcel, 100 on the 0.5 parcel
+    assert r.objective == pytest.approx(400 * 0.9 + 100 * 0.5)
+    assert r.within_gap and r.gap == pytest.approx(0.0, abs=1e-9)
+    assert r.objective_bound == pytest.approx(r.objective, rel=1e-9)
+    assert r.runtime_s >= r.solve_s + r.rounding_s
+    d = r.as_dict()
+    assert set(("runtime_s", "within_gap", "objective_bound")) <= set(d)
+
+
+def test_no_objective_bound_for_a_plan_with_shortfall():
+    p = grid_parcels(1, years=(2016,))
+    plan = problem(p, PR, [2016]).add_targets({("public_rental", 2016): 500}).add_rule(PlotRatio()).add_rule(YearlyTargets()).solve()
+    assert plan.total_shortfall == pytest.approx(100)
+    assert np.isnan(plan.report.objective_bound) and plan.report.as_dict()["objective_bound"] is None
+
+
+def test_rounding_gap_stays_below_half_a_shortfall_unit():
+    p = grid_parcels(2, years=(2016,))
+    prob = problem(p, PR, [2016], penalty=1000.0).add_targets({("public_rental", 2016): 500}).add_rule(PlotRatio()).add_rule(YearlyTargets())
+    model = prob.compile()
+    x = np.zeros(model.n_cols)
+    x[: model.ctx.n_u] = 1e9  # a huge score: the relative part alone would allow far more than one unit
+    assert _rounding_abs_gap(model, x) == pytest.approx(500.0)
+    x[: model.ctx.n_u] = 1.0
+    assert _rounding_abs_gap(model, x) == pytest.approx(1e-3 * abs(float(model.cost[: model.ctx.n_u].sum())))
