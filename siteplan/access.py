@@ -135,6 +135,113 @@ class TransitAccess:
                         msg = (f"{what}: {share:.0%} of the year's units need {_fmt(need)} m2 of floor area within {self.within_m:,.0f} m "
                                f"of an open station, but such parcels available by {y} hold {_fmt(have)} m2")
                     out.append(Finding(self.name, "error", msg))
+        if not out:
+            out += self._check_projects(ctx, near)
+            out += self._check_inclusionary(ctx, near)
+        return out
+
+    def _check_inclusionary(self, ctx: Context, near: np.ndarray) -> list[Finding]:
+        """Near-station units bounded by the commercial projects far from stations.
+
+        With exact yearly targets a year's units are fixed, and each
+        commercial project supplied that year (inclusionary rule) carries at
+        least its ``ratio`` of floor area as affordable units: at least
+        :math:`\\lceil r F_i / \\max_t a_t \\rceil` of them. Those on
+        parcels away from an open station are far units the share cannot
+        avoid.
+        """
+        incl = next((r for r in ctx.rules if r.name == "inclusionary"), None)
+        targets = next((r for r in ctx.rules if r.name == "yearly_targets"), None)
+        if incl is None or getattr(targets, "mode", None) != "exact":
+            return []
+        p = ctx.parcels
+        commercial = p["role"].to_numpy() == "inclusionary"
+        allowed = [a for t, a in zip(ctx.types, ctx.unit_area) if not incl.types or t in incl.types]
+        if not commercial.any() or not allowed:
+            return []
+        in_year = np.zeros((len(p), len(ctx.years)), dtype=bool)
+        in_year[ctx.z_parcel, ctx.z_year] = True
+        forced = np.ceil(incl.ratio * (p["area_m2"] * p["far_max"]).to_numpy() / max(allowed) - 1e-9)
+        out = []
+        w = f"{self.within_m:,.0f} m"
+        for b, y in enumerate(ctx.years):
+            total = float(ctx.targets[:, b].sum())
+            far = commercial & in_year[:, b] & ~near[:, b]
+            left = total - float(forced[far].sum())
+            if self.share * total > left + 1e-9:
+                out.append(Finding(self.name, "error",
+                    f"{y}: {self.share:.0%} of the year's {_fmt(total)} units ({_fmt(self.share * total)}) must lie within {w} of an open "
+                    f"station, but the {int(far.sum()):,} commercial project{'s' if far.sum() != 1 else ''} supplied in {y} farther away must carry at least "
+                    f"{_fmt(forced[far].sum())} affordable units ({incl.ratio:.0%} of their floor area), which leaves at most "
+                    f"{_fmt(left)} ({left / total:.1%}) near"))
+        return out
+
+    def _check_projects(self, ctx: Context, near: np.ndarray) -> list[Finding]:
+        """Near-station units bounded by project size and projects per district-year.
+
+        A new project holds at most ``min(capacity, max_units)`` units
+        (``project_size``); with ``max_projects`` on, a district supplies at
+        most :math:`K` new projects a year, so a year's near units are at
+        most the :math:`K` largest near parcels of each district. Commercial
+        projects (inclusionary) carry at most their share. Each parcel is
+        supplied once, so the near units needed up to a year are also
+        bounded by the near parcels available by then.
+        """
+        size = next((r for r in ctx.rules if r.name == "project_size"), None)
+        most = next((r for r in ctx.rules if r.name == "max_projects"), None)
+        incl = next((r for r in ctx.rules if r.name == "inclusionary"), None)
+        max_units = getattr(size, "max_units", None)
+        per_dy = getattr(most, "per_district_year", None)
+        if max_units is None and per_dy is None:
+            return []
+        p = ctx.parcels
+        new = p["role"].to_numpy() == "new"
+        district = p[getattr(most, "column", "district")].to_numpy() if per_dy is not None else np.zeros(len(p))
+        n_years = len(ctx.years)
+        in_year = np.zeros((len(p), n_years), dtype=bool)
+        in_year[ctx.z_parcel, ctx.z_year] = True
+        by_year = np.logical_or.accumulate(in_year, axis=1)
+        floor = p["area_m2"].to_numpy()[:, None] * ctx.far
+        commercial = (p["area_m2"] * p["far_max"]).to_numpy() * (incl.upper if incl is not None else 1.0)
+        limits = []
+        if max_units is not None:
+            limits.append(f"{max_units:,} units per project")
+        if per_dy is not None:
+            limits.append(f"{per_dy} new projects per district and year")
+        why = " and ".join(limits)
+        rows = [(None, self.share, ctx.targets.sum(axis=0), float(ctx.unit_area.min()), floor.max(axis=1))]
+        rows += [(t, v, ctx.targets[k], float(ctx.unit_area[k]), floor[:, k]) for k, t, v in self._typed(ctx)]
+        out = []
+        w = f"{self.within_m:,.0f} m"
+        for t, share, target, unit, cap_floor in rows:
+            cap = np.floor(np.where(new, cap_floor, np.minimum(cap_floor, commercial)) / unit + 1e-9)
+            if max_units is not None:
+                cap = np.where(new, np.minimum(cap, max_units), cap)
+            what = f"{ctx.years[0]}-{{y}} {t}" if t else f"{ctx.years[0]}-{{y}}"
+            for b, y in enumerate(ctx.years):
+                need = share * float(target[b])
+                ok = near[:, b] & in_year[:, b]
+                have = float(cap[ok & ~new].sum())
+                if per_dy is not None:
+                    c = pd.Series(cap[ok & new]).groupby(district[ok & new])
+                    have += float(c.apply(lambda v: v.nlargest(per_dy).sum()).sum()) if len(c) else 0.0
+                else:
+                    have += float(cap[ok & new].sum())
+                label = f"{y} {t}" if t else f"{y}"
+                if need > have + 1e-9:
+                    out.append(Finding(self.name, "error",
+                        f"{label}: target {_fmt(target[b])} units, {share:.0%} of them ({_fmt(need)}) within {w} of an open station, "
+                        f"but parcels available in {y} within {w} of an open station hold at most {_fmt(have)} at {why}"))
+                    continue
+                # Each parcel is supplied once: the years so far share the near parcels.
+                need_so_far = share * float(target[: b + 1].sum())
+                ok = near[:, b] & by_year[:, b]
+                have_so_far = float(cap[ok].sum())
+                if b and max_units is not None and need_so_far > have_so_far + 1e-9:
+                    out.append(Finding(self.name, "error",
+                        f"{what.format(y=y)}: targets {_fmt(target[: b + 1].sum())} units, {share:.0%} of them ({_fmt(need_so_far)}) within {w} "
+                        f"of an open station, but the {int(ok.sum()):,} parcels available by {y} within {w} of an open station hold at most "
+                        f"{_fmt(have_so_far)} at {max_units:,} units per project, each supplied once"))
         return out
 
 

@@ -104,6 +104,10 @@ class Context:
     far
         Plot ratio each type may use on each parcel, ``(n_parcels, n_types)``:
         ``far_max``, or what the plot-ratio rule allows.
+    rules
+        Every rule of the problem, so that a check before solving can bound
+        what one rule needs by what the others allow (the transit check
+        uses the project size and the projects per district and year).
     """
 
     parcels: pd.DataFrame
@@ -116,6 +120,7 @@ class Context:
     u_z: np.ndarray
     u_type: np.ndarray
     far: np.ndarray
+    rules: tuple = ()
 
     @property
     def n_u(self) -> int:
@@ -478,6 +483,7 @@ class Problem:
             u_z=u_z,
             u_type=u_type,
             far=far,
+            rules=tuple(self.rules),
         )
 
     def check(self) -> list[Finding]:

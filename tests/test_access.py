@@ -71,3 +71,63 @@ def test_park_workers_proportional_to_workers():
     plan = two_types(p, 400, 0).add_rule(rule).solve()
     assert units(plan, parcel_id="P1") >= 240 and units(plan, parcel_id="P2") >= 80
     assert plan.total_shortfall == 0
+
+
+# -- checks before solving: combined limits -----------------------------------
+
+from siteplan import Inclusionary, PlotRatio, ProjectSize, YearlyTargets, problem  # noqa: E402
+from siteplan.dispersion import MaxProjects  # noqa: E402
+
+PR = {"public_rental": 50.0}
+
+
+def _near_city(**rules):
+    # P0-P2 lie near a station and hold 400 units each (60,000 m2 of floor
+    # area); P3 is far. 90% of 1,000 units is 900 near units.
+    p = grid_parcels(4, years=(2016,), station_m_2016=[100.0, 100.0, 100.0, 5000.0])
+    prob = problem(p, PR, [2016]).add_targets({("public_rental", 2016): 1000}).add_rule(PlotRatio()).add_rule(YearlyTargets())
+    for rule in rules.values():
+        prob = prob.add_rule(rule)
+    return prob.add_rule(TransitAccess(share=0.9, within_m=800))
+
+
+def test_transit_check_bounds_by_project_size():
+    assert _near_city().check() == []  # floor area alone: 45,000 m2 needed, 60,000 m2 near
+    prob = _near_city(size=ProjectSize(0, 250))
+    msgs = [f.message for f in prob.check()]
+    assert msgs == ["2016: target 1,000 units, 90% of them (900) within 800 m of an open station, but parcels available in 2016 "
+                    "within 800 m of an open station hold at most 750 at 250 units per project"]
+    assert prob.solve().total_shortfall == pytest.approx(150)  # the solve agrees: 900 - 750 near units short
+
+
+def test_transit_check_bounds_by_projects_per_district_year():
+    msgs = [f.message for f in _near_city(most=MaxProjects(2)).check()]
+    assert len(msgs) == 1 and "hold at most 800 at 2 new projects per district and year" in msgs[0]
+    assert _near_city(most=MaxProjects(3)).check() == []
+
+
+def test_transit_check_bounds_by_parcels_supplied_once():
+    # Two near parcels of 400 units serve both years: 900 near units needed.
+    p = grid_parcels(3, station_m_2016=[100.0, 100.0, 5000.0], station_m_2017=[100.0, 100.0, 5000.0])
+    prob = (
+        problem(p, PR, [2016, 2017]).add_targets({("public_rental", 2016): 500, ("public_rental", 2017): 500})
+        .add_rule(PlotRatio()).add_rule(YearlyTargets()).add_rule(ProjectSize(0, 400)).add_rule(TransitAccess(share=0.9))
+    )
+    msgs = [f.message for f in prob.check()]
+    assert msgs == ["2016-2017: targets 1,000 units, 90% of them (900) within 800 m of an open station, but the 2 parcels available "
+                    "by 2017 within 800 m of an open station hold at most 800 at 400 units per project, each supplied once"]
+
+
+def test_transit_check_counts_commercial_projects_far_from_stations():
+    # P0 is a far commercial project of 20,000 m2: 10% = 40 units of 50 m2
+    # must go there, so at most 60 of the 100 units can be near (70% asked).
+    p = grid_parcels(2, years=(2016,), role=["inclusionary", "new"], station_m_2016=[5000.0, 100.0])
+    prob = (
+        problem(p, PR, [2016]).add_targets({("public_rental", 2016): 100}).add_rule(PlotRatio()).add_rule(YearlyTargets())
+        .add_rule(Inclusionary(ratio=0.1)).add_rule(TransitAccess(share=0.7))
+    )
+    msgs = [f.message for f in prob.check()]
+    assert msgs == ["2016: 70% of the year's 100 units (70) must lie within 800 m of an open station, but the 1 commercial project "
+                    "supplied in 2016 farther away must carry at least 40 affordable units (10% of their floor area), which leaves "
+                    "at most 60 (60.0%) near"]
+    assert prob.solve().total_shortfall == pytest.approx(10)
