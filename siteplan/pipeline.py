@@ -172,7 +172,9 @@ def write_plan(
     With ``alternatives`` (the best plan first), also ``alternatives.csv``
     (every plan's allocation, with a ``plan`` column),
     ``selection_frequency.csv`` and ``selection.geojson`` (each parcel any
-    plan uses, with how many plans use it). The planners' outputs
+    plan uses, with how many plans use it); ``allocation.geojson`` then
+    gives each parcel's ``selected_in`` too, and ``map.html`` a layer of
+    parcels coloured by it. The planners' outputs
     (``plan.gpkg``, ``land_supply.xlsx`` and its CSV copies, ``report.html``,
     and with ``shapefile=True`` a ``shapefile/`` folder) come from
     :func:`siteplan.export.planner_writers`. ``tiles`` is the map's basemap
@@ -180,24 +182,32 @@ def write_plan(
     :func:`siteplan.render.tile_choice`).
     """
     ntg = scenario.plan.net_to_gross
+    freq = selection_frequency(alternatives) if alternatives else None
     writers = {
         "allocation.csv": lambda p: export.write_allocation_csv(plan, p, net_to_gross=ntg),
         "land_supply.csv": lambda p: export.write_land_supply_csv(plan, p, net_to_gross=ntg),
-        "allocation.geojson": lambda p: export.write_geojson(plan.to_geodataframe(net_to_gross=ntg), p),
-        "map.html": lambda p: render_map(plan, layers, scenario, p, lang=lang, tiles=tiles),
+        "allocation.geojson": lambda p: export.write_geojson(_with_selected_in(plan.to_geodataframe(net_to_gross=ntg), freq), p),
+        "map.html": lambda p: render_map(plan, layers, scenario, p, lang=lang, tiles=tiles, frequency=freq),
         "compliance.csv": lambda p: export.write_table_csv(plan.compliance(), p),
         "shortfall.csv": lambda p: export.write_table_csv(plan.shortfall_table(), p),
         "run.json": lambda p: export.write_run_json(plan, scenario, p, extra={"warnings": layers.warnings}),
     }
     writers.update(export.planner_writers(plan, layers, scenario, lang=lang, shapefile=shapefile))
-    if alternatives:
-        freq = selection_frequency(alternatives)
+    if freq is not None:
         writers["alternatives.csv"] = lambda p: export.write_table_csv(
             pd.concat([a.allocation(net_to_gross=ntg).assign(plan=n) for n, a in enumerate(alternatives, start=1)], ignore_index=True), p
         )
         writers["selection_frequency.csv"] = lambda p: export.write_table_csv(freq, p)
         writers["selection.geojson"] = lambda p: export.write_geojson(_selection_gdf(freq, layers), p)
     return export.write_outputs(out_dir, writers)
+
+
+def _with_selected_in(alloc: gpd.GeoDataFrame, freq: pd.DataFrame | None) -> gpd.GeoDataFrame:
+    """``alloc`` with ``selected_in``: in how many of the alternative plans each parcel is used."""
+    if freq is None:
+        return alloc
+    count = alloc["parcel_id"].map(freq.set_index("parcel_id")["selected_in"]).fillna(0).astype(int)
+    return alloc.assign(selected_in=count.to_numpy())
 
 
 def _selection_gdf(freq: pd.DataFrame, layers: Layers) -> gpd.GeoDataFrame:

@@ -10,7 +10,9 @@
 - services by category, industrial parks, the locked-out areas of the
   ``constraints`` layer and the unused candidate parcels;
 - a categorical legend, a panel of targets against placed units per year
-  and type, the plan's title, fullscreen and measure controls.
+  and type, the plan's title, fullscreen and measure controls;
+- with alternative plans, every parcel any of them uses, coloured by how
+  many plans use it (a layer off at first, with its own legend rows).
 
 The page makes no network request: :func:`siteplan.offline.save_offline`
 inlines every script, stylesheet, font and icon, and refuses to write a map
@@ -59,6 +61,7 @@ __all__ = [
     "build_map",
     "render_map",
     "display_frame",
+    "frequency_colours",
 ]
 
 log = logging.getLogger(__name__)
@@ -112,6 +115,8 @@ _TEXT = {
         "type": "主要类型", "role": "用地类型", "new": "保障性住房新增用地", "inclusionary": "普通商品房配建",
         "area": "地块面积（公顷）", "kind": "类型", "opens": "{y}年开通", "total": "合计", "station": "站点",
         "placed_of": "落实 / 目标", "year_label": "供地年份", "available": "可供年份",
+        "freq": "备选方案选用次数（共{k}个方案）", "freq_n": "{n}个方案选用", "plans": "选用方案",
+        "selected_in": "选用次数",
         "kinds": {"ecological_redline": "生态保护红线", "flood_zone": "洪涝风险区"},
         "categories": {"school": "学校", "clinic": "社区卫生", "hospital": "医院", "market": "菜市场",
                        "park": "公园", "culture": "文化设施"},
@@ -127,6 +132,8 @@ _TEXT = {
         "type": "Main type", "role": "Land", "new": "New land", "inclusionary": "Inclusionary share",
         "area": "Parcel area (ha)", "kind": "Kind", "opens": "opens {y}", "total": "Total", "station": "Station",
         "placed_of": "placed / target", "year_label": "Supply year", "available": "Available",
+        "freq": "Selected in how many of {k} alternative plans", "freq_n": "in {n} plans", "plans": "Plans",
+        "selected_in": "Selected in",
         "kinds": {"ecological_redline": "Ecological red line", "flood_zone": "Flood zone"},
         "categories": {"school": "Schools", "clinic": "Clinics", "hospital": "Hospitals", "market": "Markets",
                        "park": "Parks", "culture": "Culture"},
@@ -351,6 +358,7 @@ def build_map(
     *,
     lang: str = "zh",
     tiles: str | TileChoice | None = None,
+    frequency: pd.DataFrame | None = None,
 ) -> tuple[folium.Map, list[str]]:
     """Build the Folium map of a plan (see the module docstring).
 
@@ -363,6 +371,10 @@ def build_map(
     tiles
         A :class:`TileChoice`, a tile name, or ``None`` for the scenario's
         ``[map]`` choice (no tiles by default).
+    frequency
+        With alternative plans, :func:`siteplan.alternatives.selection_frequency`
+        of them: adds a layer (off at first) of every parcel any plan uses,
+        coloured by how many plans use it, and its legend.
 
     Returns
     -------
@@ -537,7 +549,12 @@ def build_map(
     _YearControl(year_layers, [y for y, _ in year_layers],
                  {"all": tx["all"], "upto": tx["upto"], "title": tx["year_label"]}).add_to(m)
 
-    m.get_root().html.add_child(folium.Element(_overlay_html(plan, scenario, tx, types, labels, colours, within, lang)))
+    freq_legend = ""
+    if frequency is not None and len(frequency):
+        freq_legend = _add_frequency_layer(m, frequency, layers.parcels, tx, gcj)
+
+    m.get_root().html.add_child(folium.Element(_overlay_html(plan, scenario, tx, types, labels, colours, within, lang,
+                                                             extra_legend=freq_legend)))
     Fullscreen(position="topleft").add_to(m)
     MeasureControl(position="topleft", primary_length_unit="meters", secondary_length_unit="kilometers",
                    primary_area_unit="hectares", secondary_area_unit="sqmeters").add_to(m)
@@ -545,9 +562,54 @@ def build_map(
     return m, allow
 
 
+#: Colours of the selection-frequency layer, from one plan (light) to all plans (dark).
+_FREQ_COLOURS = ("#fee391", "#fd8d3c", "#bd0026")
+
+
+def frequency_colours(n_plans: int) -> dict[int, str]:
+    """The colour of "used by ``n`` plans", for ``n`` = 1 .. ``n_plans``."""
+    from branca.colormap import LinearColormap
+
+    ramp = LinearColormap(list(_FREQ_COLOURS), vmin=1, vmax=max(n_plans, 2))
+    return {n: (ramp.rgb_hex_str(n) if n_plans > 1 else _FREQ_COLOURS[-1]) for n in range(1, n_plans + 1)}
+
+
+def _add_frequency_layer(m: folium.Map, frequency: pd.DataFrame, parcels: gpd.GeoDataFrame, tx: dict, gcj: bool) -> str:
+    """Add the layer of parcels coloured by how many alternative plans use them; return its legend rows."""
+    k = int(round(float((frequency["selected_in"] / frequency["frequency"]).max())))
+    colours = frequency_colours(k)
+    geo = parcels.drop_duplicates("parcel_id").set_index("parcel_id")
+    freq = frequency.loc[frequency["parcel_id"].isin(geo.index)]
+    geo = geo.loc[freq["parcel_id"]]
+    gdf = gpd.GeoDataFrame({
+        "parcel_id": freq["parcel_id"].to_numpy(),
+        "name": geo["name"].to_numpy() if "name" in geo.columns else "",
+        "district": geo["district"].to_numpy(),
+        "selected_in": freq["selected_in"].astype(int).to_numpy(),
+        "share": [f"{n} / {k}" for n in freq["selected_in"]],
+        "plans": freq["plans"].astype(str).to_numpy(),
+    }, geometry=geo.geometry.to_numpy(), crs=parcels.crs)
+    title = tx["freq"].format(k=k)
+    folium.GeoJson(
+        display_frame(gdf, gcj02=gcj, decimals=_COORD_DECIMALS),
+        name=_esc(title),
+        show=False,
+        style_function=lambda f: {"fillColor": colours.get(int(f["properties"]["selected_in"]), "#444444"), "color": "#636363",
+                                  "weight": 1, "fillOpacity": 0.9, "className": f"sp-freq sp-freq-{int(f['properties']['selected_in'])}"},
+        tooltip=folium.GeoJsonTooltip(["parcel_id", "name", "district", "share", "plans"],
+                                      aliases=[_esc(tx["parcel"]), _esc(tx["name"]), _esc(tx["district"]),
+                                               _esc(tx["selected_in"]), _esc(tx["plans"])]),
+    ).add_to(m)
+    rows = "".join(
+        f"<div><span class='sp-swatch' style='background:{c}'></span>{_esc(tx['freq_n'].format(n=n))}</div>"
+        for n, c in sorted(colours.items(), reverse=True)
+    )
+    return f'<div id="sp-freq-legend"><hr style="margin:4px 0"><b>{_esc(title)}</b>{rows}</div>'
+
+
 def _overlay_html(plan: Plan, scenario: Scenario, tx: dict, types: list[str], labels: Mapping[str, str],
-                  colours: Mapping[str, str], within: float, lang: str) -> str:
-    """Title, legend and the targets panel, every text escaped."""
+                  colours: Mapping[str, str], within: float, lang: str, *, extra_legend: str = "") -> str:
+    """Title, legend (``extra_legend``, already escaped HTML, at its end) and the targets panel, every text escaped."""
     legend_types = "".join(
         f"<div><span class='sp-swatch' style='background:{colours[t]}'></span>{_esc(labels[t])}</div>" for t in types
     )
@@ -593,7 +655,7 @@ def _overlay_html(plan: Plan, scenario: Scenario, tx: dict, types: list[str], la
 .leaflet-popup-content table th {{text-align:left; padding-right:8px; font-weight:normal; color:#555;}}
 </style>
 <div class="sp-box" id="sp-title" style="top:10px; left:50%; transform:translateX(-50%); font-size:15px; font-weight:bold;" lang="{'en' if lang == 'en' else 'zh-CN'}">{title}</div>
-<div class="sp-box" id="sp-legend" style="bottom:50px; left:10px;"><b>{_esc(tx['types'])}</b>{legend_types}<hr style="margin:4px 0">{legend_others}</div>
+<div class="sp-box" id="sp-legend" style="bottom:50px; left:10px;"><b>{_esc(tx['types'])}</b>{legend_types}<hr style="margin:4px 0">{legend_others}{extra_legend}</div>
 <div class="sp-box" id="sp-panel" style="bottom:30px; right:10px; max-width:60%;"><b>{_esc(tx['panel'])}</b>
 <span style="color:#666"> ({_esc(tx['placed_of'])})</span>{panel}</div>
 """
@@ -607,6 +669,7 @@ def render_map(
     *,
     lang: str = "zh",
     tiles: str | TileChoice | None = None,
+    frequency: pd.DataFrame | None = None,
 ) -> Path:
     """Write the self-contained ``map.html`` of a plan.
 
@@ -623,6 +686,8 @@ def render_map(
         ``"none"``, ``"osm"``, ``"tianditu"`` or ``"gaode"``. Without tiles
         the page makes no network request; with tiles it fetches only from
         that tile server.
+    frequency
+        The selection frequency of alternative plans (see :func:`build_map`).
 
     Raises
     ------
@@ -630,7 +695,7 @@ def render_map(
         If the page would fetch anything else (nothing is written then).
     """
     path = Path(path)
-    m, allow = build_map(plan, layers, scenario, lang=lang, tiles=tiles)
+    m, allow = build_map(plan, layers, scenario, lang=lang, tiles=tiles, frequency=frequency)
     save_offline(m, path, allow=allow)
     log.info("Wrote the map to %s (%.1f MB, offline%s)", path, path.stat().st_size / 1e6, "" if not allow else " except tiles")
     return path

@@ -99,3 +99,65 @@ def test_failed_run_keeps_previous_outputs(mini_city, tmp_path, monkeypatch):
         run(mini_city, out_dir=out)
     assert (out / "allocation.csv").read_bytes() == before
     assert not list(tmp_path.glob(".out.partial-*"))
+
+
+# ---------------------------------------------------------------------------
+# Alternative plans: selection frequency in allocation.geojson and on the map
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def alt_run(tmp_path_factory):
+    from tests.conftest import write_mini_city
+
+    folder = tmp_path_factory.mktemp("alternatives")
+    out = folder / "out"
+    result = run(write_mini_city(folder / "city"), out_dir=out, alternatives=3)
+    assert len(result.alternatives) == 3
+    return out, result
+
+
+def test_allocation_geojson_has_selected_in_with_alternatives(alt_run, mini_run):
+    out, result = alt_run
+    gj = json.loads((out / "allocation.geojson").read_text(encoding="utf-8"))
+    got = {f["properties"]["parcel_id"]: f["properties"]["selected_in"] for f in gj["features"]}
+    # Counted here from the plans themselves, not from selection_frequency.csv.
+    used = [set(p.units["parcel_id"]) for p in result.alternatives]
+    assert got == {pid: sum(pid in u for u in used) for pid in used[0]}
+    assert set(got.values()) != {1}  # some parcels are in several plans
+    freq = pd.read_csv(out / "selection_frequency.csv", encoding="utf-8-sig").set_index("parcel_id")["selected_in"]
+    assert all(freq[pid] == n for pid, n in got.items())
+    # A single plan's GeoJSON has no such property.
+    _, single, _ = mini_run
+    one = json.loads((single / "allocation.geojson").read_text(encoding="utf-8"))
+    assert all("selected_in" not in f["properties"] for f in one["features"])
+
+
+def test_map_layer_colours_parcels_by_selection_frequency(alt_run, tmp_path):
+    from siteplan.render import frequency_colours
+    from tests.browser import open_offline
+
+    out, result = alt_run
+    used = [set(p.units["parcel_id"]) for p in result.alternatives]
+    expected = {pid: sum(pid in u for u in used) for pid in set().union(*used)}
+    colours = frequency_colours(3)
+    assert len(set(colours.values())) == 3
+    text = (out / "map.html").read_text(encoding="utf-8")
+    assert "备选方案选用次数（共3个方案）" in text and 'id="sp-freq-legend"' in text
+    script = """
+(async () => {
+  const box = [...document.querySelectorAll('.leaflet-control-layers-overlays label')]
+    .find(l => l.textContent.includes('备选方案选用次数')).querySelector('input');
+  const before = document.querySelectorAll('path.sp-freq').length;
+  box.click();
+  await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+  return {before: before, paths: [...document.querySelectorAll('path.sp-freq')].map(
+    p => [[...p.classList].find(c => /^sp-freq-\\d+$/.test(c)), p.getAttribute('fill')])};
+})()
+"""
+    res = open_offline(out / "map.html", tmp_path / "profile", script)
+    assert res["requests"] == [] and res["errors"] == [], (res["requests"], res["errors"])
+    v = res["value"]
+    assert v["before"] == 0  # the layer is off until chosen
+    drawn = sorted((int(c.removeprefix("sp-freq-")), fill) for c, fill in v["paths"])
+    assert drawn == sorted((n, colours[n]) for n in expected.values())
