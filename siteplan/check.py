@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,7 +32,7 @@ from .errors import SiteplanError
 from .layers import Diagnostic, LayerCheck, check_layers, crs_label
 from .scenario import LAYER_PATH_KEYS, Scenario, load_scenario
 
-__all__ = ["CapacityTable", "CheckReport", "check", "capacity_table", "rule_findings", "layers_only_scenario", "format_report"]
+__all__ = ["CapacityTable", "CheckReport", "CheckError", "check", "findings_lines", "capacity_table", "rule_findings", "layers_only_scenario", "format_report"]
 
 log = logging.getLogger(__name__)
 
@@ -127,10 +128,13 @@ def _plan_total(value) -> float:
 
 
 def rule_findings(layers, scenario: Scenario) -> list[Diagnostic]:
-    """The rules' own checks before solving, as warnings.
+    """The rules' own checks before solving.
 
-    They are what ``siteplan run`` logs before it solves; a run still
-    returns the best plan when one fails, so they are warnings here.
+    Settings that contradict each other, so that no plan can meet them
+    whatever the parcels (district shares whose minimums add up to more
+    than the whole plan), are errors with their fix: ``siteplan run`` stops
+    on them. Targets the parcels cannot meet are warnings, since a run
+    still returns the best plan and reports the shortfall.
     """
     from .features import compute_features
     from .pipeline import build_problem
@@ -144,9 +148,25 @@ def rule_findings(layers, scenario: Scenario) -> list[Diagnostic]:
         if check_rule is None:
             continue
         for f in check_rule(ctx):
-            out.append(Diagnostic("warning", f"[rules] {f.rule}",
-                                  f"{f.message}; a run returns the best plan and reports the shortfall"))
+            fix = _contradiction_fix(rule, f.message) if f.level == "error" else None
+            if fix is not None:
+                out.append(Diagnostic("error", f"[rules] {f.rule}", f"{f.message}; {fix}"))
+            else:
+                out.append(Diagnostic("warning", f"[rules] {f.rule}",
+                                      f"{f.message}; a run returns the best plan and reports the shortfall"))
     return out
+
+
+def _contradiction_fix(rule, message: str) -> str | None:
+    """The fix of a rule finding that no plan can meet, or None when a best plan with a shortfall makes sense."""
+    from .dispersion import DistrictShare
+
+    m = re.match(r"(\d+) \w+ x min_share", message)
+    if isinstance(rule, DistrictShare) and m and "more than the whole plan" in message:
+        n = int(m.group(1))
+        return (f"the minimum shares cannot add up: lower [rules.district_share] min_share below 1/{n} = "
+                f"{1 / n:.4g} (it is {rule.min_share:g})")
+    return None
 
 
 def _outside_notes(scenario: Scenario) -> list[Diagnostic]:
@@ -322,22 +342,7 @@ def format_report(report: CheckReport, *, base: Path | None = None) -> str:
             rows.append([kind, _shown(info.path, base), info.driver or "-", info.encoding or "-",
                          crs or "-", count, types or "-"])
         out += _table(["layer", "file", "driver", "encoding", "CRS", "features", "geometry"], rows, right_from=99)
-    sections = [
-        ("Repaired", ("repair",)),
-        ("Errors (fix these; siteplan run stops on them)", ("error",)),
-        ("Warnings", ("warning",)),
-        ("Notes", ("note",)),
-    ]
-    for title, levels in sections:
-        items = report.of_level(*levels)
-        if not items:
-            continue
-        out += ["", f"{title}: {len(items)}"]
-        for d in items:
-            where = _shown(d.file, base) if d.file else ""
-            first, *more = d.message.splitlines() or [""]
-            out.append(f"  - {where + ': ' if where else ''}{first}")
-            out += [f"    {line.strip()}" for line in more]
+    out += findings_lines(report, base=base)
     if report.capacity is not None:
         out += ["", *_capacity_lines(report.capacity)]
     code = report.exit_code
@@ -345,6 +350,46 @@ def format_report(report: CheckReport, *, base: Path | None = None) -> str:
     verdict = {0: "clean", 1: f"{n_warn} warning(s), no error", 2: f"{n_err} error(s), {n_warn} warning(s)"}[code]
     out += ["", f"Result: {verdict} (exit code {code})"]
     return "\n".join(out)
+
+
+_SECTIONS = {
+    "repair": "Repaired",
+    "error": "Errors (fix these; siteplan run stops on them)",
+    "warning": "Warnings",
+    "note": "Notes",
+}
+
+
+def findings_lines(report: CheckReport, levels: tuple[str, ...] = ("repair", "error", "warning", "note"), *,
+                   base: Path | None = None) -> list[str]:
+    """The report's findings of ``levels``, one section per level, as :func:`format_report` prints them.
+
+    ``siteplan run`` prints its errors and warnings with this, so that they
+    read the same as in ``siteplan check``.
+    """
+    base = Path.cwd() if base is None else base
+    out = []
+    for level in levels:
+        items = report.of_level(level)
+        if not items:
+            continue
+        out += ["", f"{_SECTIONS[level]}: {len(items)}"]
+        for d in items:
+            where = _shown(d.file, base) if d.file else ""
+            first, *more = d.message.splitlines() or [""]
+            out.append(f"  - {where + ': ' if where else ''}{first}")
+            out += [f"    {line.strip()}" for line in more]
+    return out
+
+
+class CheckError(SiteplanError, ValueError):
+    """The checks before a run found errors; ``report`` holds every finding."""
+
+    def __init__(self, report: CheckReport):
+        self.report = report
+        n = len(report.of_level("error"))
+        head = f"{report.scenario_path}: {n} error(s) found before solving; fix them and run again (nothing was written)"
+        super().__init__("\n".join([head, *findings_lines(report, ("error",))[2:]]))
 
 
 def _capacity_lines(cap: CapacityTable) -> list[str]:

@@ -78,6 +78,15 @@ def _print_error(err: Exception) -> None:
     err_console.print(Text("error: ", style="bold red") + Text(_error_text(err)), soft_wrap=True, highlight=False)
 
 
+def _print_findings(report) -> None:
+    """The errors, repairs and warnings of the checks before a run, as ``siteplan check`` lists them."""
+    from .check import findings_lines
+
+    lines = findings_lines(report, ("error", "repair", "warning"))
+    if lines:
+        err_console.print(Text("\n".join(lines[1:])), soft_wrap=True, highlight=False)
+
+
 @app.command()
 def run(
     scenario: Annotated[Optional[Path], typer.Argument(help="Scenario TOML file; default: the bundled demo.")] = None,
@@ -88,8 +97,9 @@ def run(
     shapefile: Annotated[bool, typer.Option("--shapefile", help="Also write shapefile/ (GBK, .cpg, fields.csv alias table) for ArcGIS.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each step.")] = False,
 ) -> None:
-    """Run a scenario: read layers, compute features, solve, write the plan."""
+    """Run a scenario: check it as siteplan check does, then compute features, solve, write the plan."""
     _setup_logging(verbose)
+    from .check import CheckError
     from .pipeline import find_demo_scenario, run as run_pipeline
 
     if lang not in ("zh", "en"):
@@ -103,7 +113,10 @@ def run(
                 console.print(f"[green]\u2713[/green] {msg}" if msg.startswith("Wrote") else f"[bold]\u25b6[/bold] {msg}")
                 status.update(msg)
             result = run_pipeline(path, out_dir=out, lang=lang, alternatives=alternatives, shapefile=shapefile,
-                                  tiles=tiles, progress=progress)
+                                  tiles=tiles, progress=progress, on_check=_print_findings)
+    except CheckError as err:  # its findings are printed already, as siteplan check prints them
+        err_console.print(Text("error: ", style="bold red") + Text(str(err).splitlines()[0]), soft_wrap=True, highlight=False)
+        raise typer.Exit(2) from None
     except (SiteplanError, OSError) as err:
         _print_error(err)
         raise typer.Exit(2) from None

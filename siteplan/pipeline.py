@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import pandas as pd
@@ -25,9 +26,13 @@ from .alternatives import alternatives, selection_frequency
 from .dispersion import DistrictShare, MaxProjects, ProjectSize, RadiusCap
 from .housing import CATALOGUE
 from .rules import Budget, Inclusionary, LockIn, LockOut, PlotRatio, UnitSizes, YearlyTargets, ZoneTargets
+from .errors import SiteplanError
 from .scenario import Scenario, load_scenario
 
-__all__ = ["build_problem", "plan_from_scenario", "plans_from_scenario", "write_plan", "run", "RunResult", "DEMO_SCENARIO", "find_demo_scenario"]
+if TYPE_CHECKING:
+    from .check import CheckReport
+
+__all__ = ["build_problem", "plan_from_scenario", "plans_from_scenario", "write_plan", "run", "output_folder", "RunResult", "DEMO_SCENARIO", "find_demo_scenario"]
 
 log = logging.getLogger(__name__)
 
@@ -137,12 +142,15 @@ def plan_from_scenario(scenario: Scenario, *, progress: Callable[[str], None] | 
     return plans[0], layers
 
 
-def plans_from_scenario(scenario: Scenario, k: int, *, progress: Callable[[str], None] | None = None) -> tuple[list[Plan], Layers]:
+def plans_from_scenario(scenario: Scenario, k: int, *, progress: Callable[[str], None] | None = None,
+                        layers: Layers | None = None) -> tuple[list[Plan], Layers]:
     """Like :func:`plan_from_scenario`, with up to ``k`` alternative plans
-    (see :mod:`siteplan.alternatives`); the first is the best."""
+    (see :mod:`siteplan.alternatives`); the first is the best. ``layers``,
+    when given, are used as they are (already read and checked)."""
     say = progress or (lambda msg: log.info(msg))
-    say("Reading layers")
-    layers = read_layers(scenario)
+    if layers is None:
+        say("Reading layers")
+        layers = read_layers(scenario)
     say("Computing parcel features")
     features = compute_features(layers, scenario)
     say("Building the model")
@@ -220,6 +228,16 @@ def _selection_gdf(freq: pd.DataFrame, layers: Layers) -> gpd.GeoDataFrame:
     )
 
 
+def output_folder(scenario_path: str | Path, out_dir: str | Path | None = None) -> Path | None:
+    """The folder a run writes to: ``out_dir``, else ``out/<scenario name>``; None when the scenario cannot be read."""
+    if out_dir is not None:
+        return Path(out_dir)
+    try:
+        return Path("out") / load_scenario(scenario_path).plan.name
+    except (SiteplanError, OSError):
+        return None  # the checks report why
+
+
 @dataclass(frozen=True)
 class RunResult:
     """What :func:`run` produced."""
@@ -240,8 +258,14 @@ def run(
     shapefile: bool = False,
     tiles: str | None = None,
     progress: Callable[[str], None] | None = None,
+    on_check: Callable[[CheckReport], None] | None = None,
 ) -> RunResult:
     """Run a scenario end to end and write its outputs.
+
+    First the output folder is checked (:func:`siteplan.export.check_out_dir`),
+    then the scenario and its layers, with every check ``siteplan check``
+    makes (:func:`siteplan.check.check`); any error stops the run before
+    solving.
 
     Parameters
     ----------
@@ -262,15 +286,41 @@ def run(
         ``"gaode"``; default the scenario's ``[map] tiles`` (none).
     progress
         Called with a line at the start of each stage.
+    on_check
+        Called with the check report before solving (the command line
+        prints its errors and warnings); without it, repairs and warnings
+        are logged.
+
+    Raises
+    ------
+    CheckError
+        When the checks find an error; its ``report`` holds every finding.
+    OutputError
+        When the output folder cannot be written.
     """
-    scenario = load_scenario(scenario_path)
+    from .check import CheckError, check
+
+    out = output_folder(scenario_path, out_dir)
+    if out is not None:
+        export.check_out_dir(out)  # a file in the way or a read-only folder fails now, not after the solve
+    if progress:
+        progress("Checking the scenario and layers")
+    report = check(scenario_path)  # the same checks as siteplan check, all of them
+    if on_check is not None:
+        on_check(report)
+    else:
+        for d in report.of_level("repair", "warning"):
+            log.warning("%s", d)
+    if report.of_level("error") or report.scenario is None or report.layers is None or report.layers.layers is None:
+        raise CheckError(report)
+    scenario = report.scenario
+    if out is None:
+        out = export.check_out_dir(Path("out") / scenario.plan.name)
     # Checked before the solve, so that a bad tile name or a missing
     # Tianditu key fails at once, not after minutes of solving.
     choice = tile_choice(scenario, tiles=tiles)
-    out = Path(out_dir) if out_dir is not None else Path("out") / scenario.plan.name
-    export.check_out_dir(out)  # a file in the way or a read-only folder fails now, not after the solve
     k = alternatives if alternatives is not None else scenario.alternatives.count
-    plans, layers = plans_from_scenario(scenario, k, progress=progress)
+    plans, layers = plans_from_scenario(scenario, k, progress=progress, layers=report.layers.layers)
     plan = plans[0]
     if progress:
         progress("Writing outputs")

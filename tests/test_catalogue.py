@@ -630,8 +630,8 @@ def _(scen):
     edit_scenario(scen, "targets = [600, 400]", "targets = [-600, 400]")
 
 
-@case("shares-summing-above-one", "warning", "district_share", "2 districts x min_share 60% is more than the whole plan",
-      via_check=True)
+@case("shares-summing-above-one", "error", "district_share", "2 districts x min_share 60% is more than the whole plan",
+      "lower [rules.district_share] min_share below 1/2 = 0.5", via_check=True)
 def _(scen):
     add_to_scenario(scen, "rules.district_share", "min_share = 0.6\nmax_share = 0.9")
 

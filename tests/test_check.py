@@ -163,17 +163,64 @@ def test_broken_demo_lists_every_fault_with_its_fix(broken_demo):
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
-def test_broken_demo_run_stops_with_every_layer_error(broken_demo):
-    """siteplan run makes the same checks first: it stops, naming the errors (the scenario's first)."""
-    scen, _ = broken_demo
+def test_broken_demo_run_stops_with_every_error_at_once(broken_demo):
+    """siteplan run makes the same checks first: it stops, listing every error as siteplan check does."""
+    scen, ids = broken_demo
+    check_lines = [line for line in runner.invoke(app, ["check", str(scen)]).output.splitlines()]
+    errors = check_lines[check_lines.index(next(x for x in check_lines if x.startswith("Errors"))):]
+    errors = errors[:errors.index("")]
     res = runner.invoke(app, ["run", str(scen), "--out", str(scen.parent / "out")])
-    assert res.exit_code == 2 and "withinm" in res.output
-    fixed = scen.parent / "fixed.toml"
-    fixed.write_text(scen.read_text(encoding="utf-8").replace("withinm", "within_m"), encoding="utf-8")
-    res = runner.invoke(app, ["run", str(fixed), "--out", str(scen.parent / "out")])
-    text = output_of(res)
     assert res.exit_code == 2 and "Traceback" not in res.output
-    for phrase in ("problems in the layers", "occur more than once", "'高'", "'临空' -> '临空区'?",
+    lines = res.output.splitlines()
+    for line in errors:  # the same lines, in the same format
+        assert line in lines, line
+    text = output_of(res)
+    for phrase in ("withinm", "occur more than once", "'高'", "'临空' -> '临空区'?",
                    "stations layer has no CRS", "required field 'category' is missing"):
         assert phrase in text, phrase
+    assert "Warnings:" in text and "become available after 2020" in text  # warnings printed too
+    assert "error(s) found before solving" in text and "Solving" not in text
     assert not (scen.parent / "out").exists()
+
+
+def test_run_prints_check_warnings_and_goes_on(tmp_path, tmp_path_factory):
+    scen = mini_city_copy(tmp_path / "city", tmp_path_factory.getbasetemp())
+    p = gpd.read_file(scen.parent / "parcels.gpkg")
+    p.loc[3, "available_year"] = 2030
+    p.to_file(scen.parent / "parcels.gpkg")
+    res = runner.invoke(app, ["run", str(scen), "--out", str(tmp_path / "out")])
+    assert res.exit_code == 0, res.output
+    text = output_of(res)
+    assert "Warnings: 1" in text and "1 parcel(s) become available after 2017" in text and "parcel_id P3" in text
+    assert (tmp_path / "out" / "allocation.csv").is_file()
+
+
+def test_shares_that_cannot_add_up_stop_check_and_run(tmp_path, tmp_path_factory):
+    """A rule finding no plan can meet is an error with its fix, in check and in run alike."""
+    from tests.badinputs import add_to_scenario
+
+    scen = mini_city_copy(tmp_path / "city", tmp_path_factory.getbasetemp())
+    add_to_scenario(scen, "rules.district_share", "min_share = 0.6\nmax_share = 0.9")
+    wanted = ("[rules] district_share: 2 districts x min_share 60% is more than the whole plan; the minimum shares "
+              "cannot add up: lower [rules.district_share] min_share below 1/2 = 0.5 (it is 0.6)")
+    res = runner.invoke(app, ["check", str(scen)])
+    assert res.exit_code == 2, res.output
+    assert wanted in output_of(res)
+    res = runner.invoke(app, ["run", str(scen), "--out", str(tmp_path / "out")])
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    assert wanted in output_of(res) and "Solving" not in res.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_pipeline_run_raises_check_error_with_the_report(tmp_path, tmp_path_factory):
+    from siteplan.check import CheckError
+    from siteplan.pipeline import run
+
+    scen = mini_city_copy(tmp_path / "city", tmp_path_factory.getbasetemp())
+    (scen.parent / "lines.gpkg").unlink()
+    scen.write_text(scen.read_text(encoding="utf-8").replace("within_m = 800", "withinm = 800"), encoding="utf-8")
+    with pytest.raises(CheckError) as raised:
+        run(scen, out_dir=tmp_path / "out")
+    msgs = [str(d) for d in raised.value.report.of_level("error")]
+    assert any("withinm" in m for m in msgs) and any("lines.gpkg: the lines layer file does not exist" in m for m in msgs)
+    assert "2 error(s) found before solving" in str(raised.value) and "withinm" in str(raised.value)

@@ -187,7 +187,7 @@ def test_check_out_dir_raises_output_error_naming_the_folder(tmp_path):
 # -- Ctrl-C in a real process ------------------------------------------------------
 
 
-@pytest.mark.parametrize("stage", ["Reading layers", "Writing outputs"])
+@pytest.mark.parametrize("stage", ["Checking the scenario and layers", "Writing outputs"])
 def test_ctrl_c_leaves_previous_outputs_byte_identical(first_run, tmp_path, stage):
     """SIGINT to ``siteplan run`` while it works: exit 130, one line, no traceback, nothing changed."""
     scen, out, before = previous_outputs(first_run, tmp_path)
