@@ -5,18 +5,30 @@ plans: the best one, and K-1 more, each
 
 - within ``within`` (e.g. 5%) of the best plan's objective:
   :math:`c^\top x \le c^\top x^* + w\,|c^\top x^*|`;
-- differing from every earlier plan :math:`k` in at least a share
-  ``differ`` of that plan's new projects: with :math:`S_k` the parcels
-  plan :math:`k` uses for new projects (not inclusionary shares or
-  locked-in parcels, which rules fix),
+- differing from every other plan in at least a share ``differ``
+  (:math:`\delta`) of its *movable* parcels, both ways.
 
-  .. math::
+Difference is measured over the parcels that can move: new projects
+(``role == "new"``) that no lock-in rule fixes. Inclusionary shares in
+commercial projects and locked-in parcels are in every plan by rule, so
+counting them would only dilute the difference. With :math:`M` the movable
+parcels and :math:`S_k \subseteq M` those plan :math:`k` uses, a new plan
+(:math:`z`) must leave out at least :math:`\delta` of each earlier plan's
+movable parcels, and use at least :math:`\delta` of its own movable
+parcels outside them:
 
-      \sum_{i \in S_k} \sum_y z_{iy} \le \lfloor (1 - \delta) |S_k| \rfloor .
+.. math::
 
-Plans that only shuffle units between the same parcels do not count as
-different. :func:`selection_frequency` says, per parcel, how many of the
-plans use it.
+    \sum_{i \in S_k} \sum_y z_{iy} \le \lfloor (1 - \delta) |S_k| \rfloor,
+    \qquad
+    \sum_{i \in S_k} \sum_y z_{iy} \le (1 - \delta) \sum_{i \in M} \sum_y z_{iy} .
+
+So for every pair of plans :math:`(a, b)`, at least :math:`\delta` of
+:math:`a`'s movable parcels are not used by :math:`b`, and the other way
+round. Plans that only shuffle units between the same parcels do not count
+as different. :func:`difference_table` reports what each pair achieves, in
+parcels (the promise) and in units on those parcels;
+:func:`selection_frequency` says, per parcel, how many of the plans use it.
 """
 
 from __future__ import annotations
@@ -33,7 +45,7 @@ from .problem import Problem
 from .result import Plan
 from .solve import _with_row, solve_compiled, solve_problem
 
-__all__ = ["alternatives", "selection_frequency"]
+__all__ = ["alternatives", "difference_table", "movable_parcels", "selection_frequency"]
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +71,8 @@ def alternatives(
     within
         Largest relative loss of objective an alternative may have.
     differ
-        Smallest share of each earlier plan's parcels an alternative must
-        leave out.
+        Smallest share of movable parcels (new projects not locked in) by
+        which every two plans differ, each way (see the module docstring).
 
     Returns
     -------
@@ -81,17 +93,17 @@ def alternatives(
     target = best.report.penalised_objective
     model = _with_row(base, np.arange(base.n_cols), base.cost, -np.inf, target + within * abs(target), rule="alternative_objective")
     pos = pd.Index(ctx.parcels["parcel_id"])
-    # Only new projects can move: inclusionary shares and locked-in parcels
-    # are fixed by rule, so they are left out of the comparison.
-    movable = ctx.parcels["role"].to_numpy() == "new"
-    lock = problem.rule("lock_in")
-    if lock is not None:
-        movable[lock._split(ctx)[0]] = False
+    movable = _movable(problem, ctx)
+    z_movable = movable[ctx.z_parcel]
     while len(plans) < k:
         used = pos.get_indexer(plans[-1].units["parcel_id"].unique())
         used = used[movable[used]]
-        cols = ctx.z_col(np.nonzero(np.isin(ctx.z_parcel, used))[0])
+        in_used = np.isin(ctx.z_parcel, used)
+        cols = ctx.z_col(np.nonzero(in_used)[0])
         model = _with_row(model, cols, np.ones(len(cols)), -np.inf, math.floor((1 - differ) * len(used)), rule="alternative_differ")
+        # ... and the new plan's own movable parcels lie outside them by the same share.
+        both = np.nonzero(z_movable)[0]
+        model = _with_row(model, ctx.z_col(both), np.where(in_used[both], differ, -(1 - differ)), -np.inf, 0.0, rule="alternative_differ")
         try:
             plan = solve_compiled(problem, model, rounding_model=base, **opts)
         except Exception as err:  # no further plan meets both conditions
@@ -100,6 +112,64 @@ def alternatives(
         plans.append(plan)
         log.info("Alternative %d: objective %.1f", len(plans), plan.report.objective)
     return plans
+
+
+def _movable(problem: Problem, ctx) -> np.ndarray:
+    """Boolean per parcel of ``ctx``: a new project no lock-in rule fixes."""
+    movable = ctx.parcels["role"].to_numpy() == "new"
+    lock = problem.rule("lock_in")
+    if lock is not None:
+        movable[lock._split(ctx)[0]] = False
+    return movable
+
+
+def movable_parcels(problem: Problem) -> set:
+    """Ids of the parcels over which alternatives must differ (see the module docstring)."""
+    ctx = problem.context()
+    return set(ctx.parcels["parcel_id"].to_numpy()[_movable(problem, ctx)])
+
+
+def difference_table(plans: list[Plan], *, differ: float | None = None) -> pd.DataFrame:
+    """How much every two plans differ, over the movable parcels.
+
+    One row per pair ``plan_a < plan_b`` (numbered from 1, the best plan
+    first): ``movable_parcels_a``/``_b`` (parcels each uses that can move),
+    ``shared_parcels``; ``parcels_differ_a``, the share of ``a``'s movable
+    parcels that ``b`` does not use (and ``parcels_differ_b`` the other way
+    round), which :func:`alternatives` keeps at least ``differ``;
+    ``units_differ_a``/``_b``, the share of each plan's units on movable
+    parcels that lie on parcels the other plan does not use. With
+    ``differ``, also ``differ`` and ``met`` (both parcel shares at least
+    ``differ``).
+    """
+    cols = ["plan_a", "plan_b", "movable_parcels_a", "movable_parcels_b", "shared_parcels",
+            "parcels_differ_a", "parcels_differ_b", "units_differ_a", "units_differ_b"]
+    if differ is not None:
+        cols += ["differ", "met"]
+    if len(plans) < 2:
+        return pd.DataFrame(columns=cols)
+    movable = movable_parcels(plans[0].problem)
+    units = [p.units.loc[p.units["parcel_id"].isin(movable)].groupby("parcel_id")["units"].sum() for p in plans]
+    rows = []
+    for a in range(len(plans)):
+        for b in range(a + 1, len(plans)):
+            ua, ub = units[a], units[b]
+            sa, sb = set(ua.index), set(ub.index)
+            share = lambda n, d: n / d if d else float("nan")  # noqa: E731
+            row = {
+                "plan_a": a + 1, "plan_b": b + 1,
+                "movable_parcels_a": len(sa), "movable_parcels_b": len(sb), "shared_parcels": len(sa & sb),
+                "parcels_differ_a": share(len(sa - sb), len(sa)),
+                "parcels_differ_b": share(len(sb - sa), len(sb)),
+                "units_differ_a": share(float(ua[~ua.index.isin(sb)].sum()), float(ua.sum())),
+                "units_differ_b": share(float(ub[~ub.index.isin(sa)].sum()), float(ub.sum())),
+            }
+            if differ is not None:
+                row["differ"] = differ
+                ok = lambda v: not v < differ - 1e-9  # noqa: E731  (an empty side has nothing to differ in)
+                row["met"] = ok(row["parcels_differ_a"]) and ok(row["parcels_differ_b"])
+            rows.append(row)
+    return pd.DataFrame(rows, columns=cols)
 
 
 def selection_frequency(plans: list[Plan]) -> pd.DataFrame:

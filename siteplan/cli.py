@@ -142,6 +142,12 @@ def run(
     if len(result.alternatives) > 1:
         objs = ", ".join(f"{p.report.objective:,.1f}" for p in result.alternatives)
         console.print(f"{len(result.alternatives)} alternative plans (objectives {objs}); see selection_frequency.csv")
+        from .alternatives import difference_table
+
+        diff = difference_table(result.alternatives, differ=result.scenario.alternatives.differ)
+        least = diff[["parcels_differ_a", "parcels_differ_b"]].min(axis=None)
+        console.print(f"Every two plans differ in at least {least:.0%} of their movable parcels (new projects not locked in; "
+                      f"asked {result.scenario.alternatives.differ:.0%}); see alternatives_difference.csv")
     if len(result.plan.shortfall):
         console.print(f"[yellow]Shortfall: {result.plan.total_shortfall:,.0f} units; see run.json[/yellow]")
         console.print(Text(result.plan.shortfall.to_string(index=False)), soft_wrap=True)

@@ -22,7 +22,7 @@ from .problem import Problem, problem
 from .render import TileChoice, render_map, tile_choice
 from .result import Plan
 from .access import ParkWorkers, ServiceAccess, TransitAccess
-from .alternatives import alternatives, selection_frequency
+from .alternatives import alternatives, difference_table, movable_parcels, selection_frequency
 from .dispersion import DistrictShare, MaxProjects, ProjectSize, RadiusCap
 from .housing import CATALOGUE
 from .rules import Budget, Inclusionary, LockIn, LockOut, PlotRatio, UnitSizes, YearlyTargets, ZoneTargets
@@ -178,7 +178,11 @@ def write_plan(
     """Write every output of a plan into ``out_dir`` (atomically).
 
     With ``alternatives`` (the best plan first), also ``alternatives.csv``
-    (every plan's allocation, with a ``plan`` column),
+    (every plan's allocation, with a ``plan`` column and ``movable``: the
+    parcel is a new project no lock-in fixes, the parcels over which plans
+    must differ), ``alternatives_difference.csv`` (per pair of plans, the
+    share of each one's movable parcels and units the other does not use;
+    see :func:`siteplan.alternatives.difference_table`),
     ``selection_frequency.csv`` and ``selection.geojson`` (each parcel any
     plan uses, with how many plans use it); ``allocation.geojson`` then
     gives each parcel's ``selected_in`` too, and ``map.html`` a layer of
@@ -202,8 +206,13 @@ def write_plan(
     }
     writers.update(export.planner_writers(plan, layers, scenario, lang=lang, shapefile=shapefile))
     if freq is not None:
+        movable = movable_parcels(alternatives[0].problem)
         writers["alternatives.csv"] = lambda p: export.write_table_csv(
-            pd.concat([a.allocation(net_to_gross=ntg).assign(plan=n) for n, a in enumerate(alternatives, start=1)], ignore_index=True), p
+            pd.concat([a.allocation(net_to_gross=ntg).assign(plan=n) for n, a in enumerate(alternatives, start=1)], ignore_index=True)
+            .pipe(lambda t: t.assign(movable=t["parcel_id"].isin(movable))), p
+        )
+        writers["alternatives_difference.csv"] = lambda p: export.write_table_csv(
+            difference_table(alternatives, differ=scenario.alternatives.differ), p
         )
         writers["selection_frequency.csv"] = lambda p: export.write_table_csv(freq, p)
         writers["selection.geojson"] = lambda p: export.write_geojson(_selection_gdf(freq, layers), p)
