@@ -149,11 +149,12 @@ def rule_findings(layers, scenario: Scenario) -> list[Diagnostic]:
             continue
         for f in check_rule(ctx):
             fix = _contradiction_fix(rule, f.message) if f.level == "error" else None
+            where = str(scenario.source) if scenario.source is not None else ""
             if fix is not None:
-                out.append(Diagnostic("error", f"[rules] {f.rule}", f"{f.message}; {fix}"))
+                out.append(Diagnostic("error", where, f"[rules] {f.rule}: {f.message}; {fix}"))
             else:
-                out.append(Diagnostic("warning", f"[rules] {f.rule}",
-                                      f"{f.message}; a run returns the best plan and reports the shortfall"))
+                out.append(Diagnostic("warning", where, f"[rules] {f.rule}: {f.message}; "
+                                                        "a run returns the best plan and reports the shortfall"))
     return out
 
 

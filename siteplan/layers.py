@@ -314,8 +314,23 @@ def _ids(gdf: pd.DataFrame, mask, id_col: str | None, n: int = 5) -> str:
 
 
 def _values(series: pd.Series, mask, n: int = 5) -> str:
-    vals = list(dict.fromkeys("(empty)" if _is_missing(v) else repr(v) for v in series[np.asarray(mask, dtype=bool)]))
+    vals = list(dict.fromkeys("(empty)" if _is_missing(v) else _plain(v) for v in series[np.asarray(mask, dtype=bool)]))
     return _sample(vals, n)
+
+
+def _plain(v) -> str:
+    """A value as a planner wrote it: text quoted, numbers bare (20170, not np.int64(20170))."""
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and v.is_integer():
+        return f"{v:.0f}"
+    return repr(v) if isinstance(v, str) else str(v)
+
+
+def _verb(mask_or_n, one: str, many: str) -> str:
+    """``one`` for a single feature, ``many`` for several: 'parcel_id P3 holds', 'P0, P1 hold'."""
+    n = int(np.asarray(mask_or_n, dtype=bool).sum()) if not isinstance(mask_or_n, int) else mask_or_n
+    return one if n == 1 else many
 
 
 def _is_missing(v) -> bool:
@@ -840,8 +855,11 @@ def _rename_fields(gdf: gpd.GeoDataFrame, kind: str, mapping: dict[str, str], pa
     ok = True
     unknown = sorted(set(mapping) - known)
     if unknown:
+        close = {u: difflib.get_close_matches(u, sorted(known), n=1, cutoff=0.5) for u in unknown}
+        did = "".join(f" Did you mean {c[0]!r} for {u!r}?" for u, c in close.items() if c)
         found.error(path, f"[fields.{kind}] names siteplan field(s) {unknown} that a {kind} layer does not "
-                          f"have; siteplan's fields are {sorted(known)}")
+                          f"have; siteplan's fields are {sorted(known)}.{did} Write the siteplan field on the left "
+                          "of = and your column on the right, e.g. far_max = \"RJL\"")
         ok = False
     rename: dict[str, str] = {}
     for ours, theirs in mapping.items():
@@ -852,7 +870,8 @@ def _rename_fields(gdf: gpd.GeoDataFrame, kind: str, mapping: dict[str, str], pa
             hint = difflib.get_close_matches(theirs, cols, n=3)
             did = f" Did you mean {', '.join(repr(h) for h in hint)}?" if hint else ""
             found.error(path, f"column {theirs!r} (mapped to {ours!r} in [fields.{kind}]) is not in the layer.{did} "
-                              f"The layer has: {', '.join(cols)}")
+                              f"The layer has: {', '.join(cols)}. Correct the line {ours} = {theirs!r} in "
+                              f"[fields.{kind}] to name one of these columns")
             ok = False
             continue
         if col != theirs:
@@ -1114,7 +1133,8 @@ def _validate_districts(d: gpd.GeoDataFrame, path: Path, scenario: Scenario, fou
         found.error(path, f"field 'zone' is empty for {_ids(d, no_zone, 'district')}; give each district its zone")
     dup = d["district"].duplicated(keep=False) & ~no_name
     if dup.any():
-        found.error(path, f"district names must be unique, but {_sample(sorted(set(d.loc[dup, 'district'])))} occur "
+        names = sorted(set(d.loc[dup, 'district']))
+        found.error(path, f"district names must be unique, but {_sample(names)} {_verb(len(names), 'occurs', 'occur')} "
                           "more than once; merge the polygons of one district (Dissolve in QGIS) or rename them")
     unknown_zones = sorted(set(scenario.zones) - set(d["zone"].dropna()))
     if unknown_zones:
@@ -1131,21 +1151,25 @@ def _validate_parcels(p: gpd.GeoDataFrame, path: Path, districts: gpd.GeoDataFra
                           "give each parcel its id")
     dup = p["parcel_id"].duplicated(keep=False) & ~no_id
     if dup.any():
-        found.error(path, f"parcel_id must be unique, but {_sample(sorted(set(p.loc[dup, 'parcel_id'])))} occur more "
+        ids = sorted(set(p.loc[dup, 'parcel_id']))
+        found.error(path, f"parcel_id must be unique, but {_sample(ids)} {_verb(len(ids), 'occurs', 'occur')} more "
                           f"than once ({int(dup.sum())} parcels); give each parcel its own id")
     far, bad = _parse_numbers(p["far_max"])
     nan = far.isna().to_numpy() & ~bad
     if bad.any():
-        found.error(path, f"field 'far_max' (plot ratio) must be a number, but {_ids(p, bad, 'parcel_id')} hold "
-                          f"{_values(p['far_max'], bad)}; write a number such as 2.5 for each")
+        mixed = " (the column mixes numbers and text)" if (~bad & p["far_max"].notna().to_numpy()).any() else ""
+        found.error(path, f"field 'far_max' (plot ratio) must be a number{mixed}, but {_ids(p, bad, 'parcel_id')} "
+                          f"{_verb(bad, 'holds', 'hold')} {_values(p['far_max'], bad)}; write a number such as 2.5 "
+                          "in field 'far_max' for each")
     if nan.any():
         found.error(path, f"field 'far_max' (plot ratio) is empty for {_ids(p, nan, 'parcel_id')}; fill in the "
                           "plot-ratio cap of each parcel")
     out_of_range = ((far <= 0) | (far > MAX_PLAUSIBLE_FAR)).to_numpy()
     if out_of_range.any():
-        found.error(path, f"far_max (plot ratio) must be above 0 and at most {MAX_PLAUSIBLE_FAR:g}; "
-                          f"{_ids(p, out_of_range, 'parcel_id')} have {sorted(set(far[out_of_range].tolist()))[:5]}. Correct them (a "
-                          "plot ratio of 2.5 is written 2.5, not 250 or 0)")
+        found.error(path, f"field 'far_max' (plot ratio) must be above 0 and at most {MAX_PLAUSIBLE_FAR:g}, but "
+                          f"{_ids(p, out_of_range, 'parcel_id')} {_verb(out_of_range, 'has', 'have')} "
+                          f"{_sample([f'{v:g}' for v in sorted(set(far[out_of_range].tolist()))])}; write each parcel's "
+                          "plot-ratio cap from the regulatory plan (2.5 is written 2.5, not 250 or 0)")
     p["far_max"] = far
     upper, bad_up = _parse_numbers(p["far_upper"])
     if bad_up.any():
@@ -1155,15 +1179,16 @@ def _validate_parcels(p: gpd.GeoDataFrame, path: Path, districts: gpd.GeoDataFra
     years, bad_y = _parse_years(p["available_year"])
     nan_y = years.isna().to_numpy() & ~bad_y
     if bad_y.any():
-        found.error(path, f"field 'available_year' must be a year, but {_ids(p, bad_y, 'parcel_id')} hold "
+        found.error(path, f"field 'available_year' must be a year, but {_ids(p, bad_y, 'parcel_id')} {_verb(bad_y, 'holds', 'hold')} "
                           f"{_values(p['available_year'], bad_y)}; write the year the land is ready, e.g. 2017")
     if nan_y.any():
         found.error(path, f"field 'available_year' is empty for {_ids(p, nan_y, 'parcel_id')}; fill in the year the "
                           "land is ready")
     absurd = ((years < YEAR_RANGE[0]) | (years > YEAR_RANGE[1])).to_numpy()
     if absurd.any():
-        found.error(path, f"field 'available_year' must be a year between {YEAR_RANGE[0]} and {YEAR_RANGE[1]}; "
-                          f"{_ids(p, absurd, 'parcel_id')} have {_values(years.astype('Int64'), absurd)}")
+        found.error(path, f"field 'available_year' must be a year between {YEAR_RANGE[0]} and {YEAR_RANGE[1]}, but "
+                          f"{_ids(p, absurd, 'parcel_id')} {_verb(absurd, 'has', 'have')} "
+                          f"{_values(years.astype('Int64'), absurd)}; write the year the land is ready, e.g. 2017")
     p["available_year"] = _whole_years(years)
     late = (years > scenario.plan.last_year).to_numpy() & ~absurd
     if late.any():
@@ -1179,8 +1204,9 @@ def _validate_parcels(p: gpd.GeoDataFrame, path: Path, districts: gpd.GeoDataFra
     p["status"] = status.fillna("reserve")
     depot, bad_d = _parse_flags(p["metro_depot"])
     if bad_d.any():
-        found.error(path, f"field 'metro_depot' must be true or false (1/0, 是/否), but {_ids(p, bad_d, 'parcel_id')} "
-                          f"hold {_values(p['metro_depot'], bad_d)}")
+        found.error(path, f"field 'metro_depot' must be true or false, but {_ids(p, bad_d, 'parcel_id')} "
+                          f"{_verb(bad_d, 'holds', 'hold')} {_values(p['metro_depot'], bad_d)}; write 1 or 0, true or "
+                          "false, 是 or 否 (empty counts as no)")
     p["metro_depot"] = depot
     p["district"] = _as_text(p["district"])
     no_d = p["district"].isna().to_numpy()
@@ -1266,7 +1292,7 @@ def _validate_years(gdf: gpd.GeoDataFrame, col: str, path: Path, kind: str, foun
     id_col = _ID_COLUMN.get(kind)
     if bad.any() or nan.any() or absurd.any():
         wrong = bad | nan | absurd
-        found.error(path, f"field {col!r} must be a year, but {_ids(gdf, wrong, id_col)} hold "
+        found.error(path, f"field {col!r} must be a year, but {_ids(gdf, wrong, id_col)} {_verb(wrong, 'holds', 'hold')} "
                           f"{_values(gdf[col], wrong)}; write the year it opens, e.g. 2018")
     gdf[col] = _whole_years(years)
     return gdf
@@ -1311,10 +1337,10 @@ def _working_crs(scenario: Scenario, found: _Findings) -> CRS | None:
     try:
         crs = CRS.from_user_input(scenario.plan.crs)
     except Exception:
-        found.error(None, f"[plan] crs = {scenario.plan.crs!r} is not a CRS pyproj knows; use e.g. 'EPSG:4549'")
+        found.error(scenario.source, f"[plan] crs = {scenario.plan.crs!r} is not a CRS pyproj knows; use e.g. 'EPSG:4549'")
         return None
     if not crs.is_projected:
-        found.error(None, f"[plan] crs = {scenario.plan.crs!r} is geographic; siteplan measures in metres, so "
+        found.error(scenario.source, f"[plan] crs = {scenario.plan.crs!r} is geographic; siteplan measures in metres, so "
                           "choose a projected CRS such as CGCS2000 Gauss-Kruger (EPSG:4549 for 120E)")
         return None
     return crs

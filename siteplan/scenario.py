@@ -181,7 +181,8 @@ class LayerPaths(_Section):
         for table in ("encoding", "crs", "layer"):
             for kind in getattr(self, table):
                 if getattr(self, kind) is None:
-                    raise ValueError(f"[layers.{table}] names {kind}, but [layers] gives no {kind} file")
+                    raise ValueError(f"[layers.{table}] names {kind}, but [layers] gives no {kind} file; add "
+                                     f"{kind} = \"<file>\" to [layers], or remove {kind} from [layers.{table}]")
         return self
 
 
@@ -219,7 +220,8 @@ class ProjectSizeRule(_Section):
     def _min_below_max(self) -> ProjectSizeRule:
         if self.max_units is not None and self.min_units > self.max_units:
             raise ValueError(
-                f"min_units {self.min_units} is above max_units {self.max_units}"
+                f"min_units {self.min_units} is above max_units {self.max_units}; lower min_units or raise "
+                "max_units, so that a project can have a size"
             )
         return self
 
@@ -460,39 +462,41 @@ class Scenario(_Section):
 
     @model_validator(mode="after")
     def _check_types(self) -> Scenario:
+        problems: list[str] = []  # every problem across sections, reported together
         if not self.types:
-            raise ValueError("[types] is empty: define at least one housing type")
+            problems.append("[types] is empty: define at least one housing type")
         n_years = len(self.plan.years)
         for code, t in self.types.items():
             if len(t.targets) != n_years:
-                raise ValueError(
+                problems.append(
                     f"types.{code}.targets has {len(t.targets)} values but the plan "
                     f"has {n_years} years ({self.plan.first_year}-{self.plan.last_year}); "
                     "give one target per year"
                 )
             known = CATALOGUE.get(code)
             if known is None and not t.label:
-                raise ValueError(
+                problems.append(
                     f"types.{code} is not a known type ({', '.join(CATALOGUE)}); "
                     "give it a label to define a new one"
                 )
             cap = known.max_unit_area_m2 if known else None
             if cap is not None and t.unit_area_m2 > cap and not t.allow_oversize:
-                raise ValueError(
+                problems.append(
                     f"types.{code}.unit_area_m2 = {t.unit_area_m2:g} m2 is above the "
                     f"policy cap of {cap:g} m2 for {known.label_zh}; lower it or set "
                     "allow_oversize = true"
                 )
             if t.persons_per_unit and t.unit_area_m2 / t.persons_per_unit < DORMITORY_MIN_M2_PER_PERSON:
-                raise ValueError(
+                problems.append(
                     f"types.{code}: {t.unit_area_m2:g} m2 for {t.persons_per_unit:g} persons is "
                     f"{t.unit_area_m2 / t.persons_per_unit:.1f} m2 each, below the dormitory minimum of "
-                    f"{DORMITORY_MIN_M2_PER_PERSON:g} m2 per person"
+                    f"{DORMITORY_MIN_M2_PER_PERSON:g} m2 per person; raise unit_area_m2 or lower persons_per_unit"
                 )
         for where, values in (("zones", self.zones), ("districts", self.districts)):
             for name, v in values.items():
                 if isinstance(v, list) and len(v) != n_years:
-                    raise ValueError(f"{where}.{name} has {len(v)} yearly values but the plan has {n_years} years")
+                    problems.append(f"{where}.{name} has {len(v)} yearly values but the plan has {n_years} years; "
+                                    "give one value per year, or one number for the whole plan")
         # Type codes named in rules must be defined (defaults that name
         # types the scenario lacks are simply not used).
         used = {"rules.transit.share_by_type": list(self.rules.transit.share_by_type)}
@@ -504,13 +508,17 @@ class Scenario(_Section):
         for where, codes in used.items():
             missing = [c for c in codes if c not in self.types]
             if missing:
-                raise ValueError(f"{where} names {missing}, which [types] does not define; define them or remove them")
+                problems.append(f"{where} names {missing}, which [types] does not define; define them or remove them")
         if self.rules.budget is not None:
             if len(self.rules.budget.per_year_yi_yuan) != n_years:
-                raise ValueError(f"rules.budget.per_year_yi_yuan has {len(self.rules.budget.per_year_yi_yuan)} values for {n_years} plan years")
+                problems.append(f"rules.budget.per_year_yi_yuan has {len(self.rules.budget.per_year_yi_yuan)} values "
+                                f"for {n_years} plan years; give one budget per year")
             no_cost = [c for c, t in self.types.items() if t.cost_yuan_per_m2 is None]
             if no_cost:
-                raise ValueError(f"rules.budget needs types.<code>.cost_yuan_per_m2 for {no_cost}")
+                problems.append(f"rules.budget needs types.<code>.cost_yuan_per_m2 for {no_cost}; give each type "
+                                "its cost, or switch the budget rule off")
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
     # -- derived views -----------------------------------------------------
@@ -577,10 +585,29 @@ def _model_or_dict(ann: object) -> object:
     return ann
 
 
-def _format_validation_error(err: ValidationError, where: str) -> str:
-    lines = [f"{where}: {err.error_count()} problem(s) in the scenario"]
+def _target_year(loc: tuple, data: dict | None) -> int | None:
+    """The plan year of ``types.<code>.targets.<i>``, from the document's [plan] first_year."""
+    plan = data.get("plan") if isinstance(data, dict) else None
+    first = plan.get("first_year") if isinstance(plan, dict) else None
+    if isinstance(first, int) and len(loc) == 4 and loc[0] == "types" and loc[2] == "targets" and isinstance(loc[3], int):
+        return first + loc[3]
+    return None
+
+
+def _format_validation_error(err: ValidationError, where: str, data: dict | None = None) -> str:
+    lines = []
     for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        loc = ".".join(str(p) for p in e["loc"])
+        year = _target_year(tuple(e["loc"]), data)
+        if not loc:
+            # Checks across sections name their own keys, one problem a line.
+            lines += [f"  - {m}" for m in e["msg"].removeprefix("Value error, ").splitlines()]
+            continue
+        if year is not None and e["type"] in ("greater_than_equal", "int_parsing", "int_type", "int_from_float"):
+            code = e["loc"][1]
+            lines.append(f"  - types.{code}.targets: the {year} target is {_plain(e.get('input'))}, not a whole number "
+                         f"of 0 or more; write the units of {code} to place in {year}, e.g. 0")
+            continue
         if e["type"] == "extra_forbidden":
             close = difflib.get_close_matches(str(e["loc"][-1]), _keys_at(tuple(e["loc"][:-1])), n=2, cutoff=0.6)
             did = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
@@ -590,7 +617,11 @@ def _format_validation_error(err: ValidationError, where: str) -> str:
         else:
             msg = e["msg"].removeprefix("Value error, ")
         lines.append(f"  - {loc}: {msg}")
-    return "\n".join(lines)
+    return "\n".join([f"{where}: {len(lines)} problem(s) in the scenario", *lines])
+
+
+def _plain(value: object) -> str:
+    return repr(value) if isinstance(value, str) else str(value)
 
 
 def parse_scenario(data: dict, *, base_dir: Path | None = None, where: str = "scenario") -> Scenario:
@@ -613,7 +644,7 @@ def parse_scenario(data: dict, *, base_dir: Path | None = None, where: str = "sc
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as err:
-        raise ScenarioError(_format_validation_error(err, where)) from None
+        raise ScenarioError(_format_validation_error(err, where, data)) from None
     if base_dir is not None:
         resolved = {}
         for key in LAYER_PATH_KEYS:
@@ -670,7 +701,8 @@ def load_scenario(path: str | Path) -> Scenario:
     try:
         data = tomllib.loads(text.removeprefix("\ufeff"))
     except tomllib.TOMLDecodeError as err:
-        raise ScenarioError(f"{path}: not valid TOML: {err}") from None
+        raise ScenarioError(f"{path}: not valid TOML: {err}; correct the file there (a table is written [name], "
+                            "a setting key = value, text in double quotes)") from None
     scenario = parse_scenario(data, base_dir=path.parent, where=str(path))
     scenario._source = path.resolve()
     scenario._sha256 = hashlib.sha256(raw).hexdigest()

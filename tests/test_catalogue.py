@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import shutil
 import subprocess
 import sys
@@ -63,14 +64,16 @@ class Case:
     then: Callable[[Layers], object] | None = None
     via_check: bool = False
     needs: str | None = None
+    fix: str | None = None  # for errors: the fix, in the same message as ``says``
 
 
 CASES: list[Case] = []
 
 
-def case(id: str, outcome: str, *says: str, then=None, via_check: bool = False, needs: str | None = None):
+def case(id: str, outcome: str, *says: str, then=None, via_check: bool = False, needs: str | None = None,
+         fix: str | None = None):
     def register(make):
-        CASES.append(Case(id, make, outcome, says, then, via_check, needs))
+        CASES.append(Case(id, make, outcome, says, then, via_check, needs, fix))
         return make
 
     return register
@@ -107,22 +110,26 @@ def square(i: int, side: float = 100.0) -> shapely.Polygon:
 # -- layers -------------------------------------------------------------------
 
 
-@case("missing-file", "error", "stations.gpkg: the stations layer file does not exist", "check [layers] stations")
+@case("missing-file", "error", "stations.gpkg: the stations layer file does not exist", "check [layers] stations",
+      fix='check [layers] stations in the scenario')
 def _(scen):
     (scen.parent / "stations.gpkg").unlink()
 
 
-@case("unreadable-file", "error", "parcels.gpkg: cannot read the parcels layer", "export it again")
+@case("unreadable-file", "error", "parcels.gpkg: cannot read the parcels layer", "export it again",
+      fix='export it again as GeoPackage or shapefile')
 def _(scen):
     (scen.parent / "parcels.gpkg").write_bytes(b"this is not a GeoPackage\n" * 40)
 
 
-@case("empty-layer", "error", "parcels.gpkg", "the parcels layer has no features", "[layers] parcels")
+@case("empty-layer", "error", "parcels.gpkg", "the parcels layer has no features", "[layers] parcels",
+      fix='add them, or point [layers] parcels at the right file')
 def _(scen):
     edit_layer(scen.parent, "parcels", lambda g: g.iloc[:0])
 
 
-@case("no-crs", "error", "parks.gpkg", "the parks layer has no CRS", '[layers.crs] parks = "EPSG:4549"')
+@case("no-crs", "error", "parks.gpkg", "the parks layer has no CRS", '[layers.crs] parks = "EPSG:4549"',
+      fix='state it in the scenario: [layers.crs] parks = "EPSG:4549"')
 def _(scen):
     edit_layer(scen.parent, "parks", lambda g: g.set_crs(None, allow_override=True))
 
@@ -133,7 +140,8 @@ def _(scen):
     add_to_scenario(scen, "layers.crs", 'parks = "EPSG:4549"')
 
 
-@case("shapefile-without-prj", "error", "parcels.shp", "no CRS", ".prj", "[layers.crs] parcels")
+@case("shapefile-without-prj", "error", "parcels.shp", "no CRS", ".prj", "[layers.crs] parcels",
+      fix='state it in the scenario: [layers.crs] parcels = "EPSG:4549"')
 def _(scen):
     read(scen.parent, "parcels").to_file(scen.parent / "parcels.shp", engine="pyogrio")
     (scen.parent / "parcels.prj").unlink()
@@ -166,22 +174,26 @@ def _(scen):
 
 
 @case("eastings-of-another-zone", "error", "parcels.gpkg", "do not fit the layer's CRS", "prefix 39",
-      "EPSG:4527", "[layers.crs] parcels")
+      "EPSG:4527", "[layers.crs] parcels",
+      fix='State the real CRS: [layers.crs] parcels = "EPSG:...", or fix the .prj')
 def _(scen):
     edit_layer(scen.parent, "parcels", lambda g: g.set_geometry(g.translate(39_000_000)))
 
 
-@case("degrees-under-projected-crs", "error", "stations.gpkg", "look like degrees", '[layers.crs] stations = "EPSG:4490"')
+@case("degrees-under-projected-crs", "error", "stations.gpkg", "look like degrees", '[layers.crs] stations = "EPSG:4490"',
+      fix='state it: [layers.crs] stations = "EPSG:4490"')
 def _(scen):
     edit_layer(scen.parent, "stations", lambda g: g.to_crs("EPSG:4326").set_crs("EPSG:4549", allow_override=True))
 
 
-@case("metres-under-geographic-crs", "error", "parcels.gpkg", "are not degrees", "[layers.crs] parcels")
+@case("metres-under-geographic-crs", "error", "parcels.gpkg", "are not degrees", "[layers.crs] parcels",
+      fix='State the real one: [layers.crs] parcels')
 def _(scen):
     edit_layer(scen.parent, "parcels", lambda g: g.set_crs("EPSG:4490", allow_override=True))
 
 
-@case("coordinates-outside-the-crs-area", "error", "districts.gpkg", "lie outside the area", "[layers.crs] districts")
+@case("coordinates-outside-the-crs-area", "error", "districts.gpkg", "lie outside the area", "[layers.crs] districts",
+      fix='State the real one in the scenario: [layers.crs] districts')
 def _(scen):
     edit_layer(scen.parent, "districts", lambda g: g.set_geometry(g.translate(0, 4_500_000)))
 
@@ -247,7 +259,8 @@ def _(scen):
     gbk_parcels(scen, cpg="UTF-8")
 
 
-@case("stated-encoding-is-wrong", "error", "地块.shp", "is not valid UTF-8", "[layers.encoding] parcels")
+@case("stated-encoding-is-wrong", "error", "地块.shp", "is not valid UTF-8", "[layers.encoding] parcels",
+      fix='check [layers.encoding] parcels in the scenario')
 def _(scen):
     gbk_parcels(scen, cpg=None, encoding_line='parcels = "UTF-8"')
 
@@ -269,7 +282,8 @@ def _(scen):
 
 
 @case("utf8-field-name-cut-and-unmapped", "error", "parcels.shp", "required field 'far_max' is missing",
-      "Did you mean '容积率'", '[fields.parcels] far_max = "容积率"')
+      "Did you mean '容积率'", '[fields.parcels] far_max = "容积率"',
+      fix='Map your column to it in the scenario: [fields.parcels] far_max = "容积率"')
 def _(scen):
     cut_field_names(scen, map_full_name=False)
 
@@ -281,7 +295,8 @@ def two_layer_file(scen: Path) -> None:
     set_layer_path(scen, "parcels", "city.gpkg")
 
 
-@case("file-with-several-layers", "error", "city.gpkg", "holds 2 layers (dk2016, qx)", '[layers.layer] parcels = "dk2016"')
+@case("file-with-several-layers", "error", "city.gpkg", "holds 2 layers (dk2016, qx)", '[layers.layer] parcels = "dk2016"',
+      fix='say which one is the parcels layer: [layers.layer] parcels = "dk2016"')
 def _(scen):
     two_layer_file(scen)
 
@@ -343,12 +358,13 @@ def _(scen):
 
 
 @case("points-as-parcels", "error", "parcels.gpkg", "are ['Point'], but a parcels layer needs", "parcel_id P0",
-      "export the right geometry type")
+      "export the right geometry type", fix='export the right geometry type from your GIS')
 def _(scen):
     edit_layer(scen.parent, "parcels", lambda g: g.set_geometry(g.centroid))
 
 
-@case("lines-as-parcels", "error", "parcels.gpkg", "['LineString']", "parcel_id P0", "export the right geometry type")
+@case("lines-as-parcels", "error", "parcels.gpkg", "['LineString']", "parcel_id P0", "export the right geometry type",
+      fix='export the right geometry type from your GIS')
 def _(scen):
     edit_layer(scen.parent, "parcels", lambda g: g.set_geometry(g.boundary))
 
@@ -364,7 +380,8 @@ def _(scen):
     edit_layer(scen.parent, "parcels", edit)
 
 
-@case("no-geometry-at-all", "error", "parcels.gpkg", "none of the 8 feature(s) has a geometry", "export the parcels layer again")
+@case("no-geometry-at-all", "error", "parcels.gpkg", "none of the 8 feature(s) has a geometry", "export the parcels layer again",
+      fix='export the parcels layer again with its shapes')
 def _(scen):
     edit_layer(scen.parent, "parcels", lambda g: g.set_geometry(gpd.GeoSeries([None] * len(g), crs=g.crs)))
 
@@ -407,7 +424,8 @@ def _(scen):
 
 
 @case("required-field-missing", "error", "parcels.gpkg", "required field 'far_max' is missing", "Did you mean 'far_mx'",
-      '[fields.parcels] far_max = "far_mx"')
+      '[fields.parcels] far_max = "far_mx"',
+      fix='Map your column to it in the scenario: [fields.parcels] far_max = "far_mx"')
 def _(scen):
     edit_layer(scen.parent, "parcels", lambda g: g.rename(columns={"far_max": "far_mx"}))
 
@@ -416,7 +434,8 @@ PINYIN = {"parcel_id": "DKBH", "far_max": "RJL", "available_year": "GYNF", "dist
 
 
 @case("pinyin-columns-unmapped", "error", "parcels.gpkg", "required field 'far_max' is missing",
-      "Did you mean 'RJL' (容积率)", '[fields.parcels] far_max = "RJL"', "'DKBH' (地块编号)")
+      "Did you mean 'RJL' (容积率)", '[fields.parcels] far_max = "RJL"', "'DKBH' (地块编号)",
+      fix='[fields.parcels] far_max = "RJL"')
 def _(scen):
     edit_layer(scen.parent, "parcels", lambda g: g.rename(columns=PINYIN))
 
@@ -427,24 +446,27 @@ def _(scen):
     add_to_scenario(scen, "fields.parcels", "\n".join(f'{k} = "{v}"' for k, v in PINYIN.items()))
 
 
-@case("mapped-column-missing", "error", "parcels.gpkg", "column 'RJL' (mapped to 'far_max' in [fields.parcels]) is not in the layer")
+@case("mapped-column-missing", "error", "parcels.gpkg", "column 'RJL' (mapped to 'far_max' in [fields.parcels]) is not in the layer",
+      fix="Correct the line far_max = 'RJL' in [fields.parcels] to name one of these columns")
 def _(scen):
     add_to_scenario(scen, "fields.parcels", 'far_max = "RJL"')
 
 
-@case("mapping-names-unknown-field", "error", "parcels.gpkg", "[fields.parcels] names siteplan field(s) ['plot_ratio']")
+@case("mapping-names-unknown-field", "error", "parcels.gpkg", "[fields.parcels] names siteplan field(s) ['plot_ratio']",
+      fix='Write the siteplan field on the left of = and your column on the right')
 def _(scen):
     add_to_scenario(scen, "fields.parcels", 'plot_ratio = "far_max"')
 
 
-@case("two-fields-mapped-to-one-column", "error", "parcels.gpkg", "maps both 'far_max' and 'far_upper' to the column 'RJL'")
+@case("two-fields-mapped-to-one-column", "error", "parcels.gpkg", "maps both 'far_max' and 'far_upper' to the column 'RJL'",
+      fix='map each siteplan field to its own column')
 def _(scen):
     edit_layer(scen.parent, "parcels", lambda g: g.rename(columns={"far_max": "RJL"}))
     add_to_scenario(scen, "fields.parcels", 'far_max = "RJL"\nfar_upper = "RJL"')
 
 
-@case("duplicate-parcel-ids", "error", "parcels.gpkg", "parcel_id must be unique", "P0 occur more than once",
-      "give each parcel its own id")
+@case("duplicate-parcel-ids", "error", "parcels.gpkg", "parcel_id must be unique", "P0 occurs more than once",
+      "give each parcel its own id", fix='give each parcel its own id')
 def _(scen):
     set_value("parcels", 1, "parcel_id", "P0")(scen)
 
@@ -454,35 +476,39 @@ def _(scen):
     edit_layer(scen.parent, "parcels", lambda g: g.assign(parcel_id=np.arange(1001, 1009, dtype="int64")))
 
 
-@case("empty-parcel-id", "error", "parcels.gpkg", "field 'parcel_id' is empty for 1 parcel(s)", "give each parcel its id")
+@case("empty-parcel-id", "error", "parcels.gpkg", "field 'parcel_id' is empty for 1 parcel(s)", "give each parcel its id",
+      fix='give each parcel its id')
 def _(scen):
     set_value("parcels", 2, "parcel_id", None)(scen)
 
 
 @case("plot-ratio-not-a-number", "error", "parcels.gpkg", "field 'far_max' (plot ratio) must be a number",
-      "parcel_id P3", "'高'", "write a number")
+      "parcel_id P3 holds '高'", "write a number",
+      fix="write a number such as 2.5 in field 'far_max' for each")
 def _(scen):
     set_value("parcels", 3, "far_max", "高", as_text=True)(scen)
 
 
-@case("plot-ratio-zero", "error", "parcels.gpkg", "must be above 0 and at most 20", "parcel_id P3", "[0.0]")
+@case("plot-ratio-zero", "error", "parcels.gpkg", "must be above 0 and at most 20", "parcel_id P3 has 0;",
+      fix="write each parcel's plot-ratio cap from the regulatory plan")
 def _(scen):
     set_value("parcels", 3, "far_max", 0.0)(scen)
 
 
-@case("plot-ratio-negative", "error", "parcels.gpkg", "must be above 0 and at most 20", "parcel_id P3", "[-1.5]")
+@case("plot-ratio-negative", "error", "parcels.gpkg", "must be above 0 and at most 20", "parcel_id P3 has -1.5;",
+      fix="write each parcel's plot-ratio cap from the regulatory plan")
 def _(scen):
     set_value("parcels", 3, "far_max", -1.5)(scen)
 
 
-@case("plot-ratio-absurd", "error", "parcels.gpkg", "must be above 0 and at most 20", "parcel_id P3", "[250.0]",
-      "not 250")
+@case("plot-ratio-absurd", "error", "parcels.gpkg", "must be above 0 and at most 20", "parcel_id P3 has 250;",
+      "not 250", fix="write each parcel's plot-ratio cap from the regulatory plan")
 def _(scen):
     set_value("parcels", 3, "far_max", 250.0)(scen)
 
 
 @case("plot-ratio-empty", "error", "parcels.gpkg", "field 'far_max' (plot ratio) is empty for parcel_id P3",
-      "fill in the plot-ratio cap")
+      "fill in the plot-ratio cap", fix='fill in the plot-ratio cap of each parcel')
 def _(scen):
     set_value("parcels", 3, "far_max", np.nan)(scen)
 
@@ -499,13 +525,13 @@ def _(scen):
 
 
 @case("available-year-absurd", "error", "parcels.gpkg", "field 'available_year' must be a year between 1900 and 2100",
-      "parcel_id P3", "20170")
+      "parcel_id P3 has 20170;", fix='write the year the land is ready, e.g. 2017')
 def _(scen):
     set_value("parcels", 3, "available_year", 20170)(scen)
 
 
 @case("available-year-fraction", "error", "parcels.gpkg", "field 'available_year' must be a year", "parcel_id P3",
-      "'2016.5'", "e.g. 2017")
+      "'2016.5'", "e.g. 2017", fix='write the year the land is ready, e.g. 2017')
 def _(scen):
     set_value("parcels", 3, "available_year", "2016.5", as_text=True)(scen)
 
@@ -523,7 +549,8 @@ def _(scen):
 
 
 @case("district-not-in-districts-layer", "error", "parcels.gpkg", "name districts that are not in the districts layer",
-      "parcel_id P0", "'东城' -> '东城区'?", "Correct field 'district'")
+      "parcel_id P0", "'东城' -> '东城区'?", "Correct field 'district'",
+      fix="Correct field 'district'; known districts: 东城区, 西城区")
 def _(scen):
     set_value("parcels", 0, "district", "东城")(scen)
 
@@ -533,7 +560,8 @@ def _(scen):
     set_value("parcels", 0, "district", " 东城区\u3000")(scen)
 
 
-@case("district-empty", "error", "parcels.gpkg", "field 'district' is empty for parcel_id P3")
+@case("district-empty", "error", "parcels.gpkg", "field 'district' is empty for parcel_id P3",
+      fix='name the district each parcel lies in, as in the districts layer')
 def _(scen):
     set_value("parcels", 3, "district", None)(scen)
 
@@ -547,7 +575,8 @@ def mixed_geojson(scen: Path, far_values: list) -> None:
     set_layer_path(scen, "parcels", "parcels.geojson")
 
 
-@case("mixed-types-in-a-column", "error", "parcels.geojson", "must be a number", "parcel_id P5", "'高'")
+@case("mixed-types-in-a-column", "error", "parcels.geojson", "field 'far_max' (plot ratio) must be a number", "mixes numbers and text", "parcel_id P5 holds '高'",
+      fix="write a number such as 2.5 in field 'far_max' for each")
 def _(scen):
     mixed_geojson(scen, [2, 2.5, "2.0", 3, "2", "高", 2, 2])
 
@@ -562,7 +591,8 @@ def _(scen):
     edit_layer(scen.parent, "parcels", lambda g: g.assign(metro_depot=["是", "否", None, "否", "否", "0", "false", "否"]))
 
 
-@case("flag-that-is-not-a-flag", "error", "parcels.gpkg", "field 'metro_depot' must be true or false", "parcel_id P1", "'maybe'")
+@case("flag-that-is-not-a-flag", "error", "parcels.gpkg", "field 'metro_depot' must be true or false", "parcel_id P1 holds 'maybe'",
+      fix='write 1 or 0, true or false, 是 or 否')
 def _(scen):
     edit_layer(scen.parent, "parcels", lambda g: g.assign(metro_depot=["是", "maybe", "否", "否", "否", "否", "否", "否"]))
 
@@ -573,24 +603,26 @@ def _(scen):
     set_value("parcels", 3, "status", None)(scen)
 
 
-@case("station-open-year-missing", "error", "stations.gpkg", "field 'open_year' must be a year", "station 乙站",
-      "write the year it opens")
+@case("station-open-year-missing", "error", "stations.gpkg", "field 'open_year' must be a year", "station 乙站 holds (empty)",
+      "write the year it opens", fix='write the year it opens, e.g. 2018')
 def _(scen):
     set_value("stations", 1, "open_year", None)(scen)
 
 
-@case("district-names-duplicated", "error", "districts.gpkg", "district names must be unique", "东城区 occur more than once",
-      "Dissolve")
+@case("district-names-duplicated", "error", "districts.gpkg", "district names must be unique", "东城区 occurs more than once",
+      "Dissolve", fix='merge the polygons of one district (Dissolve in QGIS) or rename them')
 def _(scen):
     set_value("districts", 1, "district", "东城区")(scen)
 
 
-@case("district-zone-empty", "error", "districts.gpkg", "field 'zone' is empty for district 西城区", "give each district its zone")
+@case("district-zone-empty", "error", "districts.gpkg", "field 'zone' is empty for district 西城区", "give each district its zone",
+      fix='give each district its zone')
 def _(scen):
     set_value("districts", 1, "zone", None)(scen)
 
 
-@case("zone-target-for-unknown-zone", "error", "districts.gpkg", "[zones] in the scenario names ['北区']")
+@case("zone-target-for-unknown-zone", "error", "districts.gpkg", "[zones] in the scenario names ['北区']",
+      fix="Correct the names in [zones] or in field 'zone'")
 def _(scen):
     edit_scenario(scen, '"东区" = 300', '"东区" = 300\n"北区" = 100')
 
@@ -602,7 +634,8 @@ def _(scen):
 
 
 @case("services-field-in-chinese", "error", "services.gpkg", "required field 'category' is missing",
-      "Did you mean '类别'", '[fields.services] category = "类别"')
+      "Did you mean '类别'", '[fields.services] category = "类别"',
+      fix='Map your column to it in the scenario: [fields.services] category = "类别"')
 def _(scen):
     edit_layer(scen.parent, "services", lambda g: g.rename(columns={"category": "类别"}))
 
@@ -610,44 +643,51 @@ def _(scen):
 # -- scenario -------------------------------------------------------------------
 
 
-@case("unknown-key", "error", "scenario.toml", "rules.transit.withinm: unknown key", "did you mean 'within_m'")
+@case("unknown-key", "error", "scenario.toml", "rules.transit.withinm: unknown key", "did you mean 'within_m'",
+      fix="did you mean 'within_m'?")
 def _(scen):
     edit_scenario(scen, "within_m = 800", "withinm = 800")
 
 
-@case("misspelt-section", "error", "scenario.toml", "zone: unknown key", "did you mean 'zones'")
+@case("misspelt-section", "error", "scenario.toml", "zone: unknown key", "did you mean 'zones'",
+      fix="did you mean 'zones'?")
 def _(scen):
     edit_scenario(scen, "[zones]", "[zone]")
 
 
-@case("type-code-used-but-not-defined", "error", "scenario.toml", "rules.parks.types", "'economy'", "[types] does not define")
+@case("type-code-used-but-not-defined", "error", "scenario.toml", "rules.parks.types", "'economy'", "[types] does not define",
+      fix='define them or remove them')
 def _(scen):
     add_to_scenario(scen, "rules.parks", 'types = ["economy"]')
 
 
-@case("negative-target", "error", "scenario.toml", "types.public_rental.targets.0", "greater than or equal to 0")
+@case("negative-target", "error", "scenario.toml", "types.public_rental.targets: the 2016 target is -600",
+      fix='write the units of public_rental to place in 2016')
 def _(scen):
     edit_scenario(scen, "targets = [600, 400]", "targets = [-600, 400]")
 
 
-@case("shares-summing-above-one", "error", "district_share", "2 districts x min_share 60% is more than the whole plan",
-      "lower [rules.district_share] min_share below 1/2 = 0.5", via_check=True)
+@case("shares-summing-above-one", "error", "scenario.toml", "[rules] district_share", "2 districts x min_share 60% is more than the whole plan",
+      "lower [rules.district_share] min_share below 1/2 = 0.5", via_check=True,
+      fix='lower [rules.district_share] min_share below 1/2 = 0.5')
 def _(scen):
     add_to_scenario(scen, "rules.district_share", "min_share = 0.6\nmax_share = 0.9")
 
 
-@case("min-above-max", "error", "scenario.toml", "rules.project_size", "min_units 100 is above max_units 50")
+@case("min-above-max", "error", "scenario.toml", "rules.project_size", "min_units 100 is above max_units 50",
+      fix='lower min_units or raise max_units')
 def _(scen):
     edit_scenario(scen, "max_units = 500", "max_units = 50")
 
 
-@case("years-out-of-order", "error", "scenario.toml", "last_year 2016 is before first_year 2017", "swap them")
+@case("years-out-of-order", "error", "scenario.toml", "last_year 2016 is before first_year 2017", "swap them",
+      fix='swap them')
 def _(scen):
     edit_scenario(scen, "first_year = 2016\nlast_year = 2017", "first_year = 2017\nlast_year = 2016")
 
 
 @case("unit-size-above-policy-cap", "error", "scenario.toml", "types.public_rental.unit_area_m2 = 75 m2",
-      "policy cap of 60 m2", "allow_oversize = true")
+      "policy cap of 60 m2", "allow_oversize = true", fix='lower it or set allow_oversize = true')
 def _(scen):
     edit_scenario(scen, "unit_area_m2 = 50", "unit_area_m2 = 75")
 
@@ -659,33 +699,39 @@ def _(scen):
     set_layer_path(scen, "stations", "../stations-elsewhere.gpkg")
 
 
-@case("scenario-not-utf8", "error", "scenario.toml", "not UTF-8", "Save As, Encoding: UTF-8")
+@case("scenario-not-utf8", "error", "scenario.toml", "not UTF-8", "Save As, Encoding: UTF-8",
+      fix='save the file as UTF-8 (in Notepad: Save As, Encoding: UTF-8)')
 def _(scen):
     scen.write_bytes(scen.read_text(encoding="utf-8").encode("gbk"))
 
 
-@case("scenario-not-toml", "error", "scenario.toml", "not valid TOML")
+@case("scenario-not-toml", "error", "scenario.toml", "not valid TOML",
+      fix='correct the file there')
 def _(scen):
     scen.write_text(scen.read_text(encoding="utf-8").replace("[plan]", "[plan"), encoding="utf-8")
 
 
-@case("unknown-encoding-in-scenario", "error", "scenario.toml", "layers.encoding", "'KLINGON' is not an encoding")
+@case("unknown-encoding-in-scenario", "error", "scenario.toml", "layers.encoding", "'KLINGON' is not an encoding",
+      fix='use e.g. "GBK" or "UTF-8"')
 def _(scen):
     add_to_scenario(scen, "layers.encoding", 'parcels = "KLINGON"')
 
 
-@case("unknown-crs-in-scenario", "error", "scenario.toml", "layers.crs", "'EPSG:999999' is not a CRS pyproj knows")
+@case("unknown-crs-in-scenario", "error", "scenario.toml", "layers.crs", "'EPSG:999999' is not a CRS pyproj knows",
+      fix='use e.g. "EPSG:4549"')
 def _(scen):
     add_to_scenario(scen, "layers.crs", 'parcels = "EPSG:999999"')
 
 
 @case("layer-option-for-absent-layer", "error", "scenario.toml", "[layers.encoding] names constraints",
-      "gives no constraints file")
+      "gives no constraints file",
+      fix='add constraints = "<file>" to [layers], or remove constraints from [layers.encoding]')
 def _(scen):
     add_to_scenario(scen, "layers.encoding", 'constraints = "GBK"')
 
 
-@case("geographic-working-crs", "error", "[plan] crs = 'EPSG:4326' is geographic", "EPSG:4549")
+@case("geographic-working-crs", "error", "scenario.toml", "[plan] crs = 'EPSG:4326' is geographic", "EPSG:4549",
+      fix='choose a projected CRS such as CGCS2000 Gauss-Kruger')
 def _(scen):
     edit_scenario(scen, 'crs = "EPSG:4549"', 'crs = "EPSG:4326"')
 
@@ -698,7 +744,7 @@ def outcome_of(scen: Path) -> tuple[str, list[str], Layers | None]:
     try:
         scenario = load_scenario(scen)
     except ScenarioError as err:
-        return "error", [f"{scen}: {err}"], None
+        return "error", [str(err)], None  # the message names its file itself
     result = check_layers(scenario)
     if result.errors:
         with pytest.raises(LayerError) as raised:  # siteplan run stops with the same message
@@ -718,25 +764,42 @@ def test_catalogue(case: Case, tmp_path, tmp_path_factory):
         pytest.skip(f"needs {case.needs}")
     scen = mini_city_copy(tmp_path / "city", tmp_path_factory.getbasetemp())
     case.make(scen)
+    wanted = case.says + ((case.fix,) if case.fix else ())  # what is wrong, where, and the fix: in one message
     if case.via_check:
         report = check(scen)
         found = [str(d) for d in report.diagnostics if d.level == case.outcome]
-        assert any(all(s in m for s in case.says) for m in found), (case.says, [str(d) for d in report.diagnostics])
+        assert any(all(s in m for s in wanted) for m in found), (wanted, [str(d) for d in report.diagnostics])
+        assert_plain_messages(found)
         return
     outcome, messages, layers = outcome_of(scen)
     if case.outcome == "ok":
         assert outcome in ("ok", "note"), messages
     else:
         assert outcome == case.outcome, messages
-    if case.says:
-        assert any(all(s in m for s in case.says) for m in messages), (case.says, messages)
+    if wanted:
+        assert any(all(s in m for s in wanted) for m in messages), (wanted, messages)
     assert not any("Traceback" in m for m in messages)
+    assert_plain_messages(messages)
     if case.then is not None:
         assert layers is not None and case.then(layers), messages
 
 
+def assert_plain_messages(messages: list[str]) -> None:
+    """Messages a planner reads: no internal labels, no numpy reprs, verbs that agree with one feature."""
+    for m in messages:
+        assert "(top level)" not in m and "np.int" not in m and "np.float" not in m, m
+        assert not re.search(r"(parcel_id|station|district) [^\s,]+ (hold|have|occur) ", m), m
+        assert not re.search(r"Input should be", m), m  # raw pydantic text
+
+
+FILE_NAMES = (".gpkg", ".shp", ".geojson", ".toml")
+
+
 def test_catalogue_is_complete():
     """The issue asks for at least 40 cases, covering each kind of outcome."""
+    errors = [c for c in CASES if c.outcome == "error"]
+    assert [c.id for c in errors if not c.fix] == []  # every error says its fix
+    assert [c.id for c in errors if not any(f in s for s in c.says for f in FILE_NAMES)] == []  # and its file
     assert len(CASES) >= 40
     assert {c.outcome for c in CASES} == {"error", "repair", "warning", "note", "ok"}
     assert len({c.id for c in CASES}) == len(CASES)

@@ -95,7 +95,7 @@ def test_capacity_short_of_targets_is_a_warning(tmp_path, tmp_path_factory):
 FAULTS = {
     # fault: phrases its report line must hold (what is wrong, where, and the fix)
     "misspelt scenario key": ("rules.transit.withinm: unknown key", "did you mean 'within_m'"),
-    "duplicate parcel id": ("{dup} occur more than once", "give each parcel its own id"),
+    "duplicate parcel id": ("{dup} occurs more than once", "give each parcel its own id"),
     "plot ratio not a number": ("field 'far_max' (plot ratio) must be a number", "parcel_id {far}", "'高'", "write a number"),
     "unknown district": ("parcel_id {dist}", "'临空' -> '临空区'?", "Correct field 'district'"),
     "invalid polygon": ("repaired 1 invalid polygon(s) with make_valid", "parcel_id {bow}"),
@@ -175,7 +175,7 @@ def test_broken_demo_run_stops_with_every_error_at_once(broken_demo):
     for line in errors:  # the same lines, in the same format
         assert line in lines, line
     text = output_of(res)
-    for phrase in ("withinm", "occur more than once", "'高'", "'临空' -> '临空区'?",
+    for phrase in ("withinm", "occurs more than once", "'高'", "'临空' -> '临空区'?",
                    "stations layer has no CRS", "required field 'category' is missing"):
         assert phrase in text, phrase
     assert "Warnings:" in text and "become available after 2020" in text  # warnings printed too

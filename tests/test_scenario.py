@@ -64,7 +64,7 @@ def test_negative_target_and_reversed_years_are_errors():
     with pytest.raises(ScenarioError) as err:
         parse_scenario(d)
     text = str(err.value)
-    assert "types.low_rent.targets.0" in text and "last_year 2016 is before first_year 2020" in text
+    assert "types.low_rent.targets: the 2020 target is -5" in text and "last_year 2016 is before first_year 2020" in text
 
 
 def test_unknown_type_needs_a_label():
