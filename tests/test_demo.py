@@ -36,8 +36,9 @@ def test_demo_turns_every_rule_on(demo_run):
     import pandas as pd
 
     comp = pd.read_csv(out / "compliance.csv", encoding="utf-8-sig")
-    expected = {"plot_ratio", "yearly_targets", "unit_sizes", "zone_targets", "district_share", "project_size", "radius_cap",
-                "max_projects", "transit_access", "service_access", "park_workers", "inclusionary", "lock_out", "lock_in", "budget"}
+    expected = {"one_supply_year", "available_year", "plot_ratio", "yearly_targets", "unit_sizes", "zone_targets", "district_targets",
+                "district_share", "project_size", "radius_cap", "max_projects", "transit_access", "service_access", "park_workers",
+                "inclusionary", "lock_out", "lock_in", "budget"}
     assert expected == set(comp["rule"])
     assert comp["ok"].all() and (comp["shortfall"] == 0).all()
 

@@ -316,3 +316,45 @@ def test_share_shortfall_is_split_by_district_and_type():
     assert near.any()
     for row in short.itertuples():
         assert row.binding_rules == ("plot_ratio" if row.district == "A" else "yearly_targets (elastic)")
+
+
+# -- compliance rows for land availability, one supply year, district targets --
+
+
+def test_compliance_reports_supply_year_and_land_availability():
+    # P0 scores best but its land is ready only in 2017, when the target falls.
+    p = grid_parcels(2, available_year=[2017, 2016], score_2016=[1.0, 0.1], score_2017=[1.0, 0.1])
+    plan = (
+        problem(p, PR, [2016, 2017]).add_targets({("public_rental", 2017): 100})
+        .add_rule(PlotRatio()).add_rule(YearlyTargets()).solve()
+    )
+    comp = plan.compliance().set_index("rule")
+    assert plan.units["parcel_id"].tolist() == ["P0"] and plan.units["year"].tolist() == [2017]
+    assert comp.loc["available_year", "ok"] and comp.loc["available_year", "binding"]
+    assert comp.loc["available_year", "achieved"] == "0 parcels used early; 1 new projects supplied in the year their land becomes available"
+    assert comp.loc["one_supply_year", "ok"] and comp.loc["one_supply_year", "binding"]
+    assert comp.loc["one_supply_year", "rows"] == 2 and comp.loc["one_supply_year", "binding_rows"] >= 1
+    # Ready in 2016 instead: supplied in the first plan year, availability does not bind.
+    p2 = p.assign(available_year=2016)
+    plan2 = problem(p2, PR, [2016, 2017]).add_targets({("public_rental", 2017): 100}).add_rule(PlotRatio()).add_rule(YearlyTargets()).solve()
+    assert not plan2.compliance().set_index("rule").loc["available_year", "binding"]
+
+
+def test_compliance_reports_district_targets_per_year():
+    p = grid_parcels(3, district=["A", "B", "B"], score_2016=[1.0, 0.5, 0.4], score_2017=[1.0, 0.5, 0.4])
+    plan = (
+        problem(p, PR, [2016, 2017]).add_targets({("public_rental", 2017): 300})
+        .add_rule(PlotRatio()).add_rule(YearlyTargets())
+        .add_rule(ZoneTargets({"B": [0, 250]}, column="district", name="district_targets")).solve()
+    )
+    u = plan.units.assign(district=plan.units["parcel_id"].map(p.set_index("parcel_id")["district"]))
+    b_2017 = int(u.loc[(u["district"] == "B") & (u["year"] == 2017), "units"].sum())
+    b_2016 = int(u.loc[(u["district"] == "B") & (u["year"] == 2016), "units"].sum())
+    assert b_2017 >= 250
+    row = plan.compliance().set_index("rule").loc["district_targets"]
+    assert row["required"] == "B 2016 >= 0; B 2017 >= 250"
+    assert row["achieved"] == f"B 2016 {b_2016:,}; B 2017 {b_2017:,}"
+    assert row["ok"] and row["binding"] == (b_2017 == 250)
+    off = problem(p, PR, [2016, 2017]).add_targets({("public_rental", 2017): 300}).add_rule(PlotRatio()).add_rule(YearlyTargets()).solve()
+    assert "district_targets" not in set(off.compliance()["rule"])
+    assert off.units.loc[off.units["year"] == 2017, "parcel_id"].tolist() == ["P0"]  # without the target, 2017 stays in A
