@@ -26,14 +26,17 @@ with components ``c_k`` in [0, 1]:
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import rasterio
-import rasterio.features
+import rasterio.transform
+import shapely
 from pyproj import CRS
+from scipy.spatial import cKDTree
 
 from .layers import Layers
 from .scenario import Scenario
@@ -101,6 +104,57 @@ def station_distance(parcels: gpd.GeoDataFrame, stations: gpd.GeoDataFrame, *, o
     return nearest_distance(parcels, open_).rename(f"station_m_{open_by}")
 
 
+#: Points measured exactly per parcel by :func:`nearest_point_distances` before it falls back to the index.
+NEAREST_CANDIDATES = 3
+
+
+def nearest_point_distances(parcels: gpd.GeoDataFrame | gpd.GeoSeries, points: gpd.GeoDataFrame | gpd.GeoSeries,
+                            masks: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Distance from each parcel to the nearest point of each subset (m): one column per mask.
+
+    ``masks`` maps a column name to a boolean array over ``points`` (which
+    points count for it). The distances are exact (parcel edge to point,
+    0 inside), as :func:`nearest_distance` gives, in one pass for every
+    subset: the :data:`NEAREST_CANDIDATES` points of the subset nearest each
+    parcel's centroid (a k-d tree) are measured exactly, and the nearest of
+    them is taken. That is proven the nearest when even the
+    farthest candidate, less the parcel's radius (centroid to farthest
+    vertex), is no nearer; the parcels where it is not are measured against
+    the whole subset with the spatial index. ``inf`` where a subset is empty.
+    """
+    geom = (parcels.geometry if isinstance(parcels, gpd.GeoDataFrame) else parcels).values
+    index = parcels.index
+    out = pd.DataFrame({name: np.full(len(geom), np.inf) for name in masks}, index=index)
+    pts = (points.geometry if isinstance(points, gpd.GeoDataFrame) else points).values
+    if not len(geom) or not len(pts):
+        return out
+    centre = shapely.get_coordinates(shapely.centroid(geom))
+    coords, which = shapely.get_coordinates(geom, return_index=True)
+    radius = np.zeros(len(geom))
+    np.maximum.at(radius, which, np.hypot(*(coords - centre[which]).T))
+    xy = shapely.get_coordinates(pts)
+    for name, mask in masks.items():
+        sub = pts[np.asarray(mask, dtype=bool)]
+        if not len(sub):
+            continue
+        k = min(NEAREST_CANDIDATES, len(sub))
+        near_d, near_i = cKDTree(xy[np.asarray(mask, dtype=bool)]).query(centre, k=k)
+        near_d, near_i = near_d.reshape(len(geom), k), near_i.reshape(len(geom), k)
+        best = shapely.distance(np.repeat(geom, k), sub[near_i.ravel()]).reshape(len(geom), k).min(axis=1)
+        proven = (k == len(sub)) | (near_d[:, -1] - radius >= best)
+        if not proven.all():
+            rest = np.nonzero(~proven)[0]
+            best[rest] = nearest_distance(gpd.GeoSeries(geom[rest]), gpd.GeoSeries(sub)).to_numpy()
+        out[name] = best
+    return out
+
+
+def station_distances(parcels: gpd.GeoDataFrame, stations: gpd.GeoDataFrame, years: Iterable[int]) -> pd.DataFrame:
+    """:func:`station_distance` for several years at once: columns ``station_m_<year>``."""
+    opened = stations["open_year"].to_numpy()
+    return nearest_point_distances(parcels, stations, {f"station_m_{y}": opened <= y for y in years})
+
+
 def count_within(parcels: gpd.GeoDataFrame, points: gpd.GeoDataFrame, *, within_m: float) -> pd.Series:
     """Number of ``points`` within ``within_m`` of each parcel."""
     geom = parcels.geometry
@@ -125,11 +179,9 @@ def service_counts(parcels: gpd.GeoDataFrame, services: gpd.GeoDataFrame, *, wit
 
 def service_distances(parcels: gpd.GeoDataFrame, services: gpd.GeoDataFrame) -> pd.DataFrame:
     """Distance to the nearest service of each group: columns ``svc_<group>_m``."""
-    cols = {}
-    for group, cats in SERVICE_GROUPS.items():
-        pts = services.loc[services["category"].isin(cats)] if len(services) else services
-        cols[f"svc_{group}_m"] = nearest_distance(parcels, pts)
-    return pd.DataFrame(cols, index=parcels.index)
+    category = services["category"].to_numpy() if len(services) else np.array([], dtype=object)
+    masks = {f"svc_{group}_m": np.isin(category, list(cats)) for group, cats in SERVICE_GROUPS.items()}
+    return nearest_point_distances(parcels, services, masks)
 
 
 def nearest_index(parcels: gpd.GeoDataFrame, targets: gpd.GeoDataFrame) -> pd.Series:
@@ -157,17 +209,18 @@ def zonal_mean(parcels: gpd.GeoDataFrame, raster: str | Path) -> pd.Series:
     if rcrs is not None and parcels.crs is not None and not rcrs.equals(CRS(parcels.crs)):
         geom = geom.to_crs(rcrs)
     values = np.ma.filled(band.astype("float64"), np.nan)
-    labels = rasterio.features.rasterize(
-        ((g, i + 1) for i, g in enumerate(geom.values)),
-        out_shape=values.shape,
-        transform=transform,
-        fill=0,
-        dtype="int32",
-    )
-    ok = (labels > 0) & np.isfinite(values)
     n = len(geom)
-    sums = np.bincount(labels[ok], weights=values[ok], minlength=n + 1)[1:]
-    cnts = np.bincount(labels[ok], minlength=n + 1)[1:]
+    # centres of the valid cells inside the parcels' extent, each matched to
+    # every parcel that contains it (a vectorised point-in-polygon join)
+    x0, y0, x1, y1 = geom.total_bounds if n else (0.0, 0.0, 0.0, 0.0)
+    rows, cols = np.nonzero(np.isfinite(values))
+    cx, cy = rasterio.transform.xy(transform, rows, cols, offset="center")
+    cx, cy = np.asarray(cx, dtype=float), np.asarray(cy, dtype=float)
+    keep = (cx >= x0) & (cx <= x1) & (cy >= y0) & (cy <= y1)
+    cells = values[rows[keep], cols[keep]]
+    pt_i, parcel_i = shapely.STRtree(geom.values).query(shapely.points(cx[keep], cy[keep]), predicate="within")
+    sums = np.bincount(parcel_i, weights=cells[pt_i], minlength=n)
+    cnts = np.bincount(parcel_i, minlength=n)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = sums / cnts
     empty = cnts == 0
@@ -233,8 +286,7 @@ def compute_features(layers: Layers, scenario: Scenario) -> gpd.GeoDataFrame:
         p[f"units_cap_{code}"] = unit_capacity(p["floor_cap_m2"], t.unit_area_m2)
     years = scenario.years
     lead = scenario.rules.transit.lead_years if scenario.rules.transit.enabled else 0
-    for year in range(years[0], years[-1] + lead + 1):
-        p[f"station_m_{year}"] = station_distance(p, layers.stations, open_by=year)
+    p = p.join(station_distances(p, layers.stations, range(years[0], years[-1] + lead + 1)))
     p = p.join(service_counts(p, layers.services, within_m=scenario.suitability.walk_m))
     p = p.join(service_distances(p, layers.services))
     p["park_m"] = nearest_distance(p, layers.parks)

@@ -90,3 +90,24 @@ def test_suitability_formula():
     assert s.iloc[1] == pytest.approx(expected1)
     assert s.iloc[2] == pytest.approx(0.0)
     assert ((s >= 0) & (s <= 1)).all()
+
+
+def test_nearest_point_distances_equal_the_index_for_every_subset():
+    # random parcels of very different sizes (long thin ones too, where the
+    # centroid's nearest points are not the edge's) against random points
+    rng = np.random.default_rng(7)
+    n, m = 400, 60
+    x, y = rng.uniform(0, 20_000, n), rng.uniform(0, 20_000, n)
+    w, h = rng.uniform(30, 3000, n), rng.uniform(30, 300, n)
+    parcels = gpd.GeoDataFrame(geometry=shapely.box(x, y, x + w, y + h), crs=CRS)
+    pts = points(rng.uniform(0, 20_000, (m, 2)), open_year=rng.integers(2010, 2022, m))
+    years = range(2012, 2021)
+    got = F.station_distances(parcels, pts, years)
+    for year in years:
+        want = F.station_distance(parcels, pts, open_by=year)
+        assert np.allclose(got[f"station_m_{year}"], want), year
+    # no station open yet: infinitely far
+    assert np.isinf(F.station_distances(parcels, pts, [2000])["station_m_2000"]).all()
+    # a parcel holding a point is at distance 0
+    inside = F.nearest_point_distances(parcels.iloc[:1], points([(x[0] + 1, y[0] + 1)]), {"d": np.array([True])})
+    assert inside["d"].iloc[0] == 0.0
