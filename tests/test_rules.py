@@ -358,3 +358,106 @@ def test_compliance_reports_district_targets_per_year():
     off = problem(p, PR, [2016, 2017]).add_targets({("public_rental", 2017): 300}).add_rule(PlotRatio()).add_rule(YearlyTargets()).solve()
     assert "district_targets" not in set(off.compliance()["rule"])
     assert off.units.loc[off.units["year"] == 2017, "parcel_id"].tolist() == ["P0"]  # without the target, 2017 stays in A
+
+
+# -- each rule on and off ------------------------------------------------------
+
+from siteplan import ParkWorkers  # noqa: E402
+
+
+def _base(p, targets, years=(2016,), area=None):
+    return problem(p, area or PR, list(years)).add_targets(targets).add_rule(PlotRatio()).add_rule(YearlyTargets())
+
+
+def test_park_workers_on_and_off():
+    # P0 scores best but lies 5 km from the park; P1 lies 1 km from it.
+    p = grid_parcels(2, years=(2016,), score_2016=[1.0, 0.2], park_m=[5000.0, 1000.0])
+    base = _base(p, {("public_rental", 2016): 300})
+    off = base.solve()
+    on = base.add_rule(ParkWorkers(types=("public_rental",), share=0.5, within_m=3000)).solve()
+    assert placed(off, parcel_id="P0") == 300
+    assert placed(on, parcel_id="P1") == 150 and placed(on, parcel_id="P0") == 150 and on.total_shortfall == 0
+
+
+def test_park_workers_in_proportion_to_each_park():
+    # Two parks with 3,000 and 1,000 workers; 80% of 400 units near parks,
+    # split 3:1: 240 units near park 0 (P1) and 80 near park 1 (P2).
+    p = grid_parcels(3, years=(2016,), score_2016=[1.0, 0.2, 0.3], park_m=[5000.0, 500.0, 500.0], park_index=[0, 0, 1])
+    base = _base(p, {("public_rental", 2016): 400})
+    plain = base.add_rule(ParkWorkers(types=("public_rental",), share=0.8)).solve()
+    prop = base.add_rule(ParkWorkers(types=("public_rental",), share=0.8, proportional=True, workers=(3000, 1000), park_names=("甲", "乙"))).solve()
+    assert placed(plain, parcel_id="P1") == 0 and placed(plain, parcel_id="P2") == 320  # the better-scored park parcel
+    assert placed(prop, parcel_id="P1") == 240 and placed(prop, parcel_id="P2") == 80 and placed(prop, parcel_id="P0") == 80
+
+
+def test_inclusionary_on_and_off():
+    # P0 is a commercial project scoring low: only the rule puts units there.
+    p = grid_parcels(2, years=(2016,), role=["inclusionary", "new"], score_2016=[0.1, 1.0])
+    base = _base(p, {("public_rental", 2016): 200})
+    off = base.solve()
+    on = base.add_rule(Inclusionary(ratio=0.10)).solve()
+    assert placed(off, parcel_id="P0") == 0 and placed(off, parcel_id="P1") == 200
+    assert placed(on, parcel_id="P0") == 40 and placed(on, parcel_id="P1") == 160  # 10% of 20,000 m2 = 40 units of 50 m2
+
+
+def test_lock_in_on_and_off():
+    p = grid_parcels(3, years=(2016,), score_2016=[1.0, 0.9, 0.1], metro_depot=[False, False, True])
+    base = _base(p, {("public_rental", 2016): 300}).add_rule(ProjectSize(100, 400))
+    off = base.solve()
+    on = base.add_rule(LockIn(where={"metro_depot": [True]})).solve()
+    assert set(off.units["parcel_id"]) == {"P0"}
+    assert "P2" in set(on.units["parcel_id"]) and placed(on, parcel_id="P2") == 100  # the least a project may hold
+    assert placed(on) == 300
+
+
+def test_lock_out_on_and_off_by_id_attribute_and_polygon():
+    import geopandas as gpd
+    import shapely
+
+    p = grid_parcels(4, years=(2016,), score_2016=[1.0, 0.9, 0.8, 0.1], status=["reserve", "committed", "reserve", "reserve"])
+    base = _base(p, {("public_rental", 2016): 100}).add_rule(ProjectSize(0, 400))
+    assert set(base.solve().units["parcel_id"]) == {"P0"}
+    assert set(base.add_rule(LockOut(parcel_ids=("P0",))).solve().units["parcel_id"]) == {"P1"}
+    assert set(base.add_rule(LockOut(parcel_ids=("P0",), where={"status": ["committed"]})).solve().units["parcel_id"]) == {"P2"}
+    flood = gpd.GeoSeries([shapely.box(600, 0, 700, 10)], crs=p.crs)  # touches 10% of P2
+    assert set(base.add_rule(LockOut(parcel_ids=("P0",), where={"status": ["committed"]}, polygons=flood)).solve().units["parcel_id"]) == {"P3"}
+    # Below the overlap threshold the polygon does not lock P2 out.
+    kept = base.add_rule(LockOut(parcel_ids=("P0",), where={"status": ["committed"]}, polygons=flood, min_overlap=0.2)).solve()
+    assert set(kept.units["parcel_id"]) == {"P2"}
+
+
+def test_budget_on_and_off():
+    # 200 units x 50 m2 x 1,000 yuan = 10 million yuan; the budget is 6 million.
+    p = grid_parcels(2, years=(2016,))
+    base = _base(p, {("public_rental", 2016): 200})
+    assert placed(base.solve()) == 200
+    on = base.add_rule(Budget({"public_rental": 1000.0}, [6e6])).solve()
+    assert placed(on) == 120 and on.total_shortfall == pytest.approx(80)
+
+
+def test_far_upper_only_for_flagged_types():
+    # far_upper 2.5 on a 1 ha parcel: 25,000 m2 instead of 20,000 m2, for public rental only.
+    p = grid_parcels(1, years=(2016,), far_upper=[2.5])
+    two = {"public_rental": 50.0, "talent": 50.0}
+    targets = {("public_rental", 2016): 500, ("talent", 2016): 0}
+    plain = problem(p, two, [2016]).add_targets(targets).add_rule(YearlyTargets()).add_rule(PlotRatio()).solve()
+    flagged = problem(p, two, [2016]).add_targets(targets).add_rule(YearlyTargets()).add_rule(PlotRatio(upper_for=("public_rental",))).solve()
+    other = problem(p, two, [2016]).add_targets(targets).add_rule(YearlyTargets()).add_rule(PlotRatio(upper_for=("talent",))).solve()
+    assert placed(plain) == 400 and placed(flagged) == 500 and placed(other) == 400
+    assert flagged.units["far"].tolist() == [2.5]
+
+
+def test_unit_sizes_on_and_off_dormitory_and_cap():
+    p = grid_parcels(1, years=(2016,))
+
+    def findings(area, rule=None):
+        prob = problem(p, area, [2016]).add_rule(PlotRatio())
+        return [f.message for f in (prob.add_rule(rule) if rule else prob).check()]
+
+    dorm = UnitSizes(caps={"public_rental": 60.0}, persons_per_unit={"dorm": 4})
+    assert findings({"dorm": 19.0}, dorm) == ["dorm: 19 m2 for 4 persons is 4.8 m2 each, below 5 m2 per person"]
+    assert findings({"dorm": 20.0}, dorm) == []  # exactly 5 m2 each
+    assert findings({"dorm": 19.0}) == []  # rule off
+    assert findings({"public_rental": 61.0}, dorm) == ["public_rental: 61 m2 per unit is above the policy cap of 60 m2"]
+    assert findings({"public_rental": 61.0}, UnitSizes(caps={"public_rental": 60.0}, allow_oversize=("public_rental",))) == []
+    assert findings({"public_rental": 61.0}) == []
