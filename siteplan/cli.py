@@ -93,7 +93,7 @@ def run(
     out: Annotated[Optional[Path], typer.Option("--out", help="Output folder; default out/<scenario name>.")] = None,
     lang: Annotated[str, typer.Option("--lang", help="Map labels: zh or en.")] = "zh",
     alternatives: Annotated[Optional[int], typer.Option("--alternatives", min=1, max=20, help="Make K plans: the best and near-optimal, different ones.")] = None,
-    tiles: Annotated[Optional[str], typer.Option("--tiles", help="Map basemap: none, osm, tianditu (needs a key) or gaode; default the scenario's [map] tiles (none).")] = None,
+    tiles: Annotated[Optional[str], typer.Option("--tiles", help="Map basemap: none, osm, tianditu (needs a key) or gaode; default the scenario's \\[map] tiles (none).")] = None,
     shapefile: Annotated[bool, typer.Option("--shapefile", help="Also write shapefile/ (GBK, .cpg, fields.csv alias table) for ArcGIS.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each step.")] = False,
 ) -> None:
