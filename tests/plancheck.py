@@ -22,9 +22,13 @@ def _near(geoms: gpd.GeoSeries, targets: gpd.GeoSeries, within: float) -> pd.Ser
     return pd.Series({k: bool(len(targets)) and float(targets.distance(g).min()) <= within for k, g in geoms.items()})
 
 
-def check_plan(scenario_path: Path, out_dir: Path) -> dict:
-    """Assert every rule of the scenario on the plan in ``out_dir``; return figures."""
-    scen = tomllib.loads(Path(scenario_path).read_text(encoding="utf-8"))
+def check_plan(scenario_path: Path, out_dir: Path, *, scenario: dict | None = None) -> dict:
+    """Assert every rule of the scenario on the plan in ``out_dir``; return figures.
+
+    ``scenario`` replaces the file's parsed TOML (layer paths stay relative
+    to ``scenario_path``), so tests can check a plan against changed rules.
+    """
+    scen = scenario if scenario is not None else tomllib.loads(Path(scenario_path).read_text(encoding="utf-8"))
     base = Path(scenario_path).parent
     layer = lambda key: gpd.read_file(base / scen["layers"][key]) if key in scen["layers"] else None  # noqa: E731
     parcels = layer("parcels").set_index("parcel_id")
@@ -92,22 +96,46 @@ def check_plan(scenario_path: Path, out_dir: Path) -> dict:
     zone = alloc["parcel_id"].map(parcels["district"]).map(zone_of)
     assert (zone == alloc["zone"]).all(), "allocation.csv zone does not match the layers"
     by_zone = alloc.groupby(zone)["units"].sum()
-    zmode = rules.get("zone_targets", {}).get("mode", "at_least")
-    for z, target in scen.get("zones", {}).items():
-        got = by_zone.get(z, 0)
-        assert (got == target) if zmode == "exact" else (got >= target), f"zone {z}: {got} vs {target}"
+    district = alloc["parcel_id"].map(parcels["district"])
+    assert (district == alloc["district"]).all(), "allocation.csv district does not match the layers"
+    zt = rules.get("zone_targets", {})
+    zmode = zt.get("mode", "at_least")
+    meets = lambda got, target: (got == target) if zmode == "exact" else (got >= target)  # noqa: E731
+    if zt.get("enabled", True):
+        # A number binds over the plan; a list, one value per plan year.
+        for key, group in (("zones", zone), ("districts", district)):
+            for g, target in scen.get(key, {}).items():
+                if isinstance(target, list):
+                    assert len(target) == len(years), f"{key} {g}: {len(target)} yearly targets"
+                    for y, t in zip(years, target):
+                        got = int(alloc.loc[(group == g) & (alloc["year"] == y), "units"].sum())
+                        assert meets(got, t), f"{key} {g} {y}: {got} vs {t}"
+                else:
+                    got = int(alloc.loc[group == g, "units"].sum())
+                    assert meets(got, target), f"{key} {g}: {got} vs {target}"
+        figures["district_targets"] = len(scen.get("districts", {}))
     figures["by_zone"] = by_zone.to_dict()
 
     total_target = sum(sum(v["targets"]) for v in types.values())
-    by_district = alloc.groupby(alloc["parcel_id"].map(parcels["district"]))["units"].sum()
+    by_district = alloc.groupby(district)["units"].sum()
 
     # District shares (大分散).
     ds = rules.get("district_share")
     if ds and ds.get("enabled", True):
-        for d in districts["district"]:
-            got = by_district.get(d, 0)
-            assert got >= ds.get("min_share", 0) * total_target - 1e-6, f"district {d}: {got} below min share"
-            assert got <= ds.get("max_share", 1) * total_target + 1e-6, f"district {d}: {got} above max share"
+        lo, hi = ds.get("min_share", 0), ds.get("max_share", 1)
+        if ds.get("per_type"):
+            # Each district's share of each type's plan target.
+            by_dt = alloc.groupby([district, alloc["type"]])["units"].sum()
+            for t, v in types.items():
+                for d in districts["district"]:
+                    got = by_dt.get((d, t), 0)
+                    assert got >= lo * sum(v["targets"]) - 1e-6, f"district {d} {t}: {got} below min share"
+                    assert got <= hi * sum(v["targets"]) + 1e-6, f"district {d} {t}: {got} above max share"
+        else:
+            for d in districts["district"]:
+                got = by_district.get(d, 0)
+                assert got >= lo * total_target - 1e-6, f"district {d}: {got} below min share"
+                assert got <= hi * total_target + 1e-6, f"district {d}: {got} above max share"
 
     # Radius cap (小集中): no circle around a used parcel holds too many units.
     rc = rules.get("radius_cap")
@@ -153,6 +181,12 @@ def check_plan(scenario_path: Path, out_dir: Path) -> dict:
         served = alloc["parcel_id"].map(ok)
         figures["service_share"] = alloc.loc[served, "units"].sum() / alloc["units"].sum()
         assert figures["service_share"] >= sv.get("share", 0.5) - 1e-9, f"service share {figures['service_share']:.3f}"
+        if sv.get("per_year"):
+            for y in years:
+                in_y = alloc["year"] == y
+                if alloc.loc[in_y, "units"].sum():
+                    share_y = alloc.loc[in_y & served, "units"].sum() / alloc.loc[in_y, "units"].sum()
+                    assert share_y >= sv.get("share", 0.5) - 1e-9, f"{y}: service share {share_y:.3f}"
 
     # Worker housing near industrial parks.
     pk = rules.get("parks")
@@ -171,14 +205,41 @@ def check_plan(scenario_path: Path, out_dir: Path) -> dict:
                 need = pk.get("share", 0.3) * w / parks["workers"].sum() * worker_target
                 assert got.get(k, 0) >= need - 1e-6, f"park {parks['park'][k]}: {got.get(k, 0)} < {need:.0f}"
 
-    # Lock-out polygons.
+    # Lock-out: by id, by attribute, and under constraint polygons.
     lo = rules.get("lock_out", {})
+    locked_out = pd.Series(parcels.index.isin(lo.get("parcel_ids", [])), index=parcels.index)
+    for col, values in lo.get("where", {}).items():
+        locked_out |= parcels[col].isin(values)
     constraints = layer("constraints")
-    if constraints is not None and lo.get("constraint_kinds", ["ecological_redline", "flood_zone"]):
-        polys = constraints.loc[constraints["kind"].isin(lo.get("constraint_kinds", ["ecological_redline", "flood_zone"]))]
-        for pid in used:
-            overlap = polys.intersection(parcels.geometry[pid]).area.max() if len(polys) else 0.0
-            assert overlap <= 1e-6, f"parcel {pid} lies under a locked-out constraint polygon"
+    kinds = lo.get("constraint_kinds", ["ecological_redline", "flood_zone"])
+    if constraints is not None and kinds:
+        polys = constraints.loc[constraints["kind"].isin(kinds)]
+        if len(polys):
+            union = polys.geometry.union_all()
+            covered = parcels.geometry.intersection(union).area / parcels.geometry.area
+            locked_out |= covered > lo.get("min_overlap", 0.0) + 1e-9
+    bad = sorted(set(used) & set(locked_out[locked_out].index))
+    assert not bad, f"locked-out parcels used: {bad[:5]}"
+    figures["locked_out"] = int(locked_out.sum())
+
+    # Lock-in: every locked-in parcel that can be used is used.
+    li = rules.get("lock_in", {})
+    locked_in = pd.Series(parcels.index.isin(li.get("parcel_ids", [])), index=parcels.index)
+    for col, values in li.get("where", {}).items():
+        locked_in |= parcels[col].isin(values)
+    if li.get("metro_depot", True) and "metro_depot" in parcels:
+        locked_in |= parcels["metro_depot"].fillna(False).astype(bool)
+    smallest = min(area_of.values())
+    far_best = np.fmax(parcels["far_max"], parcels["far_upper"]) if "far_upper" in parcels else parcels["far_max"]
+    big_enough = np.floor(parcels.geometry.area * far_best / smallest + 1e-9) >= (ps.get("min_units", 0) if ps.get("enabled", True) else 0)
+    usable = (parcels["status"].isin(new_status) & (parcels["available_year"] <= years[-1]) & big_enough)
+    if incl and incl.get("enabled", True):
+        usable |= (parcels["status"] == incl_status) & parcels["available_year"].between(years[0], years[-1])
+    usable &= ~locked_out
+    must = locked_in & usable
+    missing = sorted(set(must[must].index) - set(used))
+    assert not missing, f"locked-in parcels not used: {missing}"
+    figures["locked_in"] = int(must.sum())
 
     # Inclusionary share in commercial projects.
     if incl and incl.get("enabled", True):
@@ -202,6 +263,19 @@ def check_plan(scenario_path: Path, out_dir: Path) -> dict:
         spent = (floor_row * cost).groupby(alloc["year"]).sum()
         for y, b in zip(years, bd["per_year_yi_yuan"]):
             assert spent.get(y, 0) <= b * 1e8 * (1 + 1e-9), f"{y}: budget exceeded"
+
+    # Unit sizes: each type's average unit floor area (from allocation.csv)
+    # within its policy cap unless allowed oversize; dormitory-type stock at
+    # least 5 m2 per person.
+    caps = {"public_rental": 60.0, "low_rent": 50.0, "price_capped": 90.0}
+    avg = alloc.groupby("type")["floor_area_m2"].sum() / alloc.groupby("type")["units"].sum()
+    for t, a_t in avg.items():
+        assert abs(a_t - area_of[t]) < 1e-6, f"{t}: {a_t:.2f} m2 per unit in allocation.csv, {area_of[t]} in the scenario"
+        if t in caps and not types[t].get("allow_oversize", False):
+            assert a_t <= caps[t] + 1e-9, f"{t}: {a_t:g} m2 per unit above the policy cap of {caps[t]:g} m2"
+        persons = types[t].get("persons_per_unit")
+        if persons:
+            assert a_t / persons >= 5.0 - 1e-9, f"{t}: {a_t / persons:.1f} m2 per person, below 5 m2"
 
     figures.update({"projects": int((~is_incl).sum()), "units": int(alloc["units"].sum())})
     return figures

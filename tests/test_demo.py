@@ -85,3 +85,65 @@ def test_over_constrained_demo_returns_a_plan_and_names_what_binds(tmp_path):
     assert transit["binding_rules"].str.split(", ").explode().isin(hard).any()
     placed = plan.units.groupby("year")["units"].sum()
     assert (placed == pd.Series(result.scenario.targets_table()).groupby(level=1).sum()).all()  # targets still met
+
+
+def _used(out):
+    import pandas as pd
+
+    return pd.read_csv(out / "allocation.csv", encoding="utf-8-sig", dtype={"parcel_id": str})
+
+
+def _unused_candidate(out) -> str:
+    """A large reserve parcel, ready in 2016, outside every constraint polygon, that the plan leaves unused."""
+    import geopandas as gpd
+
+    parcels = gpd.read_file(ROOT / "layers" / "parcels.gpkg")
+    polys = gpd.read_file(ROOT / "layers" / "constraints.gpkg").geometry.union_all()
+    free = parcels.loc[(parcels["status"] == "reserve") & (parcels["available_year"] <= 2016)
+                       & ~parcels["parcel_id"].isin(_used(out)["parcel_id"]) & ~parcels.intersects(polys)]
+    return free.assign(a=free.geometry.area).sort_values("a", ascending=False)["parcel_id"].iloc[0]
+
+
+@pytest.mark.parametrize("case", ["lock_in", "lock_out_id", "lock_out_where", "district_year", "zone_year", "dormitory",
+                                  "services_per_year", "district_share_per_type"])
+def test_plancheck_catches_each_rule(demo_run, case):
+    """The independent checks can fail: each change of the rules makes the demo plan break one."""
+    import copy
+    import tomllib
+
+    out, _ = demo_run
+    alloc = _used(out)
+    used = alloc["parcel_id"].iloc[0]
+    (d_name, year), units = next(iter(alloc.groupby(["district", "year"])["units"].sum().items()))
+    d = copy.deepcopy(tomllib.loads(DEMO.read_text(encoding="utf-8")))
+    r = d["rules"]
+    if case == "lock_in":
+        r["lock_in"]["parcel_ids"], message = [_unused_candidate(out)], "locked-in parcels not used"
+    elif case == "lock_out_id":
+        r["lock_out"]["parcel_ids"], message = [used], "locked-out parcels used"
+    elif case == "lock_out_where":
+        r["lock_out"]["where"], message = {"name": [alloc_name(used)]}, "locked-out parcels used"
+    elif case == "district_year":
+        d["districts"] = {d_name: [int(units) + 1 if y == year else 0 for y in range(2016, 2021)]}
+        message = f"districts {d_name} {year}"
+    elif case == "zone_year":
+        d["zones"]["外围组团"], message = [0, 0, 0, 0, 8001], "zones 外围组团 2020"
+    elif case == "dormitory":
+        d["types"]["talent_apartment"]["persons_per_unit"], message = 15, "talent_apartment: 4.7 m2 per person"
+    elif case == "services_per_year":
+        overall = check_plan(DEMO, out)["service_share"]  # some year falls below the plan's overall share
+        r["services"].update(per_year=True, share=float(overall) - 1e-12)
+        message = r"^\d{4}: service share"
+    else:
+        r["district_share"]["per_type"] = True  # 3%-20% of each type's units, not of all units
+        message = "district .* (below min|above max) share"
+    check_plan(DEMO, out)  # the plan keeps the rules as written
+    with pytest.raises(AssertionError, match=message):
+        check_plan(DEMO, out, scenario=d)
+
+
+def alloc_name(parcel_id: str) -> str:
+    import geopandas as gpd
+
+    parcels = gpd.read_file(ROOT / "layers" / "parcels.gpkg").set_index("parcel_id")
+    return parcels.loc[parcel_id, "name"]
