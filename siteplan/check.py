@@ -242,8 +242,19 @@ def layers_only_scenario(scenario_path: str | Path) -> Scenario | None:
 
     path = Path(scenario_path)
     try:
-        data = tomllib.loads(path.read_bytes().decode("utf-8").removeprefix("\ufeff"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        raw = path.read_bytes()
+    except OSError:
+        return None
+    data = None
+    # A file saved as GBK (the fault is reported already) still names its
+    # layers: read it as GBK, else byte by byte, to check them anyway.
+    for codec in ("utf-8", "gb18030", "latin-1"):
+        try:
+            data = tomllib.loads(raw.decode(codec).removeprefix("\ufeff"))
+            break
+        except (UnicodeDecodeError, tomllib.TOMLDecodeError):
+            continue
+    if data is None:
         return None
     plan = data.get("plan")
     if not isinstance(plan, dict):

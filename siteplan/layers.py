@@ -847,7 +847,8 @@ def _fix_zone_prefix(gdf, crs, tm, present, bounds, path, kind, id_col, found):
 
 
 def _rename_fields(gdf: gpd.GeoDataFrame, kind: str, mapping: dict[str, str], path: Path,
-                   raw_names: dict[str, bytes], codec_label: str, found: _Findings) -> gpd.GeoDataFrame | None:
+                   raw_names: dict[str, bytes], codec_label: str, found: _Findings,
+                   tables: dict[str, pd.DataFrame] | None = None) -> gpd.GeoDataFrame | None:
     spec = SCHEMA[kind]
     known = set(spec["required"]) | set(spec["optional"])
     geom_col = gdf.geometry.name
@@ -910,12 +911,12 @@ def _rename_fields(gdf: gpd.GeoDataFrame, kind: str, mapping: dict[str, str], pa
         found.error(path, f"required field {req!r} is missing.{did} Map your column to it in the scenario: "
                           f'[fields.{kind}] {req} = "{example}". The layer has: {", ".join(cols) or "no fields"}')
         ok = False
-    if not ok:
-        return None
     for opt, default in spec["optional"].items():
         if opt not in gdf.columns:
             gdf[opt] = default
-    return gdf
+    if tables is not None:
+        tables[kind] = gdf  # the attribute table, for checks on the columns present
+    return gdf if ok else None
 
 
 def _cut_match(name: str, raw_names: dict[str, bytes], codec_label: str) -> str | None:
@@ -1038,8 +1039,13 @@ def _project(gdf: gpd.GeoDataFrame, src: CRS, working: CRS, path: Path, kind: st
 
 
 def _read_vector(path: Path, kind: str, opts: _Options, working: CRS, found: _Findings,
-                 info: LayerInfo) -> gpd.GeoDataFrame | None:
-    """Read, decode, rename, clean and project one vector layer; None on an error."""
+                 info: LayerInfo, tables: dict[str, pd.DataFrame] | None = None) -> gpd.GeoDataFrame | None:
+    """Read, decode, rename, clean and project one vector layer; None on an error.
+
+    ``tables`` receives the layer's renamed attribute table as soon as it is
+    read, even when the layer fails later (no CRS, a required field
+    missing), so that the checks of its other columns still run.
+    """
     if not path.exists():
         found.error(path, f"the {kind} layer file does not exist; check [layers] {kind} in the scenario")
         return None
@@ -1059,7 +1065,7 @@ def _read_vector(path: Path, kind: str, opts: _Options, working: CRS, found: _Fi
         return None
     src = _source_crs(gdf, path, kind, opts, working, found)
     info.crs = crs_label(src) if src is not None else "none"
-    gdf = _rename_fields(gdf, kind, opts.mapping, path, raw_names, info.encoding, found)
+    gdf = _rename_fields(gdf, kind, opts.mapping, path, raw_names, info.encoding, found, tables)
     if src is None or gdf is None:
         return None
     id_col = _ID_COLUMN.get(kind)
@@ -1145,16 +1151,18 @@ def _validate_districts(d: gpd.GeoDataFrame, path: Path, scenario: Scenario, fou
 
 def _validate_parcels(p: gpd.GeoDataFrame, path: Path, districts: gpd.GeoDataFrame | None, scenario: Scenario,
                       found: _Findings) -> gpd.GeoDataFrame:
-    no_id = p["parcel_id"].isna()
+    """Check the parcels' attributes; columns that are absent (a required field missing, reported already) are skipped."""
+    has = set(p.columns)
+    no_id = p["parcel_id"].isna() if "parcel_id" in has else pd.Series(False, index=p.index)
     if no_id.any():
         found.error(path, f"field 'parcel_id' is empty for {int(no_id.sum())} parcel(s) ({_ids(p, no_id, None)}); "
                           "give each parcel its id")
-    dup = p["parcel_id"].duplicated(keep=False) & ~no_id
+    dup = p["parcel_id"].duplicated(keep=False) & ~no_id if "parcel_id" in has else no_id
     if dup.any():
         ids = sorted(set(p.loc[dup, 'parcel_id']))
         found.error(path, f"parcel_id must be unique, but {_sample(ids)} {_verb(len(ids), 'occurs', 'occur')} more "
                           f"than once ({int(dup.sum())} parcels); give each parcel its own id")
-    far, bad = _parse_numbers(p["far_max"])
+    far, bad = _parse_numbers(p["far_max"] if "far_max" in has else pd.Series(1.0, index=p.index))
     nan = far.isna().to_numpy() & ~bad
     if bad.any():
         mixed = " (the column mixes numbers and text)" if (~bad & p["far_max"].notna().to_numpy()).any() else ""
@@ -1170,13 +1178,15 @@ def _validate_parcels(p: gpd.GeoDataFrame, path: Path, districts: gpd.GeoDataFra
                           f"{_ids(p, out_of_range, 'parcel_id')} {_verb(out_of_range, 'has', 'have')} "
                           f"{_sample([f'{v:g}' for v in sorted(set(far[out_of_range].tolist()))])}; write each parcel's "
                           "plot-ratio cap from the regulatory plan (2.5 is written 2.5, not 250 or 0)")
-    p["far_max"] = far
+    if "far_max" in has:
+        p["far_max"] = far
     upper, bad_up = _parse_numbers(p["far_upper"])
     if bad_up.any():
         found.warn(path, f"field 'far_upper' holds text that is not a number for {_ids(p, bad_up, 'parcel_id')} "
                          f"({_values(p['far_upper'], bad_up)}); taken as no upper plot ratio")
     p["far_upper"] = upper.where(upper > 0)
-    years, bad_y = _parse_years(p["available_year"])
+    years, bad_y = _parse_years(p["available_year"] if "available_year" in has
+                                else pd.Series(scenario.plan.first_year, index=p.index))
     nan_y = years.isna().to_numpy() & ~bad_y
     if bad_y.any():
         found.error(path, f"field 'available_year' must be a year, but {_ids(p, bad_y, 'parcel_id')} {_verb(bad_y, 'holds', 'hold')} "
@@ -1188,8 +1198,9 @@ def _validate_parcels(p: gpd.GeoDataFrame, path: Path, districts: gpd.GeoDataFra
     if absurd.any():
         found.error(path, f"field 'available_year' must be a year between {YEAR_RANGE[0]} and {YEAR_RANGE[1]}, but "
                           f"{_ids(p, absurd, 'parcel_id')} {_verb(absurd, 'has', 'have')} "
-                          f"{_values(years.astype('Int64'), absurd)}; write the year the land is ready, e.g. 2017")
-    p["available_year"] = _whole_years(years)
+                          f"{_values(years, absurd)}; write the year the land is ready, e.g. 2017")
+    if "available_year" in has:
+        p["available_year"] = _whole_years(years)
     late = (years > scenario.plan.last_year).to_numpy() & ~absurd
     if late.any():
         found.warn(path, f"{int(late.sum())} parcel(s) become available after {scenario.plan.last_year}, the plan's "
@@ -1208,6 +1219,8 @@ def _validate_parcels(p: gpd.GeoDataFrame, path: Path, districts: gpd.GeoDataFra
                           f"{_verb(bad_d, 'holds', 'hold')} {_values(p['metro_depot'], bad_d)}; write 1 or 0, true or "
                           "false, 是 or 否 (empty counts as no)")
     p["metro_depot"] = depot
+    if "district" not in has:
+        return p
     p["district"] = _as_text(p["district"])
     no_d = p["district"].isna().to_numpy()
     if no_d.any():
@@ -1420,6 +1433,7 @@ def check_layers(scenario: Scenario) -> LayerCheck:
     found = _Findings()
     info: dict[str, LayerInfo] = {}
     frames: dict[str, gpd.GeoDataFrame] = {}
+    tables: dict[str, pd.DataFrame] = {}
     crs = _working_crs(scenario, found)
     if crs is None:
         return LayerCheck(crs=None, diagnostics=found.items, info=info, frames=frames)
@@ -1431,21 +1445,34 @@ def check_layers(scenario: Scenario) -> LayerCheck:
             continue
         info[kind] = LayerInfo(kind, Path(path))
         with _guard(found, path, f"the {kind} layer"):
-            gdf = _read_vector(Path(path), kind, _options(scenario, kind), crs, found, info[kind])
+            gdf = _read_vector(Path(path), kind, _options(scenario, kind), crs, found, info[kind], tables)
             if gdf is not None:
                 frames[kind] = gdf
+    # A layer that failed (no CRS, a required field missing) still has its
+    # other columns checked, from its attribute table, so that one fault
+    # does not hide the others.
     districts = frames.get("districts")
+    table = tables.get("districts")
+    if districts is None and table is not None and {"district", "zone"} <= set(table.columns):
+        districts = table.assign(district=_as_text(table["district"]))
     if districts is not None:
         with _guard(found, paths.districts, "the districts layer"):
             districts = _validate_districts(districts, Path(paths.districts), scenario, found)
-        if found.errors_in(Path(paths.districts)):
-            districts = None
+        if "zone" not in districts.columns or districts["district"].isna().all():
+            districts = None  # no names to match parcels against
     if frames.get("parcels") is not None:
         path = Path(paths.parcels)
         with _guard(found, path, "the parcels layer"):
             p = _validate_parcels(frames["parcels"], path, districts, scenario, found)
             frames["parcels"] = _slivers_and_overlaps(p, path, found)
             info["parcels"].kept = len(frames["parcels"])
+    elif tables.get("parcels") is not None:
+        path = Path(paths.parcels)
+        table = tables["parcels"].copy()
+        if "parcel_id" in table.columns:
+            table["parcel_id"] = _as_text(table["parcel_id"])
+        with _guard(found, path, "the parcels layer"):
+            _validate_parcels(table, path, districts, scenario, found)
     with _guard(found, None, "the stations, lines, services and parks"):
         _tidy_other_layers(frames, paths, found)
     if paths.population is not None:

@@ -224,3 +224,71 @@ def test_pipeline_run_raises_check_error_with_the_report(tmp_path, tmp_path_fact
     msgs = [str(d) for d in raised.value.report.of_level("error")]
     assert any("withinm" in m for m in msgs) and any("lines.gpkg: the lines layer file does not exist" in m for m in msgs)
     assert "2 error(s) found before solving" in str(raised.value) and "withinm" in str(raised.value)
+
+
+# -- faults that used to hide each other ------------------------------------------------------
+
+INTERACTING = {
+    # fault: phrases its report line must hold (what is wrong, where, and the fix)
+    "required column renamed": ("parcels.gpkg", "required field 'available_year' is missing", "Did you mean 'GYNF'",
+                                '[fields.parcels] available_year = "GYNF"'),
+    "duplicate id beside it": ("parcels.gpkg", "{dup} occurs more than once", "give each parcel its own id"),
+    "negative plot ratio beside it": ("parcels.gpkg", "parcel_id {neg} has -1;", "write each parcel's plot-ratio cap"),
+    "districts without CRS": ("districts.gpkg", "the districts layer has no CRS", '[layers.crs] districts = "EPSG:4549"'),
+    "district typo behind it": ("parcels.gpkg", "parcel_id {dist}", "'临空' -> '临空区'?", "Correct field 'district'"),
+}
+
+
+@pytest.fixture(scope="module")
+def interacting_demo(tmp_path_factory):
+    """A copy of the demo whose faults sit behind one another: each used to hide the next."""
+    root = tmp_path_factory.mktemp("interacting-demo")
+    shutil.copytree(ROOT / "layers", root / "layers")
+    lay = root / "layers"
+    p = gpd.read_file(lay / "parcels.gpkg")
+    ids = {"dup": p.loc[0, "parcel_id"], "neg": p.loc[2, "parcel_id"]}
+    p.loc[1, "parcel_id"] = ids["dup"]
+    p.loc[2, "far_max"] = -1.0
+    row = p.index[p["district"] == "临空区"][0]
+    p.loc[row, "district"] = "临空"
+    ids["dist"] = p.loc[row, "parcel_id"]
+    (lay / "parcels.gpkg").unlink()
+    p.rename(columns={"available_year": "GYNF"}).to_file(lay / "parcels.gpkg")
+    d = gpd.read_file(lay / "districts.gpkg").set_crs(None, allow_override=True)
+    (lay / "districts.gpkg").unlink()
+    d.to_file(lay / "districts.gpkg")
+    (root / "scenarios").mkdir()
+    text = DEMO.read_text(encoding="utf-8")  # the relative ../layers paths hold in the copy
+    gbk = root / "scenarios" / "demo-gbk.toml"
+    gbk.write_bytes(text.encode("gbk"))  # its Chinese title is not UTF-8 now
+    cross = root / "scenarios" / "demo-cross.toml"
+    text = text.replace("unit_area_m2 = 45\ntargets = [4000", "unit_area_m2 = 75\ntargets = [4000", 1)
+    text = text.replace('upper_for = ["public_rental"]', 'upper_for = ["public_rental", "dormitory"]', 1)
+    cross.write_text(text, encoding="utf-8")
+    return root, ids
+
+
+def report_lines(res) -> list[str]:
+    return [" ".join(line.split()) for line in res.output.splitlines()]
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("scenario, scenario_faults", [
+    ("demo-gbk.toml", {"scenario not UTF-8": ("demo-gbk.toml", "not UTF-8", "Save As, Encoding: UTF-8")}),
+    ("demo-cross.toml", {
+        "both listed under the file": ("demo-cross.toml: 2 problem(s) in the scenario",),
+        "unit size above cap": ("types.public_rental.unit_area_m2 = 75 m2 is above the policy cap",
+                                "lower it or set allow_oversize = true"),
+        "undefined type beside it": ("rules.plot_ratio.upper_for names ['dormitory']", "define them or remove them"),
+    }),
+])
+def test_interacting_faults_are_all_listed(interacting_demo, scenario, scenario_faults):
+    """Each fault is reported although another sits in the same layer, the layer it refers to, or the scenario."""
+    root, ids = interacting_demo
+    res = runner.invoke(app, ["check", str(root / "scenarios" / scenario)])
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    assert "unexpected problem" not in res.output
+    lines = report_lines(res)
+    for fault, phrases in {**INTERACTING, **scenario_faults}.items():
+        wanted = [ph.format(**ids) for ph in phrases]
+        assert any(all(w in line for w in wanted) for line in lines), (fault, wanted, res.output)
