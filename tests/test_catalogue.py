@@ -832,8 +832,23 @@ def test_gbk_shapefile_without_cpg_gives_chinese_outputs(tmp_path, tmp_path_fact
     names = {f["properties"].get("name") for f in geo["features"]}
     assert names & {"一号地块", "二号地块", "三号地块", "四号地块", "五号地块", "六号地块", "七号地块", "八号地块"}
     mojibake = ("¶«", "Ò»", "ºÅ", "Çø", "\ufffd")
-    for text in (alloc, json.dumps(geo, ensure_ascii=False), (out / "map.html").read_text(encoding="utf-8")):
-        assert not any(m in text for m in mojibake)
+    texts = {"allocation.csv": alloc, "allocation.geojson": json.dumps(geo, ensure_ascii=False),
+             "map.html": (out / "map.html").read_text(encoding="utf-8"),
+             "report.html": (out / "report.html").read_text(encoding="utf-8")}
+    supply = sorted(out.glob("land_supply_*.csv"))
+    assert len(supply) >= 3, supply
+    texts.update({p.name: p.read_text(encoding="utf-8-sig") for p in supply})
+    import pyogrio
+
+    for layer, _ in pyogrio.list_layers(out / "plan.gpkg"):
+        table = gpd.read_file(out / "plan.gpkg", layer=layer)
+        texts[f"plan.gpkg/{layer}"] = table.drop(columns="geometry", errors="ignore").astype(str).to_csv(index=False)
+    for name, text in texts.items():
+        assert not any(m in text for m in mojibake), name
+    assert "东城区" in texts["land_supply_districts.csv"] and "东区" in texts["report.html"]
+    gpkg_names = set(gpd.read_file(out / "plan.gpkg", layer="candidates")["name"])
+    assert {"一号地块", "八号地块"} <= gpkg_names, gpkg_names
+    assert "东城区" in texts["plan.gpkg/allocation"]
 
 
 # -- solving -----------------------------------------------------------------------
