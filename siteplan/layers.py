@@ -573,8 +573,12 @@ def _decode_text(gdf: gpd.GeoDataFrame, path: Path, kind: str, opts: _Options, i
                 (next((c for c, b in raw_names.items() if _decode(b, codec) is None), "?"), b""),
             )
             if opts.encoding:
-                found.error(path, f"text in field {_show_name(bad_col)!r} is not valid {opts.encoding} "
-                                  f"(bytes {bad_val[:12]!r}); check [layers.encoding] {kind} in the scenario")
+                alt = next((c for c in ("utf-8", "gb18030") if all(_decode(b, c) is not None for b in every)), None)
+                shown = _raw(bad_col).decode(alt) if alt else _show_name(bad_col)
+                hint = (f"; the text reads as {_label(alt)}: set [layers.encoding] {kind} = \"{_label(alt)}\""
+                        if alt else f"; check [layers.encoding] {kind} in the scenario")
+                found.error(path, f"text in field {shown!r} is not valid {opts.encoding} "
+                                  f"(bytes {bad_val[:12]!r}){hint}")
             else:
                 found.error(path, f"cannot tell the text encoding: field {_show_name(bad_col)!r} holds text that is "
                                   f"neither UTF-8 nor GBK (bytes {bad_val[:12]!r}); state it in the scenario: "

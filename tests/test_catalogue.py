@@ -259,8 +259,8 @@ def _(scen):
     gbk_parcels(scen, cpg="UTF-8")
 
 
-@case("stated-encoding-is-wrong", "error", "地块.shp", "is not valid UTF-8", "[layers.encoding] parcels",
-      fix='check [layers.encoding] parcels in the scenario')
+@case("stated-encoding-is-wrong", "error", "地块.shp", "text in field '地块名称' is not valid UTF-8",
+      fix='the text reads as GBK: set [layers.encoding] parcels = "GBK"')
 def _(scen):
     gbk_parcels(scen, cpg=None, encoding_line='parcels = "UTF-8"')
 
