@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -78,6 +80,29 @@ def _print_error(err: Exception) -> None:
     err_console.print(Text("error: ", style="bold red") + Text(_error_text(err)), soft_wrap=True, highlight=False)
 
 
+@contextmanager
+def _plain_errors(*, interrupted: str = "no output was changed") -> Iterator[None]:
+    """Turn an error into one printed message and exit 2, and Ctrl-C into a line and exit 130.
+
+    siteplan's own errors and OSErrors (a full disk, a file in the way) are
+    printed as :func:`_print_error` words them; a failed check's findings are
+    printed already, so only its first line follows. Never a traceback.
+    """
+    from .check import CheckError
+
+    try:
+        yield
+    except CheckError as err:
+        err_console.print(Text("error: ", style="bold red") + Text(str(err).splitlines()[0]), soft_wrap=True, highlight=False)
+        raise typer.Exit(2) from None
+    except (SiteplanError, OSError) as err:
+        _print_error(err)
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        err_console.print(f"[bold red]interrupted:[/bold red] {interrupted}")
+        raise typer.Exit(130) from None
+
+
 def _print_findings(report) -> None:
     """The errors, repairs and warnings of the checks before a run, as ``siteplan check`` lists them."""
     from .check import findings_lines
@@ -99,14 +124,13 @@ def run(
 ) -> None:
     """Run a scenario: check it as siteplan check does, then compute features, solve, write the plan."""
     _setup_logging(verbose)
-    from .check import CheckError
     from .pipeline import find_demo_scenario, run as run_pipeline
 
     if lang not in ("zh", "en"):
         raise typer.BadParameter("use zh or en", param_hint="--lang")
     if tiles is not None and tiles.lower() not in ("none", "osm", "tianditu", "gaode"):
         raise typer.BadParameter(f"unknown map tiles {tiles!r}; use none, osm, tianditu or gaode", param_hint="--tiles")
-    try:
+    with _plain_errors():
         path = scenario if scenario is not None else find_demo_scenario()
         with console.status("Starting") as status:
             def progress(msg: str) -> None:
@@ -114,15 +138,6 @@ def run(
                 status.update(msg)
             result = run_pipeline(path, out_dir=out, lang=lang, alternatives=alternatives, shapefile=shapefile,
                                   tiles=tiles, progress=progress, on_check=_print_findings)
-    except CheckError as err:  # its findings are printed already, as siteplan check prints them
-        err_console.print(Text("error: ", style="bold red") + Text(str(err).splitlines()[0]), soft_wrap=True, highlight=False)
-        raise typer.Exit(2) from None
-    except (SiteplanError, OSError) as err:
-        _print_error(err)
-        raise typer.Exit(2) from None
-    except KeyboardInterrupt:
-        err_console.print("[bold red]interrupted:[/bold red] no output was changed")
-        raise typer.Exit(130) from None
     for table in _summary_tables(result):
         console.print(table)
     rep = result.plan.report
@@ -165,12 +180,9 @@ def check(
     from .check import check as check_scenario, format_report
     from .pipeline import find_demo_scenario
 
-    try:
+    with _plain_errors(interrupted="nothing was checked"):
         path = scenario if scenario is not None else find_demo_scenario()
         report = check_scenario(path)
-    except (SiteplanError, OSError) as err:
-        _print_error(err)
-        raise typer.Exit(2) from None
     console.print(Text(format_report(report)), soft_wrap=True, highlight=False)
     raise typer.Exit(report.exit_code)
 
@@ -200,12 +212,9 @@ def compare(
     _setup_logging(verbose)
     from .compare import compare_runs, write_comparison
 
-    try:
+    with _plain_errors():
         a, b, tables = compare_runs(out_a, out_b)
         files = write_comparison(out_a, out_b, out, runs=(a, b, tables))
-    except (SiteplanError, OSError) as err:
-        _print_error(err)
-        raise typer.Exit(2) from None
     counts = tables["parcels"]["change"].value_counts()
     summary = Table(title=f"A = {a.name}, B = {b.name}")
     for col in ("parcels only in A", "only in B", "in both", "of which changed"):
@@ -235,16 +244,10 @@ def sweep(
     _setup_logging(verbose)
     from .sweep import parse_vary, run_sweep
 
-    try:
+    with _plain_errors(interrupted="finished variants keep their folders; sweep.csv was not written"):
         varies = [parse_vary(v) for v in vary]
         table, folder = run_sweep(scenario, varies, out_dir=out, scheduler=scheduler, workers=workers,
                                   progress=lambda msg: console.print(f"[bold]\u25b6[/bold] {msg}"))
-    except (SiteplanError, OSError) as err:
-        _print_error(err)
-        raise typer.Exit(2) from None
-    except KeyboardInterrupt:
-        err_console.print("[bold red]interrupted:[/bold red] finished variants keep their folders; sweep.csv was not written")
-        raise typer.Exit(130) from None
     shown = Table(title=f"Sweep of {scenario.name}: {len(table)} variant(s)")
     for col in ("variant", "settings", "status", "placed_units", "shortfall_units", "projects", "new_land_gross_ha"):
         shown.add_column(col, justify="right" if col.endswith(("units", "projects", "ha")) else "left")
