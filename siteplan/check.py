@@ -59,13 +59,19 @@ class CapacityTable:
 
 @dataclass
 class CheckReport:
-    """What :func:`check` found. ``diagnostics`` holds every finding, in order."""
+    """What :func:`check` found. ``diagnostics`` holds every finding, in order.
+
+    ``features`` are the parcel features the rules' checks were computed on
+    (:func:`siteplan.features.compute_features`), kept so that a run that
+    goes on to solve need not compute them again.
+    """
 
     scenario_path: Path
     scenario: Scenario | None = None
     layers: LayerCheck | None = None
     diagnostics: list[Diagnostic] = field(default_factory=list)
     capacity: CapacityTable | None = None
+    features: pd.DataFrame | None = None
 
     def of_level(self, *levels: str) -> list[Diagnostic]:
         return [d for d in self.diagnostics if d.level in levels]
@@ -127,8 +133,8 @@ def _plan_total(value) -> float:
     return float(sum(value)) if isinstance(value, (list, tuple)) else float(value)
 
 
-def rule_findings(layers, scenario: Scenario) -> list[Diagnostic]:
-    """The rules' own checks before solving.
+def rule_findings(layers, scenario: Scenario, *, features: pd.DataFrame | None = None) -> list[Diagnostic]:
+    """The rules' own checks before solving (on ``features``, computed when not given).
 
     Settings that contradict each other, so that no plan can meet them
     whatever the parcels (district shares whose minimums add up to more
@@ -139,7 +145,8 @@ def rule_findings(layers, scenario: Scenario) -> list[Diagnostic]:
     from .features import compute_features
     from .pipeline import build_problem
 
-    features = compute_features(layers, scenario)
+    if features is None:
+        features = compute_features(layers, scenario)
     prob = build_problem(features, scenario, layers=layers)
     ctx = prob.context()
     out = []
@@ -220,8 +227,11 @@ def check(scenario_path: str | Path) -> CheckReport:
     report.diagnostics += result.diagnostics
     if result.layers is not None and not lenient:
         try:
+            from .features import compute_features
+
             report.capacity = capacity_table(result.layers.parcels, scenario)
-            report.diagnostics += rule_findings(result.layers, scenario)
+            report.features = compute_features(result.layers, scenario)
+            report.diagnostics += rule_findings(result.layers, scenario, features=report.features)
         except SiteplanError as err:
             report.diagnostics.append(Diagnostic("error", "[rules]", str(err)))
     return report

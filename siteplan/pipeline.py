@@ -143,16 +143,18 @@ def plan_from_scenario(scenario: Scenario, *, progress: Callable[[str], None] | 
 
 
 def plans_from_scenario(scenario: Scenario, k: int, *, progress: Callable[[str], None] | None = None,
-                        layers: Layers | None = None) -> tuple[list[Plan], Layers]:
+                        layers: Layers | None = None, features: gpd.GeoDataFrame | None = None) -> tuple[list[Plan], Layers]:
     """Like :func:`plan_from_scenario`, with up to ``k`` alternative plans
-    (see :mod:`siteplan.alternatives`); the first is the best. ``layers``,
-    when given, are used as they are (already read and checked)."""
+    (see :mod:`siteplan.alternatives`); the first is the best. ``layers``
+    and their ``features``, when given, are used as they are (already read,
+    checked and computed, as :func:`siteplan.check.check` leaves them)."""
     say = progress or (lambda msg: log.info(msg))
     if layers is None:
         say("Reading layers")
         layers = read_layers(scenario)
-    say("Computing parcel features")
-    features = compute_features(layers, scenario)
+    if features is None:
+        say("Computing parcel features")
+        features = compute_features(layers, scenario)
     say("Building the model")
     prob = build_problem(features, scenario, layers=layers)
     say("Solving" if k == 1 else f"Solving for {k} alternative plans")
@@ -329,7 +331,8 @@ def run(
     # Tianditu key fails at once, not after minutes of solving.
     choice = tile_choice(scenario, tiles=tiles)
     k = alternatives if alternatives is not None else scenario.alternatives.count
-    plans, layers = plans_from_scenario(scenario, k, progress=progress, layers=report.layers.layers)
+    plans, layers = plans_from_scenario(scenario, k, progress=progress, layers=report.layers.layers,
+                                        features=report.features)
     plan = plans[0]
     if progress:
         progress("Writing outputs")

@@ -161,3 +161,21 @@ def test_map_layer_colours_parcels_by_selection_frequency(alt_run, tmp_path):
     assert v["before"] == 0  # the layer is off until chosen
     drawn = sorted((int(c.removeprefix("sp-freq-")), fill) for c, fill in v["paths"])
     assert drawn == sorted((n, colours[n]) for n in expected.values())
+
+
+def test_a_run_computes_the_features_once(mini_city, tmp_path, monkeypatch):
+    # the checks before solving compute the features; the solve reuses them
+    import siteplan.features as features
+
+    calls = []
+    real = features.compute_features
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(features, "compute_features", counted)
+    monkeypatch.setattr("siteplan.pipeline.compute_features", counted)
+    result = run(mini_city, out_dir=tmp_path / "out")
+    assert len(calls) == 1
+    assert result.plan.units["units"].sum() == 1000
