@@ -72,7 +72,12 @@ def city_dir(cache: Path, n: int) -> Path:
 
 
 def bench_scenario(folder: Path, n: int, *, time_limit_s: float, gap: float):
-    """The demo scenario scaled to a city of ``n`` parcels, every rule on."""
+    """The demo scenario scaled to a city of ``n`` parcels, every rule on.
+
+    Type, zone and district targets and the budget grow with the parcels;
+    the projects allowed per district and year with them, over the larger
+    city's 15 districts.
+    """
     from siteplan.scenario import parse_scenario
 
     data = tomllib.loads(DEMO.read_text(encoding="utf-8"))
@@ -88,6 +93,8 @@ def bench_scenario(folder: Path, n: int, *, time_limit_s: float, gap: float):
     zone_sum = sum(zones.values())
     for z in zones:
         zones[z] = round(zones[z] / zone_sum * total * 0.95)
+    for name, v in data.get("districts", {}).items():
+        data["districts"][name] = [round(x * scale) for x in v] if isinstance(v, list) else round(v * scale)
     r = data["rules"]
     r["budget"]["per_year_yi_yuan"] = [round(v * scale * 1.4) for v in r["budget"]["per_year_yi_yuan"]]
     r["max_projects"]["per_district_year"] = max(4, round(4 * scale * 11 / 15))
