@@ -90,11 +90,15 @@ def alternatives(
         return plans
     base = problem.compile()
     ctx = base.ctx
-    target = best.report.penalised_objective
-    model = _with_row(base, np.arange(base.n_cols), base.cost, -np.inf, target + within * abs(target), rule="alternative_objective")
     pos = pd.Index(ctx.parcels["parcel_id"])
     movable = _movable(problem, ctx)
     z_movable = movable[ctx.z_parcel]
+    # The rows below count parcels by z; a plan counts them by units. A
+    # movable parcel-year that is chosen must carry a unit, so both agree
+    # (also through the whole-unit step, which keeps these rows).
+    base = _chosen_carries_units(base, np.nonzero(z_movable)[0])
+    target = best.report.penalised_objective
+    model = _with_row(base, np.arange(base.n_cols), base.cost, -np.inf, target + within * abs(target), rule="alternative_objective")
     while len(plans) < k:
         used = pos.get_indexer(plans[-1].units["parcel_id"].unique())
         used = used[movable[used]]
@@ -112,6 +116,30 @@ def alternatives(
         plans.append(plan)
         log.info("Alternative %d: objective %.1f", len(plans), plan.report.objective)
     return plans
+
+
+def _chosen_carries_units(model, z_local: np.ndarray):
+    """The model with :math:`\sum_t u_{ity} \ge z_{iy}` for the parcel-years ``z_local``."""
+    import dataclasses
+
+    import scipy.sparse as sp
+
+    ctx = model.ctx
+    row_of = np.full(ctx.n_z, -1)
+    row_of[z_local] = np.arange(len(z_local))
+    u = np.nonzero(row_of[ctx.u_z] >= 0)[0]
+    rows = np.concatenate([row_of[ctx.u_z[u]], np.arange(len(z_local))])
+    cols = np.concatenate([ctx.u_col(u), ctx.z_col(z_local)])
+    vals = np.concatenate([np.ones(len(u)), -np.ones(len(z_local))])
+    block = sp.csr_matrix((vals, (rows, cols)), shape=(len(z_local), model.n_cols))
+    labels = pd.DataFrame({"rule": "alternative_units", "elastic": [""] * len(z_local)})
+    return dataclasses.replace(
+        model,
+        A=sp.vstack([model.A, block], format="csr"),
+        row_lower=np.append(model.row_lower, np.zeros(len(z_local))),
+        row_upper=np.append(model.row_upper, np.full(len(z_local), np.inf)),
+        rows=pd.concat([model.rows, labels], ignore_index=True),
+    )
 
 
 def _movable(problem: Problem, ctx) -> np.ndarray:
