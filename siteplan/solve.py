@@ -338,6 +338,8 @@ SIFT_ADD = 1500
 #: optimal is not worth minutes. The step's gap is absolute and stays below
 #: half a unit of shortfall penalty, so it never buys score with a broken target.
 ROUNDING_GAP = 1e-3
+#: Share of the search's time that sifting may take before the MIP gets the rest.
+SIFT_SHARE = 0.5
 #: Share of the time limit for the search; the whole-unit step has the rest.
 SEARCH_SHARE = 0.85
 #: The least time any solver step is given, seconds.
@@ -346,15 +348,19 @@ MIN_STEP_S = 0.5
 ROUNDING_EXTRA_S = 60.0
 
 
-def _sifted_lp(model: CompiledModel, *, left, opts: dict) -> tuple[SolveResult, np.ndarray] | None:
+def _sifted_lp(model: CompiledModel, *, left, opts: dict) -> tuple[SolveResult, np.ndarray, bool] | None:
     """The LP relaxation by sifting (column generation over parcel-years).
 
     Starts from the best-scoring parcel-years (and any a hard row may
     force), solves the LP over them, prices every other column with the
     duals, adds those with negative reduced cost, and re-solves from the
     last basis, until no column prices in: the result is the optimum of
-    the whole LP, a valid bound. Returns None where duals are not
-    available (CBC) or the LP fails, so the caller solves the whole LP.
+    the whole LP, a valid bound. Returns the solution, the parcel-years in
+    the LP and whether it is that optimum (``True``): when the rounds take
+    more than ``SIFT_SHARE`` of the time left, sifting stops with the last
+    round's LP, which is no bound but still says which parcels are worth
+    the MIP's time (``False``). Returns None where duals are not available
+    (CBC) or the LP fails, so the caller solves the whole LP.
     """
     if opts.get("solver", "highs") != "highs":
         return None
@@ -373,6 +379,7 @@ def _sifted_lp(model: CompiledModel, *, left, opts: dict) -> tuple[SolveResult, 
     AT = model.A.T.tocsr()
     A_csc = model.A.tocsc()
     t0 = time.perf_counter()
+    budget = SIFT_SHARE * left()
     for _ in range(100):
         h.setOptionValue("time_limit", float(left()))
         h.run()
@@ -388,13 +395,14 @@ def _sifted_lp(model: CompiledModel, *, left, opts: dict) -> tuple[SolveResult, 
         worst[z_neg] = np.minimum(worst[z_neg], reduced[ctx.z_col(z_neg)])
         cand = np.nonzero((worst < 0) & ~keep)[0]
         log.info("Sifting: %d parcel-years in the LP, %d price in", int(keep.sum()), len(cand))
+        x = np.zeros(model.n_cols)
+        x[cols] = res.x
         if not len(cand):
-            x = np.zeros(model.n_cols)
-            x[cols] = res.x
-            return dataclasses.replace(res, x=x), keep
-        if left() <= MIN_STEP_S:
-            log.info("Sifting stopped by the time limit")
-            return None
+            return dataclasses.replace(res, x=x), keep, True
+        if time.perf_counter() - t0 > budget or left() <= MIN_STEP_S:
+            log.warning("Sifting stopped by the time limit with %d parcel-years still pricing in: no LP bound, "
+                        "the MIP starts from the last LP's parcels", len(cand))
+            return dataclasses.replace(res, x=x, optimal=False), keep, False
         add = cand[np.argsort(worst[cand], kind="stable")][: max(SIFT_ADD, int(keep.sum()) // 2)]
         keep[add] = True
         new = np.concatenate([np.nonzero(np.isin(ctx.u_z, add))[0], ctx.z_col(add)])
@@ -413,10 +421,14 @@ def _best_plan(model: CompiledModel, *, gap: float, left, opts: dict, start: np.
     Returns the solve, the best bound known and the method used.
     """
     sifted = _sifted_lp(model, left=left, opts=opts)
-    relax = sifted[0] if sifted is not None else solve_model(_relaxed(model), time_limit_s=left(), gap=gap, **opts)
+    if sifted is not None:
+        relax, _, proven = sifted
+    else:
+        relax = solve_model(_relaxed(model), time_limit_s=left(), gap=gap, **opts)
+        proven = relax.optimal
     bound, restricted = float("-inf"), None
-    if relax.has_solution and relax.optimal and left() > MIN_STEP_S:
-        bound = relax.objective
+    if relax.has_solution and left() > MIN_STEP_S and (proven or sifted is not None):
+        bound = relax.objective if proven else float("-inf")
         used = np.unique(model.ctx.z_parcel[model.slice_z(relax.x) > 1e-6])
         keep = np.isin(model.ctx.z_parcel, used)
         restricted = _solve_columns(model, _columns_of(model, keep), time_limit_s=left(), gap=gap / 2, **opts)
@@ -424,6 +436,8 @@ def _best_plan(model: CompiledModel, *, gap: float, left, opts: dict, start: np.
         if restricted.has_solution and _rel_gap(restricted.objective, bound) <= gap:
             return restricted, bound, "lp-guided"
     if restricted is not None and restricted.has_solution:
+        if left() <= MIN_STEP_S:  # no time for the full MIP: the restricted plan is the best found
+            return dataclasses.replace(restricted, status="Time limit reached", optimal=False, time_limit_hit=True), bound, "lp-guided"
         start = restricted.x
     full = solve_model(model, time_limit_s=left(), gap=gap, start=start, **opts)
     if full.has_solution and np.isfinite(full.bound):
