@@ -17,6 +17,7 @@ Run from the project folder::
     python benchmarks/bench.py                      # 1k, 10k, 20k parcels
     python benchmarks/bench.py --sizes 1000,50000 --time-limit 600
     python benchmarks/bench.py --features-only --sizes 1000000
+    python benchmarks/bench.py --without radius_cap   # one rule's cost: compare with a run with it
 
 Figures are printed and written to ``benchmarks/results.json`` (``--out``).
 """
@@ -71,7 +72,7 @@ def city_dir(cache: Path, n: int) -> Path:
     return folder
 
 
-def bench_scenario(folder: Path, n: int, *, time_limit_s: float, gap: float):
+def bench_scenario(folder: Path, n: int, *, time_limit_s: float, gap: float, without: tuple[str, ...] = ()):
     """The demo scenario scaled to a city of ``n`` parcels, every rule on.
 
     Type, zone and district targets and the budget grow with the parcels;
@@ -100,6 +101,10 @@ def bench_scenario(folder: Path, n: int, *, time_limit_s: float, gap: float):
     r["max_projects"]["per_district_year"] = max(4, round(4 * scale * 11 / 15))
     r["district_share"].update(min_share=0.02, max_share=0.15)
     data["solver"].update(time_limit_s=time_limit_s, gap=gap)
+    for rule in without:
+        if rule not in r:
+            raise SystemExit(f"--without {rule}: the scenario has no [rules.{rule}]; use one of {', '.join(sorted(r))}")
+        r[rule]["enabled"] = False
     return parse_scenario(data, base_dir=folder, where=f"bench-{n}")
 
 
@@ -119,7 +124,7 @@ def run_size(n: int, args) -> dict:
     t = time.perf_counter()
     folder = city_dir(Path(args.cache), n)
     out["generate_s"] = time.perf_counter() - t
-    scenario = bench_scenario(folder, n, time_limit_s=args.time_limit, gap=args.gap)
+    scenario = bench_scenario(folder, n, time_limit_s=args.time_limit, gap=args.gap, without=tuple(args.without))
     t = time.perf_counter()
     layers = read_layers(scenario)
     out["read_s"] = time.perf_counter() - t
@@ -243,6 +248,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--gap", type=float, default=0.01, help="relative MIP gap")
     p.add_argument("--features-only", action="store_true", help="time reading and features only")
     p.add_argument("--no-floor", action="store_true", help="skip the bare-highspy floor")
+    p.add_argument("--without", action="append", default=[], metavar="RULE",
+                   help="switch a rule off (e.g. radius_cap), to measure its cost; repeatable")
     p.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "siteplan-bench"), help="folder for generated cities")
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results.json"), help="JSON file to write")
     p.add_argument("--one", type=int, help=argparse.SUPPRESS)
@@ -257,7 +264,8 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for n in (int(s) for s in args.sizes.split(",")):
         cmd = [sys.executable, __file__, "--one", str(n), "--time-limit", str(args.time_limit), "--gap", str(args.gap),
-               "--cache", args.cache] + (["--features-only"] if args.features_only else []) + (["--no-floor"] if args.no_floor else [])
+               "--cache", args.cache] + (["--features-only"] if args.features_only else []) + (["--no-floor"] if args.no_floor else []) \
+            + [f"--without={rule}" for rule in args.without]
         print(f"{n:,} parcels ...", flush=True)
         t = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True)
@@ -270,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         results.append(res)
         print(json.dumps(res, indent=None, default=str), flush=True)
     report = {"machine": machine(), "gap": args.gap, "time_limit_s": args.time_limit,
-              "features_only": args.features_only, "results": results}
+              "features_only": args.features_only, "without": args.without, "results": results}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
     print()
