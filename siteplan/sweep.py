@@ -155,9 +155,9 @@ def variants(data: dict, varies: Sequence[Vary], *, base_dir: Path, where: str) 
             _apply(d, key, value)
         name = f"v{k:0{width}d}"
         d.setdefault("plan", {})["name"] = f"{data.get('plan', {}).get('name', 'sweep')}-{name}"
-        label = ", ".join(f"{a}={b}" for a, b in settings.items())
-        parse_scenario(d, base_dir=base_dir, where=f"{where} [variant {name}: {label}]")
-        out.append(Variant(name, settings, d))
+        variant = Variant(name, settings, d)
+        parse_scenario(d, base_dir=base_dir, where=f"{where} [variant {name}: {variant.label}]")
+        out.append(variant)
     return out
 
 
