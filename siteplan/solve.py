@@ -414,13 +414,21 @@ def _sifted_lp(model: CompiledModel, *, left, opts: dict) -> tuple[SolveResult, 
     return None
 
 
-def _best_plan(model: CompiledModel, *, gap: float, left, opts: dict, start: np.ndarray | None = None) -> tuple[SolveResult, float, str]:
+def _best_plan(model: CompiledModel, *, gap: float, left, opts: dict, start: np.ndarray | None = None,
+               lp: dict | None = None) -> tuple[SolveResult, float, str]:
     """LP bound, then the MIP restricted to the parcels the LP uses, then (if
     that is not within ``gap`` of the bound) the full MIP from the best start.
 
-    Returns the solve, the best bound known and the method used.
+    ``lp``, when given, keeps the sifted LP between calls on the same model
+    (a second call reuses it). Returns the solve, the best bound known and
+    the method used.
     """
-    sifted = _sifted_lp(model, left=left, opts=opts)
+    if lp is not None and "sifted" in lp:
+        sifted = lp["sifted"]
+    else:
+        sifted = _sifted_lp(model, left=left, opts=opts)
+        if lp is not None:
+            lp["sifted"] = sifted
     if sifted is not None:
         relax, _, proven = sifted
     else:
@@ -515,7 +523,16 @@ def solve_compiled(
     search_deadline = time.perf_counter() + SEARCH_SHARE * time_limit_s
     left = lambda: max(MIN_STEP_S, search_deadline - time.perf_counter())  # noqa: E731
 
-    first, bound, method = _best_plan(model, gap=gap, left=left, opts=opts)
+    lp: dict = {}
+    first, bound, method = _best_plan(model, gap=gap, left=left, opts=opts, lp=lp)
+    if not first.has_solution and first.time_limit_hit:
+        # No plan at all in the limit: a plan late is better than none, so
+        # the MIP gets as long again (the LP is not solved twice), and says so.
+        log.warning("No plan within the time limit of %g s; searching %g s more for one", time_limit_s, time_limit_s)
+        search_deadline = time.perf_counter() + time_limit_s
+        deadline = search_deadline + (1 - SEARCH_SHARE) * time_limit_s
+        first, bound, method = _best_plan(model, gap=gap, left=left, opts=opts, lp=lp)
+        first = dataclasses.replace(first, time_limit_hit=True)
     if first.has_solution and model.slice_s(first.x).sum() > 1e-6 and left() > MIN_STEP_S:
         # Some target or share cannot be met. Find the least shortfall any
         # plan can have, then the best plan with no more than that, so a

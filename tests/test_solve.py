@@ -42,3 +42,26 @@ def test_rounding_gap_stays_below_half_a_shortfall_unit():
     assert _rounding_abs_gap(model, x) == pytest.approx(500.0)
     x[: model.ctx.n_u] = 1.0
     assert _rounding_abs_gap(model, x) == pytest.approx(1e-3 * abs(float(model.cost[: model.ctx.n_u].sum())))
+
+
+def test_no_plan_in_the_limit_gets_one_more_search_and_says_so(monkeypatch):
+    import siteplan.solve as S
+
+    real = S._best_plan
+    calls = []
+
+    def first_finds_nothing(model, **kw):
+        calls.append(kw.get("lp"))
+        if len(calls) == 1:
+            nothing = S.SolveResult(solver="highs", status="Time limit reached", has_solution=False, optimal=False,
+                                    time_limit_hit=True, x=np.zeros(model.n_cols), objective=float("nan"),
+                                    bound=float("nan"), gap=float("nan"), runtime_s=1.0)
+            return nothing, float("-inf"), "full-mip"
+        return real(model, **kw)
+
+    monkeypatch.setattr(S, "_best_plan", first_finds_nothing)
+    p = grid_parcels(3, years=(2016,), score_2016=[0.9, 0.5, 0.1])
+    plan = problem(p, PR, [2016]).add_targets({("public_rental", 2016): 500}).add_rule(PlotRatio()).add_rule(YearlyTargets()).solve()
+    assert len(calls) == 2 and calls[0] is calls[1]  # the second search shares the first one's LP
+    assert plan.report.time_limit_hit  # and the plan says the limit was hit
+    assert int(plan.units["units"].sum()) == 500
