@@ -119,7 +119,7 @@ def alternatives(
 
 
 def _chosen_carries_units(model, z_local: np.ndarray):
-    """The model with :math:`\sum_t u_{ity} \ge z_{iy}` for the parcel-years ``z_local``."""
+    r"""The model with :math:`\sum_t u_{ity} \ge z_{iy}` for the parcel-years ``z_local``."""
     import dataclasses
 
     import scipy.sparse as sp
