@@ -114,11 +114,11 @@ def nearest_point_distances(parcels: gpd.GeoDataFrame | gpd.GeoSeries, points: g
 
     ``masks`` maps a column name to a boolean array over ``points`` (which
     points count for it). The distances are exact (parcel edge to point,
-    0 inside), as :func:`nearest_distance` gives, in one pass for every
-    subset: the :data:`NEAREST_CANDIDATES` points of the subset nearest each
-    parcel's centroid (a k-d tree) are measured exactly, and the nearest of
-    them is taken. That is proven the nearest when even the
-    farthest candidate, less the parcel's radius (centroid to farthest
+    0 inside), as :func:`nearest_distance` gives, but mostly without the
+    spatial index: for each subset, the :data:`NEAREST_CANDIDATES` of its
+    points nearest each parcel's centroid (a k-d tree) are measured exactly,
+    and the nearest of them is taken. That is proven the nearest when even
+    the farthest candidate, less the parcel's radius (centroid to farthest
     vertex), is no nearer; the parcels where it is not are measured against
     the whole subset with the spatial index. ``inf`` where a subset is empty.
     """
@@ -134,11 +134,12 @@ def nearest_point_distances(parcels: gpd.GeoDataFrame | gpd.GeoSeries, points: g
     np.maximum.at(radius, which, np.hypot(*(coords - centre[which]).T))
     xy = shapely.get_coordinates(pts)
     for name, mask in masks.items():
-        sub = pts[np.asarray(mask, dtype=bool)]
+        mask = np.asarray(mask, dtype=bool)
+        sub = pts[mask]
         if not len(sub):
             continue
         k = min(NEAREST_CANDIDATES, len(sub))
-        near_d, near_i = cKDTree(xy[np.asarray(mask, dtype=bool)]).query(centre, k=k)
+        near_d, near_i = cKDTree(xy[mask]).query(centre, k=k)
         near_d, near_i = near_d.reshape(len(geom), k), near_i.reshape(len(geom), k)
         best = shapely.distance(np.repeat(geom, k), sub[near_i.ravel()]).reshape(len(geom), k).min(axis=1)
         proven = (k == len(sub)) | (near_d[:, -1] - radius >= best)

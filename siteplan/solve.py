@@ -348,15 +348,15 @@ MIN_STEP_S = 0.5
 ROUNDING_EXTRA_S = 60.0
 
 
-def _sifted_lp(model: CompiledModel, *, left, opts: dict) -> tuple[SolveResult, np.ndarray, bool] | None:
+def _sifted_lp(model: CompiledModel, *, left, opts: dict) -> tuple[SolveResult, bool] | None:
     """The LP relaxation by sifting (column generation over parcel-years).
 
     Starts from the best-scoring parcel-years (and any a hard row may
     force), solves the LP over them, prices every other column with the
     duals, adds those with negative reduced cost, and re-solves from the
     last basis, until no column prices in: the result is the optimum of
-    the whole LP, a valid bound. Returns the solution, the parcel-years in
-    the LP and whether it is that optimum (``True``): when the rounds take
+    the whole LP, a valid bound. Returns the solution and whether it is
+    that optimum (``True``): when the rounds take
     more than ``SIFT_SHARE`` of the time left, sifting stops with the last
     round's LP, which is no bound but still says which parcels are worth
     the MIP's time (``False``). Returns None where duals are not available
@@ -398,11 +398,11 @@ def _sifted_lp(model: CompiledModel, *, left, opts: dict) -> tuple[SolveResult, 
         x = np.zeros(model.n_cols)
         x[cols] = res.x
         if not len(cand):
-            return dataclasses.replace(res, x=x), keep, True
+            return dataclasses.replace(res, x=x), True
         if time.perf_counter() - t0 > budget or left() <= MIN_STEP_S:
             log.warning("Sifting stopped by the time limit with %d parcel-years still pricing in: no LP bound, "
                         "the MIP starts from the last LP's parcels", len(cand))
-            return dataclasses.replace(res, x=x, optimal=False), keep, False
+            return dataclasses.replace(res, x=x, optimal=False), False
         add = cand[np.argsort(worst[cand], kind="stable")][: max(SIFT_ADD, int(keep.sum()) // 2)]
         keep[add] = True
         new = np.concatenate([np.nonzero(np.isin(ctx.u_z, add))[0], ctx.z_col(add)])
@@ -430,7 +430,7 @@ def _best_plan(model: CompiledModel, *, gap: float, left, opts: dict, start: np.
         if lp is not None:
             lp["sifted"] = sifted
     if sifted is not None:
-        relax, _, proven = sifted
+        relax, proven = sifted
     else:
         relax = solve_model(_relaxed(model), time_limit_s=left(), gap=gap, **opts)
         proven = relax.optimal
@@ -555,14 +555,13 @@ def solve_compiled(
     base = rounding_model if rounding_model is not None else model
     fixed = _fixed_for_rounding(base, first.x)  # same columns: extra models only add rows
     chosen = np.round(base.slice_z(first.x)) > 0
-    second = _solve_columns(fixed, _columns_of(base, chosen), time_limit_s=max(MIN_STEP_S, deadline - time.perf_counter()), gap=0.0,
-                            abs_gap=_rounding_abs_gap(base, first.x), **opts)
+    cols, abs_gap = _columns_of(base, chosen), _rounding_abs_gap(base, first.x)
+    second = _solve_columns(fixed, cols, time_limit_s=max(MIN_STEP_S, deadline - time.perf_counter()), gap=0.0, abs_gap=abs_gap, **opts)
     if not second.has_solution and second.time_limit_hit:
         # Whole units could not be found in the time left: a plan late is
         # better than none, so the step gets a while longer, and says so.
         log.warning("Whole units needed more time than the limit left; giving that step %g s more", ROUNDING_EXTRA_S)
-        second = _solve_columns(fixed, _columns_of(base, chosen), time_limit_s=ROUNDING_EXTRA_S, gap=0.0,
-                                abs_gap=_rounding_abs_gap(base, first.x), **opts)
+        second = _solve_columns(fixed, cols, time_limit_s=ROUNDING_EXTRA_S, gap=0.0, abs_gap=abs_gap, **opts)
     if not second.has_solution:
         raise SolverError(
             f"rounding to whole units failed (status: {second.status}); "
