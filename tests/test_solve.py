@@ -65,3 +65,30 @@ def test_no_plan_in_the_limit_gets_one_more_search_and_says_so(monkeypatch):
     assert len(calls) == 2 and calls[0] is calls[1]  # the second search shares the first one's LP
     assert plan.report.time_limit_hit  # and the plan says the limit was hit
     assert int(plan.units["units"].sum()) == 500
+
+
+def test_sifting_start_covers_every_elastic_lower_bound_with_its_best_parcels():
+    from siteplan import ZoneTargets
+    from siteplan.solve import SIFT_COVER, _covering_z
+
+    # 10 high-scoring parcels in zone E, 10 low-scoring ones in zone W; 400 units each
+    zone = ["E"] * 10 + ["W"] * 10
+    score = [0.9] * 10 + list(np.linspace(0.5, 0.1, 10))
+    p = grid_parcels(20, years=(2016,), zone=zone, score_2016=score)
+    prob = (problem(p, PR, [2016]).add_targets({("public_rental", 2016): 200}).add_rule(PlotRatio())
+            .add_rule(YearlyTargets()).add_rule(ZoneTargets({"W": 100})))
+    model = prob.compile()
+    ctx = model.ctx
+    best = np.full(ctx.n_z, -np.inf)
+    np.maximum.at(best, ctx.u_z, -model.cost[: ctx.n_u])
+    keep = _covering_z(model, best)
+    chosen = set(ctx.parcels["parcel_id"].to_numpy()[ctx.z_parcel[keep]])
+    # zone W needs 100 units: the cover holds SIFT_COVER x 100 units, so its
+    # best parcels until that is reached, recomputed here from the raw scores
+    w = [f"P{i}" for i in range(10, 20)]
+    need_w = int(np.ceil(SIFT_COVER * 100 / 400))
+    assert 0 < need_w < 10
+    assert set(w[:need_w]) <= chosen and not set(w[need_w:]) & chosen
+    # the yearly target (200 units, every parcel) is covered by the best parcels, all in E
+    need_t = int(np.ceil(SIFT_COVER * 200 / 400))
+    assert {f"P{i}" for i in range(min(need_t, 10))} <= chosen
