@@ -395,7 +395,19 @@ MIN_STEP_S = 0.5
 ROUNDING_EXTRA_S = 60.0
 
 
-def _sifted_lp(model: CompiledModel, *, left, opts: dict) -> tuple[SolveResult, bool] | None:
+@dataclass
+class _Sifted:
+    """A sifted LP: its solution (over all columns), whether it is the whole
+    LP's optimum, and the HiGHS instance holding the LP over the columns
+    ``cols`` (with its last basis, for the dive)."""
+
+    res: SolveResult
+    proven: bool
+    highs: object
+    cols: np.ndarray
+
+
+def _sifted_lp(model: CompiledModel, *, left, opts: dict) -> _Sifted | None:
     """The LP relaxation by sifting (column generation over parcel-years).
 
     Starts from the best-scoring parcel-years (and any a hard row may
@@ -403,7 +415,7 @@ def _sifted_lp(model: CompiledModel, *, left, opts: dict) -> tuple[SolveResult, 
     duals, adds those with negative reduced cost, and re-solves from the
     last basis, until no column prices in: the result is the optimum of
     the whole LP, a valid bound. Returns the solution and whether it is
-    that optimum (``True``): when the rounds take
+    that optimum (``proven``): when the rounds take
     more than ``SIFT_SHARE`` of the time left, sifting stops with the last
     round's LP, which is no bound but still says which parcels are worth
     the MIP's time (``False``). Returns None where duals are not available
@@ -428,7 +440,7 @@ def _sifted_lp(model: CompiledModel, *, left, opts: dict) -> tuple[SolveResult, 
     t0 = time.perf_counter()
     budget = SIFT_SHARE * left()
     for _ in range(100):
-        h.setOptionValue("time_limit", float(left()))
+        h.setOptionValue("time_limit", h.getRunTime() + float(left()))  # HiGHS counts its own run time across runs
         h.run()
         res = _highs_result(h, sub, time.perf_counter() - t0)
         if not (res.has_solution and res.optimal and res.row_dual is not None):
@@ -445,11 +457,11 @@ def _sifted_lp(model: CompiledModel, *, left, opts: dict) -> tuple[SolveResult, 
         x = np.zeros(model.n_cols)
         x[cols] = res.x
         if not len(cand):
-            return dataclasses.replace(res, x=x), True
+            return _Sifted(dataclasses.replace(res, x=x), True, h, cols)
         if time.perf_counter() - t0 > budget or left() <= MIN_STEP_S:
             log.warning("Sifting stopped by the time limit with %d parcel-years still pricing in: no LP bound, "
                         "the MIP starts from the last LP's parcels", len(cand))
-            return dataclasses.replace(res, x=x, optimal=False), False
+            return _Sifted(dataclasses.replace(res, x=x, optimal=False), False, h, cols)
         add = cand[np.argsort(worst[cand], kind="stable")][: max(SIFT_ADD, int(keep.sum()) // 2)]
         keep[add] = True
         new = np.concatenate([np.nonzero(np.isin(ctx.u_z, add))[0], ctx.z_col(add)])
@@ -461,10 +473,147 @@ def _sifted_lp(model: CompiledModel, *, left, opts: dict) -> tuple[SolveResult, 
     return None
 
 
+#: Share of the fractional parcel-years the LP dive fixes to 1 in each round
+#: (all that the binary-only rows allow; a refused batch is halved).
+DIVE_SHARE = 1.0
+#: Share of the search time left that the LP dive may take before the MIP gets the rest.
+DIVE_TIME_SHARE = 0.4
+
+
+def _pure_z_rows(model: CompiledModel) -> tuple[sp.csc_matrix, np.ndarray]:
+    """Hard rows over parcel-year binaries only (one supply year, projects per
+    district and year, lock-in ...): their ``z`` block (rows x z) and upper bounds."""
+    ctx = model.ctx
+    coo = model.A.tocoo()
+    is_z = (coo.col >= ctx.n_u) & (coo.col < ctx.n_u + ctx.n_z)
+    other = np.bincount(coo.row[~is_z], minlength=model.n_rows)
+    has_z = np.bincount(coo.row[is_z], minlength=model.n_rows)
+    hard = (model.rows["elastic"] == "").to_numpy()
+    rows = np.nonzero(hard & (other == 0) & (has_z > 0))[0]
+    return model.A[rows][:, ctx.n_u : ctx.n_u + ctx.n_z].tocsc(), model.row_upper[rows]
+
+
+def _lp_dive(model: CompiledModel, sifted: _Sifted, *, left) -> SolveResult | None:
+    r"""A plan by diving from the sifted LP: fix parcel-years to 1, re-solve, repeat.
+
+    Each round fixes the LP's integral parcel-years and then the
+    ``DIVE_SHARE`` of its fractional ones that hold the most units, as long
+    as the hard rows over binaries alone (one supply year, projects per
+    district and year) still allow them; a parcel-year they no longer allow
+    is closed (:math:`z = 0`). The LP is then re-solved from its last basis
+    over the sifted columns, so the units move to the parcels that stay
+    open. When no open parcel-year has :math:`z > 0` the LP's binaries are
+    whole: that is a plan (continuous units). A batch that makes the LP
+    infeasible is undone and retried with its first half (rows with units
+    too, such as project sizes inside one radius circle, can refuse it); a
+    single parcel-year refused is closed. Returns None if the LP fails or
+    the dive takes more than ``DIVE_TIME_SHARE`` of the time left; the
+    HiGHS instance's bounds are restored either way, so the sifted LP can
+    be reused.
+    """
+    import highspy
+
+    ctx = model.ctx
+    h, cols = sifted.highs, sifted.cols
+    local = np.full(model.n_cols, -1)
+    local[cols] = np.arange(len(cols))
+    z_local = local[ctx.n_u : ctx.n_u + ctx.n_z]
+    P, ub = _pure_z_rows(model)
+    act = np.zeros(len(ub))
+    fixed = np.zeros(ctx.n_z, dtype=bool)
+    closed = z_local < 0
+    lower0, upper0 = model.col_lower[cols].copy(), model.col_upper[cols].copy()
+    x = sifted.res.x
+    t0 = time.perf_counter()
+    budget = DIVE_TIME_SHARE * left()
+    stop = lambda: max(MIN_STEP_S, budget - (time.perf_counter() - t0))  # noqa: E731
+
+    def fits(j: int) -> bool:
+        r, v = P.indices[P.indptr[j] : P.indptr[j + 1]], P.data[P.indptr[j] : P.indptr[j + 1]]
+        return bool(np.all(act[r] + v <= ub[r] + 1e-9))
+
+    def count(j: int, sign: float) -> None:
+        act[P.indices[P.indptr[j] : P.indptr[j + 1]]] += sign * P.data[P.indptr[j] : P.indptr[j + 1]]
+
+    def set_bounds(js, lo: float, hi: float) -> None:
+        js = np.asarray(js, dtype=np.int32)
+        if len(js):
+            idx = z_local[js].astype(np.int32)
+            h.changeColsBounds(len(idx), idx, np.full(len(idx), lo), np.full(len(idx), hi))
+
+    try:
+        for rounds in range(1, 10 * ctx.n_z + 1):
+            z = x[ctx.n_u : ctx.n_u + ctx.n_z]
+            open_ = ~fixed & ~closed
+            live = np.nonzero(open_ & (z > 1e-6))[0]
+            if not len(live):
+                break
+            units = np.bincount(ctx.u_z, weights=x[: ctx.n_u], minlength=ctx.n_z)
+            whole = live[z[live] >= 1 - 1e-6]
+            frac = live[z[live] < 1 - 1e-6]
+            frac = frac[np.argsort(-units[frac], kind="stable")]
+            quota = len(whole) + max(1, int(np.ceil(DIVE_SHARE * len(frac))))
+            batch, shut = [], []
+            for j in np.concatenate([whole, frac]):
+                if len(batch) >= quota:
+                    break
+                if fits(j):
+                    count(j, 1.0)
+                    batch.append(j)
+                else:
+                    shut.append(j)
+            fixed[batch] = True
+            closed[shut] = True
+            set_bounds(batch, 1.0, 1.0)
+            set_bounds(shut, 0.0, 0.0)
+            h.setOptionValue("time_limit", h.getRunTime() + float(stop()))  # HiGHS counts its own run time across runs
+            h.run()
+            status = h.getModelStatus()
+            log.debug("LP dive round %d: %d fixed, %d closed, %s, %.1f s", rounds, len(batch), len(shut),
+                      h.modelStatusToString(status), time.perf_counter() - t0)
+            while status == highspy.HighsModelStatus.kInfeasible and batch:
+                # rows with units too (project sizes in one radius circle)
+                # can refuse a batch: undo it and try its first half; a
+                # single parcel-year refused is closed
+                for j in batch:
+                    count(j, -1.0)
+                fixed[batch] = False
+                set_bounds(batch, 0.0, 1.0)
+                if len(batch) == 1:
+                    closed[batch[0]] = True
+                    set_bounds(batch, 0.0, 0.0)
+                    batch = []
+                else:
+                    batch = batch[: len(batch) // 2]
+                    for j in batch:
+                        count(j, 1.0)
+                    fixed[batch] = True
+                    set_bounds(batch, 1.0, 1.0)
+                h.setOptionValue("time_limit", h.getRunTime() + float(stop()))
+                h.run()
+                status = h.getModelStatus()
+                if time.perf_counter() - t0 > budget:
+                    break
+                log.debug("LP dive round %d retried with %d: %s", rounds, len(batch), h.modelStatusToString(status))
+            if status != highspy.HighsModelStatus.kOptimal or time.perf_counter() - t0 > budget:
+                log.info("LP dive stopped after %d rounds: %s", rounds, h.modelStatusToString(status))
+                return None
+            x = np.zeros(model.n_cols)
+            x[cols] = np.asarray(h.getSolution().col_value)
+        objective = float(model.cost @ x)
+        log.info("LP dive: a plan in %d rounds, %.1f s, objective %.2f", rounds, time.perf_counter() - t0, objective)
+        return SolveResult(solver="highs", status="Dive plan", has_solution=True, optimal=False, time_limit_hit=False,
+                           x=x, objective=objective, bound=float("nan"), gap=float("nan"),
+                           runtime_s=time.perf_counter() - t0)
+    finally:
+        h.changeColsBounds(len(cols), np.arange(len(cols), dtype=np.int32), lower0, upper0)
+
+
 def _best_plan(model: CompiledModel, *, gap: float, left, opts: dict, start: np.ndarray | None = None,
                lp: dict | None = None) -> tuple[SolveResult, float, str]:
-    """LP bound, then the MIP restricted to the parcels the LP uses, then (if
-    that is not within ``gap`` of the bound) the full MIP from the best start.
+    """LP bound, then a plan by diving from the LP, then (if that is not within
+    ``gap`` of the bound) the MIP restricted to the parcels the LP and the
+    dive use, then the full MIP from the best start.
 
     ``lp``, when given, keeps the sifted LP between calls on the same model
     (a second call reuses it). Returns the solve, the best bound known and
@@ -477,16 +626,25 @@ def _best_plan(model: CompiledModel, *, gap: float, left, opts: dict, start: np.
         if lp is not None:
             lp["sifted"] = sifted
     if sifted is not None:
-        relax, proven = sifted
+        relax, proven = sifted.res, sifted.proven
     else:
         relax = solve_model(_relaxed(model), time_limit_s=left(), gap=gap, **opts)
         proven = relax.optimal
     bound, restricted = float("-inf"), None
     if relax.has_solution and left() > MIN_STEP_S and (proven or sifted is not None):
         bound = relax.objective if proven else float("-inf")
-        used = np.unique(model.ctx.z_parcel[model.slice_z(relax.x) > 1e-6])
+        dive = _lp_dive(model, sifted, left=left) if sifted is not None else None
+        if dive is not None:
+            if _rel_gap(dive.objective, bound) <= gap:
+                return dataclasses.replace(dive, status="Optimal", optimal=True, bound=bound,
+                                           gap=_rel_gap(dive.objective, bound)), bound, "lp-dive"
+            start = dive.x if start is None or model.cost @ start > dive.objective else start
+        in_use = model.slice_z(relax.x) > 1e-6
+        if start is not None:
+            in_use |= model.slice_z(start) > 0.5
+        used = np.unique(model.ctx.z_parcel[in_use])
         keep = np.isin(model.ctx.z_parcel, used)
-        restricted = _solve_columns(model, _columns_of(model, keep), time_limit_s=left(), gap=gap / 2, **opts)
+        restricted = _solve_columns(model, _columns_of(model, keep), time_limit_s=left(), gap=gap / 2, start=start, **opts)
         log.info("LP bound %.2f; restricted MIP on %d parcels: %s", bound, len(used), restricted.status)
         if restricted.has_solution and _rel_gap(restricted.objective, bound) <= gap:
             return restricted, bound, "lp-guided"
@@ -514,11 +672,15 @@ def solve_problem(
     The solve runs in up to three steps, each given what is left of the
     time limit:
 
-    1. *LP relaxation* of the whole model: its optimum is a valid bound.
-    2. *Restricted MIP* over the parcels the relaxation used (all their
-       years). If its plan is within ``gap`` of the bound from step 1, it is
-       proven good enough and the full MIP is skipped.
-    3. Otherwise the *full MIP*, started from the step-2 plan (HiGHS).
+    1. *LP relaxation* of the whole model by sifting: its optimum is a
+       valid bound.
+    2. *LP dive* from it (HiGHS): parcel-years fixed to 1 in rounds, the LP
+       re-solved each time, until its binaries are whole. If that plan is
+       within ``gap`` of the bound it is proven good enough and returned.
+    3. Otherwise the *restricted MIP* over the parcels the relaxation or the
+       dive used (all their years), started from the dive's plan. If its
+       plan is within ``gap`` of the bound, the full MIP is skipped.
+    4. Otherwise the *full MIP*, started from the best plan so far.
 
     If that plan breaks a target or share, the same steps first find the
     least shortfall possible (to optimality) and then the best plan with
