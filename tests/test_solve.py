@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from siteplan import PlotRatio, YearlyTargets, problem
@@ -92,3 +93,40 @@ def test_sifting_start_covers_every_elastic_lower_bound_with_its_best_parcels():
     # the yearly target (200 units, every parcel) is covered by the best parcels, all in E
     need_t = int(np.ceil(SIFT_COVER * 200 / 400))
     assert {f"P{i}" for i in range(min(need_t, 10))} <= chosen
+
+
+def test_lp_dive_gives_whole_parcel_years_that_keep_the_binary_rows_and_leaves_the_lp_as_it_was():
+    import siteplan.solve as S
+    from siteplan import MaxProjects, ProjectSize
+
+    years = (2016, 2017)
+    rng = np.random.default_rng(7)
+    n = 16
+    p = grid_parcels(n, years=years, district=["A"] * 8 + ["B"] * 8,
+                     score_2016=rng.uniform(0.2, 1.0, n), score_2017=rng.uniform(0.2, 1.0, n))
+    prob = (problem(p, PR, years).add_targets({("public_rental", 2016): 1000, ("public_rental", 2017): 1100})
+            .add_rule(PlotRatio()).add_rule(YearlyTargets()).add_rule(ProjectSize(min_units=100, max_units=300))
+            .add_rule(MaxProjects(per_district_year=2)))
+    model = prob.compile()
+    ctx = model.ctx
+    left = lambda: 60.0  # noqa: E731
+    sifted = S._sifted_lp(model, left=left, opts={"solver": "highs"})
+    assert sifted is not None and sifted.proven
+    dive = S._lp_dive(model, sifted, left=left)
+    assert dive is not None
+    z = model.slice_z(dive.x)
+    assert np.allclose(z, np.round(z), atol=1e-6)
+    # recomputed from the parcels: one year per parcel, at most 2 projects per district and year
+    used = np.round(z) == 1
+    assert np.bincount(ctx.z_parcel[used], minlength=n).max() <= 1
+    district = ctx.parcels["district"].to_numpy()[ctx.z_parcel[used]]
+    year = np.asarray(years)[ctx.z_year[used]]
+    counts = pd.Series(1, index=pd.MultiIndex.from_arrays([district, year])).groupby(level=[0, 1]).sum()
+    assert counts.max() <= 2
+    # units only on the used parcel-years, each project within 100-300
+    units = np.bincount(ctx.u_z, weights=model.slice_u(dive.x), minlength=ctx.n_z)
+    assert np.all(units[~used] < 1e-6) and np.all((units[used] > 100 - 1e-6) & (units[used] < 300 + 1e-6))
+    # a plan is never better than the LP bound; the LP itself is left as it was
+    assert dive.objective >= sifted.res.objective - 1e-6
+    sifted.highs.run()
+    assert sifted.highs.getInfo().objective_function_value == pytest.approx(sifted.res.objective, rel=1e-9)
