@@ -380,6 +380,8 @@ def _covering_z(model: CompiledModel, best: np.ndarray) -> np.ndarray:
     need = SIFT_COVER * model.row_lower[rows][r]
     keep[z[before < need]] = True
     return keep
+
+
 #: Gap of the whole-unit step, relative to the plan's suitability score:
 #: rounding moves the objective by a few units, so proving the last of them
 #: optimal is not worth minutes. The step's gap is absolute and stays below
@@ -504,9 +506,9 @@ def _lp_dive(model: CompiledModel, sifted: _Sifted, *, left) -> SolveResult | No
     over the sifted columns, so the units move to the parcels that stay
     open. When no open parcel-year has :math:`z > 0` the LP's binaries are
     whole: that is a plan (continuous units). A batch that makes the LP
-    infeasible is undone and retried with its first half (rows with units
-    too, such as project sizes inside one radius circle, can refuse it); a
-    single parcel-year refused is closed. Returns None if the LP fails or
+    infeasible is undone and retried with its first half (rows over units
+    as well as binaries can refuse it); a single parcel-year refused is
+    closed. Returns None if the LP fails or
     the dive takes more than ``DIVE_TIME_SHARE`` of the time left; the
     HiGHS instance's bounds are restored either way, so the sifted LP can
     be reused.
@@ -572,9 +574,9 @@ def _lp_dive(model: CompiledModel, sifted: _Sifted, *, left) -> SolveResult | No
             log.debug("LP dive round %d: %d fixed, %d closed, %s, %.1f s", rounds, len(batch), len(shut),
                       h.modelStatusToString(status), time.perf_counter() - t0)
             while status == highspy.HighsModelStatus.kInfeasible and batch:
-                # rows with units too (project sizes in one radius circle)
-                # can refuse a batch: undo it and try its first half; a
-                # single parcel-year refused is closed
+                # rows over units as well as binaries can refuse a batch:
+                # undo it and try its first half; a single parcel-year
+                # refused is closed
                 for j in batch:
                     count(j, -1.0)
                 fixed[batch] = False
