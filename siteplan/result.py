@@ -52,7 +52,8 @@ class SolverReport:
     more suitability-weighted units are possible), given for plans without
     shortfall. ``status`` and ``optimal`` are the search's, before whole
     units. ``runtime_s`` is the whole of build, search and rounding.
-    ``method`` is ``"lp-guided"`` or ``"full-mip"`` (see
+    ``method`` is ``"lp-dive"``, ``"lp-guided"`` or ``"full-mip"``, with
+    ``"+least-shortfall"`` when targets could not all be met (see
     :func:`siteplan.solve.solve_problem`).
     """
 
