@@ -375,8 +375,8 @@ def _covering_z(model: CompiledModel, best: np.ndarray) -> np.ndarray:
     order = np.lexsort((-best[z], r))
     r, z, room = r[order], z[order], room[order]
     cum = np.cumsum(room)
-    first = np.searchsorted(r, r)  # where each row's run starts
-    before = (cum - room) - (cum[first] - room[first])
+    run_start = np.searchsorted(r, r)  # where each row's run starts
+    before = (cum - room) - (cum[run_start] - room[run_start])
     need = SIFT_COVER * model.row_lower[rows][r]
     keep[z[before < need]] = True
     return keep
@@ -395,6 +395,14 @@ SEARCH_SHARE = 0.85
 MIN_STEP_S = 0.5
 #: Extra time for the whole-unit step when the limit left it too little.
 ROUNDING_EXTRA_S = 60.0
+
+
+def _run_for(h, seconds: float) -> None:
+    """Run a HiGHS instance for at most ``seconds`` more: its time limit counts
+    the instance's own run time across every ``run()``, so a limit of just
+    ``seconds`` would stop a later run early."""
+    h.setOptionValue("time_limit", h.getRunTime() + float(seconds))
+    h.run()
 
 
 @dataclass
@@ -442,8 +450,7 @@ def _sifted_lp(model: CompiledModel, *, left, opts: dict) -> _Sifted | None:
     t0 = time.perf_counter()
     budget = SIFT_SHARE * left()
     for _ in range(100):
-        h.setOptionValue("time_limit", h.getRunTime() + float(left()))  # HiGHS counts its own run time across runs
-        h.run()
+        _run_for(h, left())
         res = _highs_result(h, sub, time.perf_counter() - t0)
         if not (res.has_solution and res.optimal and res.row_dual is not None):
             return None
@@ -530,18 +537,37 @@ def _lp_dive(model: CompiledModel, sifted: _Sifted, *, left) -> SolveResult | No
     budget = DIVE_TIME_SHARE * left()
     stop = lambda: max(MIN_STEP_S, budget - (time.perf_counter() - t0))  # noqa: E731
 
+    def entries(j: int) -> tuple[np.ndarray, np.ndarray]:
+        """The binary-only rows parcel-year ``j`` is in, and its coefficients."""
+        at = slice(P.indptr[j], P.indptr[j + 1])
+        return P.indices[at], P.data[at]
+
     def fits(j: int) -> bool:
-        r, v = P.indices[P.indptr[j] : P.indptr[j + 1]], P.data[P.indptr[j] : P.indptr[j + 1]]
+        r, v = entries(j)
         return bool(np.all(act[r] + v <= ub[r] + 1e-9))
 
-    def count(j: int, sign: float) -> None:
-        act[P.indices[P.indptr[j] : P.indptr[j + 1]]] += sign * P.data[P.indptr[j] : P.indptr[j + 1]]
-
-    def set_bounds(js, lo: float, hi: float) -> None:
-        js = np.asarray(js, dtype=np.int32)
+    def set_bounds(js, lo: float | np.ndarray, hi: float | np.ndarray) -> None:
         if len(js):
-            idx = z_local[js].astype(np.int32)
-            h.changeColsBounds(len(idx), idx, np.full(len(idx), lo), np.full(len(idx), hi))
+            idx = z_local[np.asarray(js)].astype(np.int32)
+            h.changeColsBounds(len(idx), idx, np.broadcast_to(lo, idx.shape).astype(float),
+                               np.broadcast_to(hi, idx.shape).astype(float))
+
+    def fix(js) -> None:
+        """Fix parcel-years to 1 and count them in the binary-only rows."""
+        for j in js:
+            r, v = entries(j)
+            act[r] += v
+        fixed[js] = True
+        set_bounds(js, 1.0, 1.0)
+
+    def release(js) -> None:
+        """Undo :func:`fix`: the parcel-years get their own bounds back."""
+        for j in js:
+            r, v = entries(j)
+            act[r] -= v
+        fixed[js] = False
+        idx = z_local[np.asarray(js, dtype=int)]
+        set_bounds(js, lower0[idx], upper0[idx])
 
     try:
         for rounds in range(1, 10 * ctx.n_z + 1):
@@ -560,16 +586,13 @@ def _lp_dive(model: CompiledModel, sifted: _Sifted, *, left) -> SolveResult | No
                 if len(batch) >= quota:
                     break
                 if fits(j):
-                    count(j, 1.0)
+                    fix([j])
                     batch.append(j)
                 else:
                     shut.append(j)
-            fixed[batch] = True
             closed[shut] = True
-            set_bounds(batch, 1.0, 1.0)
             set_bounds(shut, 0.0, 0.0)
-            h.setOptionValue("time_limit", h.getRunTime() + float(stop()))  # HiGHS counts its own run time across runs
-            h.run()
+            _run_for(h, stop())
             status = h.getModelStatus()
             log.debug("LP dive round %d: %d fixed, %d closed, %s, %.1f s", rounds, len(batch), len(shut),
                       h.modelStatusToString(status), time.perf_counter() - t0)
@@ -577,22 +600,15 @@ def _lp_dive(model: CompiledModel, sifted: _Sifted, *, left) -> SolveResult | No
                 # rows over units as well as binaries can refuse a batch:
                 # undo it and try its first half; a single parcel-year
                 # refused is closed
-                for j in batch:
-                    count(j, -1.0)
-                fixed[batch] = False
-                set_bounds(batch, 0.0, 1.0)
+                release(batch)
                 if len(batch) == 1:
                     closed[batch[0]] = True
                     set_bounds(batch, 0.0, 0.0)
                     batch = []
                 else:
                     batch = batch[: len(batch) // 2]
-                    for j in batch:
-                        count(j, 1.0)
-                    fixed[batch] = True
-                    set_bounds(batch, 1.0, 1.0)
-                h.setOptionValue("time_limit", h.getRunTime() + float(stop()))
-                h.run()
+                    fix(batch)
+                _run_for(h, stop())
                 status = h.getModelStatus()
                 if time.perf_counter() - t0 > budget:
                     break
