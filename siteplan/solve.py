@@ -676,6 +676,51 @@ def _best_plan(model: CompiledModel, *, gap: float, left, opts: dict, start: np.
     return full, bound, "full-mip"
 
 
+def _whole_units(model: CompiledModel, x: np.ndarray, *, bound: float, gap: float, deadline: float, opts: dict) -> SolveResult:
+    """Whole units for the parcel-years ``x`` chooses.
+
+    First by rounding with repair (:func:`siteplan.rounding.round_units`):
+    its plan is kept when it gives up no more than the whole-unit step's
+    absolute gap (see :func:`_rounding_abs_gap`), or when the plan is still
+    within ``gap`` of ``bound`` and has no more shortfall than half a unit's
+    penalty buys. Otherwise the chosen parcel-years are fixed and HiGHS (or
+    CBC) solves for integer units, started from the repaired plan. The rows
+    are the same either way, so the plan keeps every rule ``x`` kept.
+    """
+    from .rounding import round_units
+
+    t0 = time.perf_counter()
+    abs_gap = _rounding_abs_gap(model, x)
+    rounded = round_units(model, x)
+    if rounded is not None:
+        objective = float(model.cost @ rounded)
+        loss = objective - float(model.cost @ x)
+        slack_cost = model.cost[model.n_core :]
+        no_trade = loss < 0.5 * float(slack_cost.min()) if len(slack_cost) else True
+        if loss <= abs_gap or (no_trade and np.isfinite(bound) and _rel_gap(objective, bound) <= gap):
+            log.info("Whole units by rounding with repair: %.2f of the score given up, %.2f s", loss, time.perf_counter() - t0)
+            return SolveResult(solver="siteplan", status="Rounded with repair", has_solution=True, optimal=False,
+                               time_limit_hit=False, x=rounded, objective=objective, bound=float("nan"), gap=float("nan"),
+                               runtime_s=time.perf_counter() - t0)
+        log.info("Rounding with repair gave up %.2f of the score; solving for whole units", loss)
+    fixed = _fixed_for_rounding(model, x)
+    chosen = np.round(model.slice_z(x)) > 0
+    cols = _columns_of(model, chosen)
+    second = _solve_columns(fixed, cols, time_limit_s=max(MIN_STEP_S, deadline - time.perf_counter()), gap=0.0,
+                            abs_gap=abs_gap, start=rounded, **opts)
+    if not second.has_solution and second.time_limit_hit:
+        # Whole units could not be found in the time left: a plan late is
+        # better than none, so the step gets a while longer, and says so.
+        log.warning("Whole units needed more time than the limit left; giving that step %g s more", ROUNDING_EXTRA_S)
+        second = _solve_columns(fixed, cols, time_limit_s=ROUNDING_EXTRA_S, gap=0.0, abs_gap=abs_gap, start=rounded, **opts)
+    if not second.has_solution:
+        raise SolverError(
+            f"rounding to whole units failed (status: {second.status}); "
+            "please report this scenario, it should not happen"
+        )
+    return dataclasses.replace(second, runtime_s=time.perf_counter() - t0)
+
+
 def solve_problem(
     problem: Problem,
     *,
@@ -780,20 +825,7 @@ def solve_compiled(
         )
     solve_s = time.perf_counter() - t0
     base = rounding_model if rounding_model is not None else model
-    fixed = _fixed_for_rounding(base, first.x)  # same columns: extra models only add rows
-    chosen = np.round(base.slice_z(first.x)) > 0
-    cols, abs_gap = _columns_of(base, chosen), _rounding_abs_gap(base, first.x)
-    second = _solve_columns(fixed, cols, time_limit_s=max(MIN_STEP_S, deadline - time.perf_counter()), gap=0.0, abs_gap=abs_gap, **opts)
-    if not second.has_solution and second.time_limit_hit:
-        # Whole units could not be found in the time left: a plan late is
-        # better than none, so the step gets a while longer, and says so.
-        log.warning("Whole units needed more time than the limit left; giving that step %g s more", ROUNDING_EXTRA_S)
-        second = _solve_columns(fixed, cols, time_limit_s=ROUNDING_EXTRA_S, gap=0.0, abs_gap=abs_gap, **opts)
-    if not second.has_solution:
-        raise SolverError(
-            f"rounding to whole units failed (status: {second.status}); "
-            "please report this scenario, it should not happen"
-        )
+    second = _whole_units(base, first.x, bound=bound, gap=gap, deadline=deadline, opts=opts)
     x = second.x
     final = float(base.cost @ x)
     final_gap = _rel_gap(final, bound) if np.isfinite(bound) else float("nan")
