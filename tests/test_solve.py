@@ -130,3 +130,103 @@ def test_lp_dive_gives_whole_parcel_years_that_keep_the_binary_rows_and_leaves_t
     assert dive.objective >= sifted.res.objective - 1e-6
     sifted.highs.run()
     assert sifted.highs.getInfo().objective_function_value == pytest.approx(sifted.res.objective, rel=1e-9)
+
+
+AREAS = {"public_rental": 47.0, "talent_apartment": 61.0}
+TARGETS = {("public_rental", 2016): 801, ("talent_apartment", 2016): 403, ("public_rental", 2017): 905, ("talent_apartment", 2017): 317}
+
+
+def _dispersed_problem(n=16, seed=7):
+    """Two types and two years with odd targets, unit areas that leave the
+    plot ratio fractional capacities, projects of 100-450 units, and at most
+    800 units within 700 m (the parcels are 300 m apart, so a circle holds a
+    parcel and two either side)."""
+    from siteplan import ProjectSize, RadiusCap
+
+    years = (2016, 2017)
+    rng = np.random.default_rng(seed)
+    p = grid_parcels(n, years=years, score_2016=rng.uniform(0.2, 1.0, n), score_2017=rng.uniform(0.2, 1.0, n))
+    prob = (problem(p, AREAS, years).add_targets(TARGETS)
+            .add_rule(PlotRatio()).add_rule(YearlyTargets()).add_rule(ProjectSize(min_units=100, max_units=450))
+            .add_rule(RadiusCap(radius_m=700.0, max_units=800)))
+    return p, prob
+
+
+def _assert_dispersed_rules(p, units: pd.DataFrame):
+    """The rules of :func:`_dispersed_problem`, recomputed from the parcels and
+    a table of (parcel_id, year, type, units)."""
+    assert np.allclose(units["units"], np.round(units["units"]))
+    units = units.assign(floor_m2=units["units"] * units["type"].map(AREAS))
+    totals = units.groupby(["type", "year"])["units"].sum().round()
+    assert {k: int(v) for k, v in totals.items()} == TARGETS
+    projects = units.groupby(["parcel_id", "year"])[["units", "floor_m2"]].sum()
+    used = projects[projects["units"] > 0.5].reset_index()
+    assert used["parcel_id"].is_unique  # one supply year per parcel
+    assert used["units"].between(100, 450).all()
+    area = p.set_index("parcel_id")["area_m2"]
+    assert (used["floor_m2"] <= area[used["parcel_id"]].to_numpy() * 2.0 + 1e-6).all()
+    per_parcel = used.set_index("parcel_id")["units"].reindex(p["parcel_id"]).fillna(0.0).to_numpy()
+    c = p.geometry.centroid
+    for i in np.nonzero(per_parcel > 0)[0]:
+        assert per_parcel[(c.distance(c.iloc[i]) <= 700.0).to_numpy()].sum() <= 800 + 1e-6
+
+
+def test_rounding_with_repair_gives_whole_units_that_keep_every_rule():
+    import siteplan.solve as S
+    from siteplan.rounding import round_units
+
+    p, prob = _dispersed_problem()
+    model = prob.compile()
+    ctx = model.ctx
+    left = lambda: 60.0  # noqa: E731
+    dive = S._lp_dive(model, S._sifted_lp(model, left=left, opts={"solver": "highs"}), left=left)
+    u = model.slice_u(dive.x)
+    # the continuous plan has fractional units, and rounding them down alone misses the targets
+    assert np.abs(u - np.round(u)).max() > 0.01
+    assert np.floor(u + 1e-6).sum() < sum(TARGETS.values())
+    x = round_units(model, dive.x)
+    assert x is not None
+    ids = ctx.parcels["parcel_id"].to_numpy()
+    _assert_dispersed_rules(p, pd.DataFrame({"parcel_id": ids[ctx.u_parcel], "year": np.asarray(ctx.years)[ctx.u_year],
+                                             "type": np.asarray(ctx.types)[ctx.u_type], "units": model.slice_u(x)}))
+    # the same parcel-years, and every row of the model holds (shortfall columns computed)
+    assert np.array_equal(np.round(model.slice_z(x)), np.round(model.slice_z(dive.x)))
+    act = model.A @ x
+    assert np.all(act >= model.row_lower - 1e-6) and np.all(act <= model.row_upper + 1e-6)
+    assert model.slice_s(x).sum() == pytest.approx(0.0, abs=1e-9)
+
+
+def test_whole_unit_step_solves_for_integers_when_the_repair_fails(monkeypatch):
+    import siteplan.rounding as R
+
+    p, prob = _dispersed_problem()
+    monkeypatch.setattr(R, "round_units", lambda model, x: None)
+    plan = prob.solve(gap=0.0)
+    assert plan.report.rounding_status != "Rounded with repair"
+    _assert_dispersed_rules(p, plan.units)
+    monkeypatch.undo()
+    repaired = prob.solve(gap=0.01)
+    assert repaired.report.rounding_status == "Rounded with repair"
+    _assert_dispersed_rules(p, repaired.units)
+    # within the gap asked of the integer optimum
+    assert repaired.report.objective >= plan.report.objective * (1 - 0.01) - 1e-6
+
+
+def test_repair_chain_moves_a_unit_out_of_a_full_circle_to_meet_a_target():
+    import scipy.sparse as sp
+
+    from siteplan.rounding import HARD_WEIGHT, _Search
+
+    # two parcels in one circle of at most 10 units (hard), now full at 4 + 6;
+    # parcel 1's type needs exactly 5 (one short), parcel 2's at least 5.
+    # No single unit moved helps: +1 on parcel 1 breaks the circle, -1 on
+    # parcel 2 only loses score. The chain +1, -1 meets both.
+    B = sp.csc_matrix(np.array([[1.0, 1.0], [1.0, 0.0], [0.0, 1.0]]))
+    hard = HARD_WEIGHT * 1000
+    search = _Search(B, lo=np.array([-np.inf, 5.0, 5.0]), hi=np.array([10.0, 5.0, np.inf]),
+                     price_lo=np.array([hard, 1000.0, 1000.0]), price_hi=np.array([hard, 1000.0, hard]),
+                     tol=np.full(3, 1e-7), cost=np.array([-1.0, -1.0]), upper=np.array([10.0, 10.0]), start=np.array([4.0, 6.0]))
+    assert search.single_round() == 0
+    search.run()
+    assert search.u.tolist() == [5.0, 5.0]
+    assert not search.broken(hard).any()
