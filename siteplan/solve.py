@@ -6,9 +6,11 @@ Two adapters take a :class:`~siteplan.problem.CompiledModel`:
 - ``"cbc"``: the model is handed to CBC through pulp (slower; also the way
   to write ``.lp``/``.mps`` files with :func:`to_pulp`).
 
-:func:`solve_problem` solves the model with continuous units, then fixes the
-chosen parcel-years and solves again with integer units. The second model
-has the same rows, so the delivered plan keeps every rule the first one did.
+:func:`solve_problem` solves the model with continuous units, then makes
+the units whole on the chosen parcel-years: by rounding with repair
+(:mod:`siteplan.rounding`) when that stays within the gap, else by solving
+again with those parcel-years fixed and integer units. Both keep the same
+rows, so the delivered plan keeps every rule the first one did.
 A status without a solution raises :class:`~siteplan.errors.SolverError`
 with the solver's own words; a time limit with a solution returns the best
 plan found and says so.
@@ -483,23 +485,88 @@ def _sifted_lp(model: CompiledModel, *, left, opts: dict) -> _Sifted | None:
 
 
 #: Share of the fractional parcel-years the LP dive fixes to 1 in each round
-#: (all that the binary-only rows allow; a refused batch is halved).
+#: (all that the hard rows allow, see :func:`_dive_rows`; a refused batch is halved).
 DIVE_SHARE = 1.0
 #: Share of the search time left that the LP dive may take before the MIP gets the rest.
 DIVE_TIME_SHARE = 0.4
 
 
-def _pure_z_rows(model: CompiledModel) -> tuple[sp.csc_matrix, np.ndarray]:
-    """Hard rows over parcel-year binaries only (one supply year, projects per
-    district and year, lock-in ...): their ``z`` block (rows x z) and upper bounds."""
+def _dive_rows(model: CompiledModel) -> tuple[sp.csc_matrix, np.ndarray]:
+    r"""What fixing each parcel-year to 1 adds, at the least, to the hard rows
+    with an upper bound: ``(W, room)`` with ``W`` (rows x parcel-years) and
+    ``room`` the upper bound less the rows' least activity with nothing fixed.
+
+    Fixing :math:`z_j = 1` adds the row's coefficient of :math:`z_j` (one
+    supply year, projects per district and year, the radius cap's centre
+    term) and the least units the parcel-year must then hold, from the hard
+    rows :math:`\sum_t a_t u_{jt} + b z_j \ge L` over its units alone
+    (the project minimum; an inclusionary share), times the smallest
+    coefficient of its units in the row (a circle of the radius cap, the
+    budget). Auxiliary columns are substituted by the units they sum. A set
+    of parcel-years whose sums pass ``room`` cannot all be fixed; a set
+    that stays within it still may not be (the rows are checked one at a
+    time), so the dive also backs off from an infeasible LP.
+    """
+    from .rounding import _aux_definitions
+
     ctx = model.ctx
-    coo = model.A.tocoo()
-    is_z = (coo.col >= ctx.n_u) & (coo.col < ctx.n_u + ctx.n_z)
-    other = np.bincount(coo.row[~is_z], minlength=model.n_rows)
-    has_z = np.bincount(coo.row[is_z], minlength=model.n_rows)
+    n_u, n_z, n_a = ctx.n_u, ctx.n_z, model.n_aux
     hard = (model.rows["elastic"] == "").to_numpy()
-    rows = np.nonzero(hard & (other == 0) & (has_z > 0))[0]
-    return model.A[rows][:, ctx.n_u : ctx.n_u + ctx.n_z].tocsc(), model.row_upper[rows]
+    A = model.A.tocsc()
+    defs = _aux_definitions(model)
+    U = A[:, :n_u]
+    const = np.zeros(model.n_rows)
+    if defs is not None and n_a:
+        E, e0, _ = defs
+        A_a = A[:, n_u + n_z : n_u + n_z + n_a]
+        U = (U + A_a @ E).tocsc()
+        U.eliminate_zeros()  # the defining rows cancel out
+        const = A_a @ e0
+    Z = A[:, n_u : n_u + n_z].tocsr()
+    # least units of each parcel-year once it is used
+    least = np.zeros(n_z)
+    lb_rows = np.nonzero(hard & np.isfinite(model.row_lower))[0]
+    Ul, Zl = U[lb_rows].tocsr(), Z[lb_rows]
+    u_coo = Ul.tocoo()
+    pz = ctx.u_z[u_coo.col]
+    # rows over one parcel-year's units with positive coefficients only
+    first = np.full(len(lb_rows), -1)
+    first[u_coo.row[::-1]] = pz[::-1]
+    single = np.ones(len(lb_rows), dtype=bool)
+    np.logical_and.at(single, u_coo.row, (pz == first[u_coo.row]) & (u_coo.data > 0))
+    has_u = np.diff(Ul.indptr) > 0
+    rows_ok = np.nonzero(single & has_u)[0]
+    if len(rows_ok):
+        top = np.zeros(len(lb_rows))
+        np.maximum.at(top, u_coo.row, u_coo.data)
+        j = first[rows_ok]
+        zc = np.asarray(Zl[rows_ok, :][np.arange(len(rows_ok)), j]).ravel()
+        need = (model.row_lower[lb_rows][rows_ok] - const[lb_rows][rows_ok] - zc) / top[rows_ok]
+        np.maximum.at(least, j, np.maximum(need, 0.0))
+    # rows with an upper bound: z coefficients plus least units x smallest unit coefficient
+    ub_rows = np.nonzero(hard & np.isfinite(model.row_upper))[0]
+    Uu, Zu = U[ub_rows].tocoo(), Z[ub_rows].tocoo()
+    key = Uu.row.astype(np.int64) * n_z + ctx.u_z[Uu.col]
+    n_types = np.bincount(ctx.u_z, minlength=n_z)
+    uniq, inv = np.unique(key, return_inverse=True)
+    lo_coef = np.full(len(uniq), np.inf)
+    np.minimum.at(lo_coef, inv, Uu.data)
+    count = np.bincount(inv, minlength=len(uniq))
+    r_u, j_u = uniq // n_z, uniq % n_z
+    w_u = np.where((count == n_types[j_u]) & (lo_coef > 0), lo_coef, 0.0) * least[j_u]
+    # least activity with nothing fixed: negative coefficients at their bounds
+    neg_u = np.minimum(Uu.data, 0.0) * model.col_upper[Uu.col]
+    base = np.bincount(Uu.row, weights=neg_u, minlength=len(ub_rows)) + np.bincount(Zu.row, weights=np.minimum(Zu.data, 0.0), minlength=len(ub_rows))
+    W = sp.csc_matrix(
+        (np.concatenate([w_u, np.maximum(Zu.data, 0.0)]), (np.concatenate([r_u, Zu.row]), np.concatenate([j_u, Zu.col]))),
+        shape=(len(ub_rows), n_z),
+    )
+    W.sum_duplicates()
+    W.eliminate_zeros()
+    keep = np.diff(W.tocsr().indptr) > 0
+    W = W.tocsr()[keep].tocsc()
+    room = (model.row_upper[ub_rows] - const[ub_rows] - base)[keep]
+    return W, room
 
 
 def _lp_dive(model: CompiledModel, sifted: _Sifted, *, left) -> SolveResult | None:
@@ -507,15 +574,17 @@ def _lp_dive(model: CompiledModel, sifted: _Sifted, *, left) -> SolveResult | No
 
     Each round fixes the LP's integral parcel-years and then the
     ``DIVE_SHARE`` of its fractional ones that hold the most units, as long
-    as the hard rows over binaries alone (one supply year, projects per
-    district and year) still allow them; a parcel-year they no longer allow
-    is closed (:math:`z = 0`). The LP is then re-solved from its last basis
+    as the hard rows still allow them, counting what each fixed parcel-year
+    adds to them at the least (:func:`_dive_rows`: one supply year,
+    projects per district and year, and the project minimum's units in the
+    radius cap's circles and the budget); a parcel-year they no longer
+    allow is closed (:math:`z = 0`). The LP is then re-solved from its last basis
     over the sifted columns, so the units move to the parcels that stay
     open. When no open parcel-year has :math:`z > 0` the LP's binaries are
     whole: that is a plan (continuous units). A batch that makes the LP
-    infeasible is undone and retried with its first half (rows over units
-    as well as binaries can refuse it); a single parcel-year refused is
-    closed. Returns None if the LP fails or
+    infeasible is undone and retried with its first half (the rows are
+    checked one at a time, so a batch can still be refused); a single
+    parcel-year refused is closed. Returns None if the LP fails or
     the dive takes more than ``DIVE_TIME_SHARE`` of the time left; the
     HiGHS instance's bounds are restored either way, so the sifted LP can
     be reused.
@@ -527,8 +596,9 @@ def _lp_dive(model: CompiledModel, sifted: _Sifted, *, left) -> SolveResult | No
     local = np.full(model.n_cols, -1)
     local[cols] = np.arange(len(cols))
     z_local = local[ctx.n_u : ctx.n_u + ctx.n_z]
-    P, ub = _pure_z_rows(model)
-    act = np.zeros(len(ub))
+    W, room = _dive_rows(model)
+    act = np.zeros(len(room))
+    tol = 1e-9 * np.maximum(1.0, np.abs(room))
     fixed = np.zeros(ctx.n_z, dtype=bool)
     closed = z_local < 0
     lower0, upper0 = model.col_lower[cols].copy(), model.col_upper[cols].copy()
@@ -538,13 +608,13 @@ def _lp_dive(model: CompiledModel, sifted: _Sifted, *, left) -> SolveResult | No
     stop = lambda: max(MIN_STEP_S, budget - (time.perf_counter() - t0))  # noqa: E731
 
     def entries(j: int) -> tuple[np.ndarray, np.ndarray]:
-        """The binary-only rows parcel-year ``j`` is in, and its coefficients."""
-        at = slice(P.indptr[j], P.indptr[j + 1])
-        return P.indices[at], P.data[at]
+        """The rows fixing parcel-year ``j`` adds to, and what it adds (see :func:`_dive_rows`)."""
+        at = slice(W.indptr[j], W.indptr[j + 1])
+        return W.indices[at], W.data[at]
 
     def fits(j: int) -> bool:
         r, v = entries(j)
-        return bool(np.all(act[r] + v <= ub[r] + 1e-9))
+        return bool(np.all(act[r] + v <= room[r] + tol[r]))
 
     def set_bounds(js, lo: float | np.ndarray, hi: float | np.ndarray) -> None:
         if len(js):
@@ -553,7 +623,7 @@ def _lp_dive(model: CompiledModel, sifted: _Sifted, *, left) -> SolveResult | No
                                np.broadcast_to(hi, idx.shape).astype(float))
 
     def fix(js) -> None:
-        """Fix parcel-years to 1 and count them in the binary-only rows."""
+        """Fix parcel-years to 1 and count what they add to the rows."""
         for j in js:
             r, v = entries(j)
             act[r] += v

@@ -230,3 +230,27 @@ def test_repair_chain_moves_a_unit_out_of_a_full_circle_to_meet_a_target():
     search.run()
     assert search.u.tolist() == [5.0, 5.0]
     assert not search.broken(hard).any()
+
+
+def test_dive_counts_the_project_minimum_in_the_radius_cap_circles():
+    from siteplan import ProjectSize, RadiusCap
+    from siteplan.solve import _dive_rows
+
+    # parcels 300 m apart; a circle of 400 m holds a parcel and its next
+    # neighbours. Projects hold at least 300 units, circles at most 500, so
+    # two neighbours can never both be used; parcels 600 m apart can.
+    p = grid_parcels(3, years=(2016,))
+    prob = (problem(p, PR, [2016]).add_targets({("public_rental", 2016): 600}).add_rule(PlotRatio())
+            .add_rule(YearlyTargets()).add_rule(ProjectSize(min_units=300, max_units=400))
+            .add_rule(RadiusCap(radius_m=400.0, max_units=500)))
+    model = prob.compile()
+    W, room = _dive_rows(model)
+    ctx = model.ctx
+    z_of = {ctx.parcels["parcel_id"].iloc[ctx.z_parcel[j]]: j for j in range(ctx.n_z)}
+
+    def fits(*ids):
+        act = np.asarray(W[:, [z_of[i] for i in ids]].sum(axis=1)).ravel()
+        return bool(np.all(act <= room + 1e-9))
+
+    assert fits("P0") and fits("P1") and fits("P0", "P2")
+    assert not fits("P0", "P1") and not fits("P1", "P2")
