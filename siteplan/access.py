@@ -47,6 +47,18 @@ def _shares(ctx: Context, u: np.ndarray, near_u: np.ndarray, row_of_u: np.ndarra
         return np.where(total > 0, near / np.maximum(total, 1e-12), np.nan)
 
 
+def _top_sum(values: np.ndarray, groups: np.ndarray, k: int) -> float:
+    """The sum, over groups, of each group's ``k`` largest values."""
+    if not len(values):
+        return 0.0
+    codes = pd.factorize(groups)[0]
+    order = np.lexsort((-values, codes))
+    g = codes[order]
+    run_start = np.searchsorted(g, g)  # g is sorted: where each group's run starts
+    rank = np.arange(len(g)) - run_start
+    return float(values[order][rank < k].sum())
+
+
 @dataclass(frozen=True)
 class TransitAccess:
     r"""A share of each year's units lies near an open metro station (elastic).
@@ -223,8 +235,7 @@ class TransitAccess:
                 ok = near[:, b] & in_year[:, b]
                 have = float(cap[ok & ~new].sum())
                 if per_dy is not None:
-                    c = pd.Series(cap[ok & new]).groupby(district[ok & new])
-                    have += float(c.apply(lambda v: v.nlargest(per_dy).sum()).sum()) if len(c) else 0.0
+                    have += _top_sum(cap[ok & new], district[ok & new], per_dy)
                 else:
                     have += float(cap[ok & new].sum())
                 label = f"{y} {t}" if t else f"{y}"

@@ -17,6 +17,13 @@ solver, by local search from the rounded-down units:
    penalties, best first, until no move does. The move values are computed
    for every column at once from the sparse matrix; each chosen move is
    checked again against the rows as they stand before it is applied.
+4. Where a row is still out of bounds and every single move that would
+   bring it back breaks another row (a target short by one unit on parcels
+   whose radius-cap circles are full), a *chain* of up to ``CHAIN_DEPTH``
+   moves is tried: the move on the row, then the best move that undoes the
+   row it breaks worst, and so on; the best prefix of the chain is applied
+   if it lowers the objective. Then single moves again, until neither
+   helps.
 
 The result keeps every hard row or is None (the caller then solves the
 integer programme). It is usually within a few units' score of the
@@ -94,8 +101,8 @@ def round_units(model: CompiledModel, x: np.ndarray) -> np.ndarray | None:
     ctx = model.ctx
     n_u, n_z, n_a = ctx.n_u, ctx.n_z, model.n_aux
     defs = _aux_definitions(model)
-    if defs is None:
-        return None
+    if defs is None or model.integrality[n_u + n_z : n_u + n_z + n_a].any():
+        return None  # an auxiliary column it cannot compute (or must be whole)
     E, e0, def_rows = defs
     z = np.round(model.slice_z(x))
     upper = np.where(z[ctx.u_z] > 0, np.floor(model.col_upper[:n_u] + 1e-9), 0.0)
@@ -152,6 +159,9 @@ class _Search:
         self.u = np.clip(start, 0.0, upper)
         self.act = B @ self.u
         self.col_of_nz = np.repeat(np.arange(B.shape[1]), np.diff(B.indptr))
+        # the row bounds and prices at each non-zero, for the all-column pass
+        rows = B.indices
+        self._nz = (lo[rows] - tol[rows], hi[rows] + tol[rows], price_lo[rows], price_hi[rows])
 
     def penalty(self, a: np.ndarray, r: np.ndarray) -> np.ndarray:
         below = np.maximum(self.lo[r] - a - self.tol[r], 0.0)
@@ -193,11 +203,8 @@ class _Search:
     def deltas(self, act: np.ndarray, cols: np.ndarray, steps: np.ndarray) -> np.ndarray:
         """Change of the penalised objective for each move ``u[cols[i]] += steps[i]``
         alone, from the activities ``act`` (inf where it leaves the bounds)."""
-        if len(cols) == self.B.shape[1] and np.array_equal(cols, np.arange(len(cols))):
-            sub, col_of = self.B, self.col_of_nz
-        else:
-            sub = self.B[:, cols]
-            col_of = np.repeat(np.arange(len(cols)), np.diff(sub.indptr))
+        sub = self.B[:, cols]
+        col_of = np.repeat(np.arange(len(cols)), np.diff(sub.indptr))
         a = act[sub.indices]
         step_nz = steps[col_of]
         change = self.penalty(a + step_nz * sub.data, sub.indices) - self.penalty(a, sub.indices)
@@ -206,12 +213,25 @@ class _Search:
         d[(new_u < 0) | (new_u > self.ub[cols])] = np.inf
         return d
 
+    def _every_delta(self) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`deltas` of ``+1`` and of ``-1`` on every column, in one pass."""
+        lo, hi, p_lo, p_hi = self._nz
+        a = self.act[self.B.indices]
+
+        def pen(v):
+            return p_lo * np.maximum(lo - v, 0.0) + p_hi * np.maximum(v - hi, 0.0)
+
+        base = pen(a)
+        n = self.B.shape[1]
+        d_up = self.c + np.bincount(self.col_of_nz, weights=pen(a + self.B.data) - base, minlength=n)
+        d_dn = -self.c + np.bincount(self.col_of_nz, weights=pen(a - self.B.data) - base, minlength=n)
+        d_up[self.u >= self.ub] = np.inf
+        d_dn[self.u <= 0] = np.inf
+        return d_up, d_dn
+
     def single_round(self) -> int:
         """Apply every improving single-unit move, best first; the number applied."""
-        n = self.B.shape[1]
-        every = np.arange(n)
-        d_up = self.deltas(self.act, every, np.ones(n))
-        d_dn = self.deltas(self.act, every, -np.ones(n))
+        d_up, d_dn = self._every_delta()
         cand = np.concatenate([np.nonzero(d_up < -TOL)[0], -1 - np.nonzero(d_dn < -TOL)[0]])
         value = np.where(cand >= 0, d_up[np.maximum(cand, 0)], d_dn[np.maximum(-1 - cand, 0)])
         applied = 0

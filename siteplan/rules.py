@@ -188,12 +188,17 @@ class ZoneTargets:
         return pd.DataFrame(rows, columns=[self.column, "year", "units"])
 
     def _row_of_u(self, ctx: Context, table: pd.DataFrame) -> np.ndarray:
-        group = ctx.parcels[self.column].to_numpy()[ctx.u_parcel]
-        year = np.asarray(ctx.years)[ctx.u_year]
-        key = pd.MultiIndex.from_arrays([table[self.column], table["year"]])
-        plan_row = key.get_indexer(pd.MultiIndex.from_arrays([group, np.full(len(group), -1)]))
-        year_row = key.get_indexer(pd.MultiIndex.from_arrays([group, year]))
-        return np.where(plan_row >= 0, plan_row, year_row)
+        # look groups up once per parcel and years once per year, then per unit column
+        names = pd.Index(pd.unique(table[self.column]))
+        g_parcel = names.get_indexer(ctx.parcels[self.column].to_numpy())
+        years = np.asarray(ctx.years)
+        slot = np.full((len(names) + 1, len(years) + 1), -1)  # [group, year index or plan]
+        g_tab = names.get_indexer(table[self.column])
+        y_tab = np.where(table["year"].to_numpy() == -1, len(years), np.searchsorted(years, table["year"].to_numpy()))
+        slot[g_tab, y_tab] = np.arange(len(table))
+        g = g_parcel[ctx.u_parcel]  # -1 (no target) lands on the spare last row of slot
+        plan_row = slot[g, len(years)]
+        return np.where(plan_row >= 0, plan_row, slot[g, ctx.u_year])
 
     def apply(self, ctx: Context, builder: ModelBuilder) -> None:
         table = self._table(ctx)
