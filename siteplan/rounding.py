@@ -124,7 +124,7 @@ def round_units(model: CompiledModel, x: np.ndarray) -> np.ndarray | None:
     price_hi = np.zeros(model.n_rows)
     np.maximum.at(price_lo, model.slack_rows[model.slack_sign > 0], s_cost[model.slack_sign > 0])
     np.maximum.at(price_hi, model.slack_rows[model.slack_sign < 0], s_cost[model.slack_sign < 0])
-    hard = HARD_WEIGHT * max(float(s_cost.max()) if len(s_cost) else 1.0, float(np.abs(model.cost[:n_u]).max()), 1.0)
+    hard = HARD_WEIGHT * max(float(s_cost.max(initial=1.0)), float(np.abs(model.cost[:n_u]).max(initial=1.0)))
     price_lo = np.concatenate([np.where(price_lo > 0, price_lo, hard)[keep], np.full(n_a, hard)])
     price_hi = np.concatenate([np.where(price_hi > 0, price_hi, hard)[keep], np.full(n_a, hard)])
     slack_tol = 1e-7 + 1e-9 * (np.abs(np.where(np.isfinite(lo), lo, 0)) + np.abs(np.where(np.isfinite(hi), hi, 0)))

@@ -574,7 +574,7 @@ def _dive_rows(model: CompiledModel) -> tuple[sp.csc_matrix, np.ndarray]:
     return W, room
 
 
-def _lp_dive(model: CompiledModel, sifted: _Sifted, *, left) -> SolveResult | None:
+def _lp_dive(model: CompiledModel, sifted: _Sifted, *, left, rows: tuple | None = None) -> SolveResult | None:
     r"""A plan by diving from the sifted LP: fix parcel-years to 1, re-solve, repeat.
 
     Each round fixes the LP's integral parcel-years and then the
@@ -592,7 +592,7 @@ def _lp_dive(model: CompiledModel, sifted: _Sifted, *, left) -> SolveResult | No
     parcel-year refused is closed. Returns None if the LP fails or
     the dive takes more than ``DIVE_TIME_SHARE`` of the time left; the
     HiGHS instance's bounds are restored either way, so the sifted LP can
-    be reused.
+    be reused. ``rows`` is :func:`_dive_rows` of the model, when known.
     """
     import highspy
 
@@ -601,7 +601,7 @@ def _lp_dive(model: CompiledModel, sifted: _Sifted, *, left) -> SolveResult | No
     local = np.full(model.n_cols, -1)
     local[cols] = np.arange(len(cols))
     z_local = local[ctx.n_u : ctx.n_u + ctx.n_z]
-    W, room = _dive_rows(model)
+    W, room = rows if rows is not None else _dive_rows(model)
     act = np.zeros(len(room))
     tol = 1e-9 * np.maximum(1.0, np.abs(room))
     fixed = np.zeros(ctx.n_z, dtype=bool)
@@ -706,14 +706,16 @@ def _lp_dive(model: CompiledModel, sifted: _Sifted, *, left) -> SolveResult | No
 
 
 def _best_plan(model: CompiledModel, *, gap: float, left, opts: dict, start: np.ndarray | None = None,
-               lp: dict | None = None) -> tuple[SolveResult, float, str]:
+               lp: dict | None = None, shared: dict | None = None) -> tuple[SolveResult, float, str]:
     """LP bound, then a plan by diving from the LP, then (if that is not within
     ``gap`` of the bound) the MIP restricted to the parcels the LP and the
     dive use, then the full MIP from the best start.
 
     ``lp``, when given, keeps the sifted LP between calls on the same model
-    (a second call reuses it). Returns the solve, the best bound known and
-    the method used.
+    (a second call reuses it). ``shared`` keeps what calls on models with
+    the same rows over units and binaries can share (the dive's rows: the
+    least-shortfall searches change only costs and add a row over shortfall
+    columns). Returns the solve, the best bound known and the method used.
     """
     if lp is not None and "sifted" in lp:
         sifted = lp["sifted"]
@@ -729,7 +731,14 @@ def _best_plan(model: CompiledModel, *, gap: float, left, opts: dict, start: np.
     bound, restricted = float("-inf"), None
     if relax.has_solution and left() > MIN_STEP_S and (proven or sifted is not None):
         bound = relax.objective if proven else float("-inf")
-        dive = _lp_dive(model, sifted, left=left) if sifted is not None else None
+        dive = None
+        if sifted is not None:
+            rows = shared.get("dive_rows") if shared is not None else None
+            if rows is None:
+                rows = _dive_rows(model)
+                if shared is not None:
+                    shared["dive_rows"] = rows
+            dive = _lp_dive(model, sifted, left=left, rows=rows)
         if dive is not None:
             if _rel_gap(dive.objective, bound) <= gap:
                 return dataclasses.replace(dive, status="Optimal", optimal=True, bound=bound,
@@ -874,26 +883,27 @@ def solve_compiled(
     left = lambda: max(MIN_STEP_S, search_deadline - time.perf_counter())  # noqa: E731
 
     lp: dict = {}
-    first, bound, method = _best_plan(model, gap=gap, left=left, opts=opts, lp=lp)
+    shared: dict = {}  # what every search of this solve can share: the dive's rows
+    first, bound, method = _best_plan(model, gap=gap, left=left, opts=opts, lp=lp, shared=shared)
     if not first.has_solution and first.time_limit_hit:
         # No plan at all in the limit: a plan late is better than none, so
         # the MIP gets as long again (the LP is not solved twice), and says so.
         log.warning("No plan within the time limit of %g s; searching %g s more for one", time_limit_s, time_limit_s)
         search_deadline = time.perf_counter() + time_limit_s
         deadline = search_deadline + (1 - SEARCH_SHARE) * time_limit_s
-        first, bound, method = _best_plan(model, gap=gap, left=left, opts=opts, lp=lp)
+        first, bound, method = _best_plan(model, gap=gap, left=left, opts=opts, lp=lp, shared=shared)
         first = dataclasses.replace(first, time_limit_hit=True)
     if first.has_solution and model.slice_s(first.x).sum() > 1e-6 and left() > MIN_STEP_S:
         # Some target or share cannot be met. Find the least shortfall any
         # plan can have, then the best plan with no more than that, so a
         # gap never hides avoidable shortfall.
         only_short = dataclasses.replace(model, cost=np.concatenate([np.zeros(model.n_core), np.ones(len(model.slack_rows))]))
-        least, _, _ = _best_plan(only_short, gap=0.0, left=left, opts=opts, start=first.x)
+        least, _, _ = _best_plan(only_short, gap=0.0, left=left, opts=opts, start=first.x, shared=shared)
         if least.has_solution:
             floor = float(model.slice_s(least.x).sum())
             log.info("Least possible shortfall: %.1f units", floor)
             capped = _with_row(model, np.arange(model.n_core, model.n_cols), np.ones(len(model.slack_rows)), -np.inf, floor * (1 + 1e-7) + 1e-6, rule="least_shortfall")
-            again, bound2, method2 = _best_plan(capped, gap=gap, left=left, opts=opts, start=least.x)
+            again, bound2, method2 = _best_plan(capped, gap=gap, left=left, opts=opts, start=least.x, shared=shared)
             if again.has_solution:
                 first, bound, method = again, bound2, method2 + "+least-shortfall"
     if not first.has_solution:
