@@ -15,6 +15,7 @@ as a ratio to it.
 Run from the project folder::
 
     python benchmarks/bench.py                      # 1k, 10k, 20k parcels
+    python benchmarks/bench.py --floor-upto 10000   # the floor only where it finishes
     python benchmarks/bench.py --sizes 1000,50000 --time-limit 600
     python benchmarks/bench.py --features-only --sizes 1000000
     python benchmarks/bench.py --without radius_cap   # one rule's cost: compare with a run with it
@@ -255,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--gap", type=float, default=0.01, help="relative MIP gap")
     p.add_argument("--features-only", action="store_true", help="time reading and features only")
     p.add_argument("--no-floor", action="store_true", help="skip the bare-highspy floor")
+    p.add_argument("--floor-upto", type=int, metavar="N", help="run the floor only for sizes up to N parcels")
     p.add_argument("--without", action="append", default=[], metavar="RULE",
                    help="switch a rule off (e.g. radius_cap), to measure its cost; repeatable")
     p.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "siteplan-bench"), help="folder for generated cities")
@@ -270,8 +272,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     results = []
     for n in (int(s) for s in args.sizes.split(",")):
+        no_floor = args.no_floor or (args.floor_upto is not None and n > args.floor_upto)
         cmd = [sys.executable, __file__, "--one", str(n), "--time-limit", str(args.time_limit), "--gap", str(args.gap),
-               "--cache", args.cache] + (["--features-only"] if args.features_only else []) + (["--no-floor"] if args.no_floor else []) \
+               "--cache", args.cache] + (["--features-only"] if args.features_only else []) + (["--no-floor"] if no_floor else []) \
             + [f"--without={rule}" for rule in args.without]
         print(f"{n:,} parcels ...", flush=True)
         t = time.perf_counter()
@@ -285,7 +288,9 @@ def main(argv: list[str] | None = None) -> int:
         results.append(res)
         print(json.dumps(res, indent=None, default=str), flush=True)
     report = {"machine": machine(), "gap": args.gap, "time_limit_s": args.time_limit,
-              "features_only": args.features_only, "without": args.without, "results": results}
+              "features_only": args.features_only, "without": args.without, "floor_upto": args.floor_upto,
+              "command": " ".join(["python", "benchmarks/bench.py", *(argv if argv is not None else sys.argv[1:])]),
+              "results": results}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
     print()
