@@ -492,7 +492,7 @@ DIVE_TIME_SHARE = 0.4
 #: A dive round that fixes or closes at least this many fractional
 #: parcel-years solves its LP afresh (presolve, then simplex) instead of from
 #: the last basis: on the 20,000-parcel benchmark the first round took 13 s
-#: so against 26-31 s; at 10,000 parcels the two are alike.
+#: that way against 26-31 s; at 10,000 parcels the two are alike.
 DIVE_COLD = 200
 
 
@@ -769,8 +769,8 @@ def _whole_units(model: CompiledModel, x: np.ndarray, *, bound: float, gap: floa
     First by rounding with repair (:func:`siteplan.rounding.round_units`):
     its plan is kept when it gives up no more than the whole-unit step's
     absolute gap (see :func:`_rounding_abs_gap`), or when the plan is still
-    within ``gap`` of ``bound`` and has no more shortfall than half a unit's
-    penalty buys. Otherwise the chosen parcel-years are fixed and HiGHS (or
+    within ``gap`` of ``bound`` and gives up less than half a unit of
+    shortfall penalty (so no target is traded for score). Otherwise the chosen parcel-years are fixed and HiGHS (or
     CBC) solves for integer units, started from the repaired plan. The rows
     are the same either way, so the plan keeps every rule ``x`` kept.
     """
@@ -913,6 +913,7 @@ def solve_compiled(
         )
     solve_s = time.perf_counter() - t0
     base = rounding_model if rounding_model is not None else model
+    # same columns: the extra models (alternatives' floors) only add rows
     second = _whole_units(base, first.x, bound=bound, gap=gap, deadline=deadline, opts=opts)
     x = second.x
     final = float(base.cost @ x)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from siteplan import ParkWorkers, PlotRatio, ServiceAccess, TransitAccess, YearlyTargets, problem
@@ -131,3 +132,16 @@ def test_transit_check_counts_commercial_projects_far_from_stations():
                     "supplied in 2016 farther away must carry at least 40 affordable units (10% of their floor area), which leaves "
                     "at most 60 (60.0%) near"]
     assert prob.solve().total_shortfall == pytest.approx(10)
+
+
+def test_top_sum_adds_each_groups_largest_values():
+    from siteplan.access import _top_sum
+
+    rng = np.random.default_rng(3)
+    for _ in range(100):
+        n = int(rng.integers(0, 25))
+        values = rng.integers(0, 50, n).astype(float)
+        groups = rng.choice(["东岸", "西岸", "北岸"], n)
+        k = int(rng.integers(1, 5))
+        expected = sum(sum(sorted(values[groups == g], reverse=True)[:k]) for g in set(groups))
+        assert _top_sum(values, groups, k) == pytest.approx(expected)
