@@ -19,6 +19,13 @@ Run from the project folder::
     python benchmarks/bench.py --sizes 1000,50000 --time-limit 600
     python benchmarks/bench.py --features-only --sizes 1000000
     python benchmarks/bench.py --without radius_cap   # one rule's cost: compare with a run with it
+    python benchmarks/bench.py --province 29 --sizes 10000 --gap 0.02 --out benchmarks/results-province.json
+
+``--province K`` plans K cities of that size (seeds 2016, 2017, ...) in
+parallel on a Dask LocalCluster (``--workers``, one HiGHS thread each),
+each with its own targets, as the cities of a province have their own
+plans; it reports the wall time of all of them, each city's gap and the
+workers' peak memory.
 
 Figures are printed and written to ``benchmarks/results.json`` (``--out``).
 """
@@ -63,18 +70,26 @@ def peak_rss_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
 
 
-def city_dir(cache: Path, n: int) -> Path:
+def city_dir(cache: Path, n: int, seed: int = 2016) -> Path:
     """The synthetic city of ``n`` parcels, generated once into ``cache``."""
     from siteplan import synth
 
-    folder = cache / f"city-{n}"
+    folder = cache / (f"city-{n}" if seed == 2016 else f"city-{n}-seed{seed}")
     if not (folder / "parcels.gpkg").is_file():
-        synth.write_city(synth.make_city(seed=2016, n_parcels=n), folder)
+        synth.write_city(synth.make_city(seed=seed, n_parcels=n), folder)
     return folder
 
 
 def bench_scenario(folder: Path, n: int, *, time_limit_s: float, gap: float, without: tuple[str, ...] = ()):
-    """The demo scenario scaled to a city of ``n`` parcels, every rule on.
+    """The demo scenario scaled to a city of ``n`` parcels, every rule on (see :func:`bench_data`)."""
+    from siteplan.scenario import parse_scenario
+
+    data = bench_data(folder, n, time_limit_s=time_limit_s, gap=gap, without=without)
+    return parse_scenario(data, base_dir=folder, where=f"bench-{n}")
+
+
+def bench_data(folder: Path, n: int, *, time_limit_s: float, gap: float, without: tuple[str, ...] = ()) -> dict:
+    """The scenario file's data: the demo scenario scaled to a city of ``n`` parcels, every rule on.
 
     Type, zone and district targets and the budget grow with the parcels;
     the projects allowed per district and year with them, over the larger
@@ -86,8 +101,6 @@ def bench_scenario(folder: Path, n: int, *, time_limit_s: float, gap: float, wit
     one park, where a MIP over its 27 parcels, with every rule on them,
     places at most 12,070: no plan could meet it.
     """
-    from siteplan.scenario import parse_scenario
-
     data = tomllib.loads(DEMO.read_text(encoding="utf-8"))
     data["plan"]["name"] = f"bench-{n}"
     for key, rel in data["layers"].items():
@@ -113,7 +126,7 @@ def bench_scenario(folder: Path, n: int, *, time_limit_s: float, gap: float, wit
         if rule not in r:
             raise SystemExit(f"--without {rule}: the scenario has no [rules.{rule}]; use one of {', '.join(sorted(r))}")
         r[rule]["enabled"] = False
-    return parse_scenario(data, base_dir=folder, where=f"bench-{n}")
+    return data
 
 
 def run_size(n: int, args) -> dict:
@@ -249,6 +262,61 @@ def table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _province_city(cache: str, n: int, seed: int, data_args: dict, out_dir: str) -> dict:
+    """One city of a province, on a Dask worker: generate it (once), plan it
+    with :func:`siteplan.sweep.run_variant` (which writes its outputs), and
+    add its parcels, candidates and seed to the row."""
+    import geopandas as gpd
+
+    from siteplan.scenario import parse_scenario
+    from siteplan.sweep import run_variant
+
+    folder = city_dir(Path(cache), n, seed)
+    data = bench_data(folder, n, **data_args)
+    data["plan"]["name"] = f"city-{seed}"
+    data["solver"]["threads"] = 1  # one HiGHS thread per Dask worker: the workers share the cores
+    row = run_variant(data, str(folder), out_dir)
+    wanted = parse_scenario(data, base_dir=folder, where=data["plan"]["name"]).plan.candidate_status
+    status = gpd.read_file(folder / "parcels.gpkg", columns=["status"])["status"]
+    row.update(seed=seed, parcels=n, candidates=int(status.isin(wanted).sum()))
+    return row
+
+
+def run_province(args) -> dict:
+    """``--province K``: K synthetic cities of ``--sizes`` parcels each (seeds
+    2016, 2017, ...), planned in parallel on a Dask LocalCluster. The cities
+    share no rule (each has its own targets, as each city of a province
+    has its own plan), so each is solved on its own."""
+    from siteplan.sweep import _client
+
+    n = int(args.sizes.split(",")[0])
+    data_args = dict(time_limit_s=args.time_limit, gap=args.gap, without=tuple(args.without))
+    client, cluster = _client(None, args.workers)
+    try:
+        with tempfile.TemporaryDirectory() as out:
+            t = time.perf_counter()
+            futures = [client.submit(_province_city, args.cache, n, 2016 + k, data_args, str(Path(out) / f"city-{k}"), pure=False)
+                       for k in range(args.province)]
+            rows = client.gather(futures)
+            wall = time.perf_counter() - t
+        peaks = client.run(peak_rss_gb)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    gaps = [r["gap"] for r in rows if r.get("gap") is not None]
+    return {
+        "cities": args.province, "parcels_each": n, "parcels": n * args.province,
+        "candidates": sum(r["candidates"] for r in rows), "workers": len(peaks), "wall_s": wall,
+        "max_gap": max(gaps) if len(gaps) == len(rows) else None,
+        "all_within_gap": len(gaps) == len(rows) and max(gaps) <= args.gap + 1e-9,
+        "shortfall_units": sum(r.get("shortfall_units") or 0.0 for r in rows),
+        "errors": [r["error"] for r in rows if r.get("error")],
+        "peak_gb_workers": sum(peaks.values()), "city_runtime_s_max": max(r["runtime_s"] for r in rows),
+        "city_rows": rows,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sizes", default="1000,10000,20000", help="comma-separated parcel counts")
@@ -261,6 +329,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="switch a rule off (e.g. radius_cap), to measure its cost; repeatable")
     p.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "siteplan-bench"), help="folder for generated cities")
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results.json"), help="JSON file to write")
+    p.add_argument("--province", type=int, metavar="K",
+                   help="plan K cities of --sizes parcels each in parallel on a Dask LocalCluster (needs siteplan[dask])")
+    p.add_argument("--workers", type=int, default=2, help="Dask workers for --province")
     p.add_argument("--one", type=int, help=argparse.SUPPRESS)
     p.add_argument("--floor", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -269,6 +340,16 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.one:
         print(json.dumps(run_size(args.one, args)))
+        return 0
+    if args.province:
+        res = run_province(args)
+        report = {"machine": machine(), "gap": args.gap, "time_limit_s": args.time_limit,
+                  "command": " ".join(["python", "benchmarks/bench.py", *(argv if argv is not None else sys.argv[1:])]),
+                  "province": res}
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
+        print(json.dumps({k: v for k, v in res.items() if k != "city_rows"}, indent=2, default=str))
+        print(f"\nwritten to {args.out}")
         return 0
     results = []
     for n in (int(s) for s in args.sizes.split(",")):
