@@ -43,7 +43,7 @@ import pandas as pd
 from .errors import SpecificationError
 from .problem import Problem
 from .result import Plan
-from .solve import _with_row, solve_compiled, solve_problem
+from .solve import _with_row, _with_rows, solve_compiled, solve_problem
 
 __all__ = ["alternatives", "difference_table", "movable_parcels", "selection_frequency"]
 
@@ -120,8 +120,6 @@ def alternatives(
 
 def _chosen_carries_units(model, z_local: np.ndarray):
     r"""The model with :math:`\sum_t u_{ity} \ge z_{iy}` for the parcel-years ``z_local``."""
-    import dataclasses
-
     import scipy.sparse as sp
 
     ctx = model.ctx
@@ -132,14 +130,7 @@ def _chosen_carries_units(model, z_local: np.ndarray):
     cols = np.concatenate([ctx.u_col(u), ctx.z_col(z_local)])
     vals = np.concatenate([np.ones(len(u)), -np.ones(len(z_local))])
     block = sp.csr_matrix((vals, (rows, cols)), shape=(len(z_local), model.n_cols))
-    labels = pd.DataFrame({"rule": "alternative_units", "elastic": [""] * len(z_local)})
-    return dataclasses.replace(
-        model,
-        A=sp.vstack([model.A, block], format="csr"),
-        row_lower=np.append(model.row_lower, np.zeros(len(z_local))),
-        row_upper=np.append(model.row_upper, np.full(len(z_local), np.inf)),
-        rows=pd.concat([model.rows, labels], ignore_index=True),
-    )
+    return _with_rows(model, block, 0.0, np.inf, rule="alternative_units")
 
 
 def _movable(problem: Problem, ctx) -> np.ndarray:

@@ -270,17 +270,24 @@ def _rel_gap(objective: float, bound: float) -> float:
     return abs(objective - bound) / max(abs(objective), 1e-9)
 
 
+def _with_rows(model: CompiledModel, block: sp.spmatrix, lb, ub, *, rule: str) -> CompiledModel:
+    """The model with the hard rows ``lb <= block x <= ub`` added (``block``
+    has one column per model column; ``lb``, ``ub`` scalars or one per row)."""
+    m = block.shape[0]
+    rows = pd.concat([model.rows, pd.DataFrame({"rule": [rule] * m, "elastic": [""] * m})], ignore_index=True)
+    return dataclasses.replace(
+        model,
+        A=sp.vstack([model.A, block], format="csr"),
+        row_lower=np.append(model.row_lower, np.broadcast_to(lb, (m,))),
+        row_upper=np.append(model.row_upper, np.broadcast_to(ub, (m,))),
+        rows=rows,
+    )
+
+
 def _with_row(model: CompiledModel, cols: np.ndarray, vals: np.ndarray, lb: float, ub: float, *, rule: str) -> CompiledModel:
     """The model with one more row ``lb <= sum vals x[cols] <= ub``."""
     row = sp.csr_matrix((vals, (np.zeros(len(cols), dtype=int), cols)), shape=(1, model.n_cols))
-    rows = pd.concat([model.rows, pd.DataFrame({"rule": [rule], "elastic": [""]})], ignore_index=True)
-    return dataclasses.replace(
-        model,
-        A=sp.vstack([model.A, row], format="csr"),
-        row_lower=np.append(model.row_lower, lb),
-        row_upper=np.append(model.row_upper, ub),
-        rows=rows,
-    )
+    return _with_rows(model, row, lb, ub, rule=rule)
 
 
 def _solve_columns(model: CompiledModel, cols: np.ndarray, *, start: np.ndarray | None = None, **kw) -> SolveResult:
