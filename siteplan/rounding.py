@@ -42,7 +42,7 @@ import scipy.sparse as sp
 if TYPE_CHECKING:
     from .problem import CompiledModel
 
-__all__ = ["round_units"]
+__all__ = ["round_units", "over_units"]
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +89,28 @@ def _aux_definitions(model: CompiledModel) -> tuple[sp.csr_matrix, np.ndarray, n
     return E.tocsr(), e0, row_of_aux
 
 
+def over_units(model: CompiledModel, defs: tuple | None = None) -> tuple[sp.csc_matrix, np.ndarray] | None:
+    """Every row's terms in units, with the auxiliary columns substituted:
+    ``(U, b)`` such that the row's unit and auxiliary terms equal ``U u + b``
+    (the rows defining the auxiliary columns cancel out to zero). None if an
+    auxiliary column has no defining row (see :func:`_aux_definitions`;
+    ``defs`` is its result, when known)."""
+    ctx = model.ctx
+    n_u, n_z, n_a = ctx.n_u, ctx.n_z, model.n_aux
+    if defs is None:
+        defs = _aux_definitions(model)
+    if defs is None:
+        return None
+    E, e0, _ = defs
+    A = model.A.tocsc()
+    if not n_a:
+        return A[:, :n_u], np.zeros(model.n_rows)
+    A_a = A[:, n_u + n_z : n_u + n_z + n_a]
+    U = (A[:, :n_u] + A_a @ E).tocsc()
+    U.eliminate_zeros()
+    return U, A_a @ e0
+
+
 def round_units(model: CompiledModel, x: np.ndarray) -> np.ndarray | None:
     """Whole units for the parcel-years ``x`` chooses, by rounding with repair.
 
@@ -104,13 +126,11 @@ def round_units(model: CompiledModel, x: np.ndarray) -> np.ndarray | None:
     if defs is None or model.integrality[n_u + n_z : n_u + n_z + n_a].any():
         return None  # an auxiliary column it cannot compute (or must be whole)
     E, e0, def_rows = defs
+    B_full, const = over_units(model, defs)
     z = np.round(model.slice_z(x))
     upper = np.where(z[ctx.u_z] > 0, np.floor(model.col_upper[:n_u] + 1e-9), 0.0)
     J = np.nonzero(upper > 0)[0]
-    A = model.A.tocsc()
-    A_a = A[:, n_u + n_z : n_u + n_z + n_a]
-    B_full = (A[:, :n_u] + A_a @ E).tocsc()
-    const = A[:, n_u : n_u + n_z] @ z + A_a @ e0
+    const = const + model.A.tocsc()[:, n_u : n_u + n_z] @ z
     keep = np.ones(model.n_rows, dtype=bool)
     keep[def_rows] = False
     # aux bounds become rows of their own

@@ -519,21 +519,14 @@ def _dive_rows(model: CompiledModel) -> tuple[sp.csc_matrix, np.ndarray]:
     that stays within it still may not be (the rows are checked one at a
     time), so the dive also backs off from an infeasible LP.
     """
-    from .rounding import _aux_definitions
+    from .rounding import over_units
 
     ctx = model.ctx
-    n_u, n_z, n_a = ctx.n_u, ctx.n_z, model.n_aux
+    n_u, n_z = ctx.n_u, ctx.n_z
     hard = (model.rows["elastic"] == "").to_numpy()
     A = model.A.tocsc()
-    defs = _aux_definitions(model)
-    U = A[:, :n_u]
-    const = np.zeros(model.n_rows)
-    if defs is not None and n_a:
-        E, e0, _ = defs
-        A_a = A[:, n_u + n_z : n_u + n_z + n_a]
-        U = (U + A_a @ E).tocsc()
-        U.eliminate_zeros()  # the defining rows cancel out
-        const = A_a @ e0
+    # without a definition of some auxiliary column, its terms are left out
+    U, const = over_units(model) or (A[:, :n_u], np.zeros(model.n_rows))
     Z = A[:, n_u : n_u + n_z].tocsr()
     # least units of each parcel-year once it is used
     least = np.zeros(n_z)
