@@ -147,9 +147,9 @@ def round_units(model: CompiledModel, x: np.ndarray) -> np.ndarray | None:
     hard = HARD_WEIGHT * max(float(s_cost.max(initial=1.0)), float(np.abs(model.cost[:n_u]).max(initial=1.0)))
     price_lo = np.concatenate([np.where(price_lo > 0, price_lo, hard)[keep], np.full(n_a, hard)])
     price_hi = np.concatenate([np.where(price_hi > 0, price_hi, hard)[keep], np.full(n_a, hard)])
-    slack_tol = 1e-7 + 1e-9 * (np.abs(np.where(np.isfinite(lo), lo, 0)) + np.abs(np.where(np.isfinite(hi), hi, 0)))
+    row_tol = 1e-7 + 1e-9 * (np.abs(np.where(np.isfinite(lo), lo, 0)) + np.abs(np.where(np.isfinite(hi), hi, 0)))
 
-    search = _Search(B_rows, lo, hi, price_lo, price_hi, slack_tol, model.cost[J], upper[J], np.floor(x[J] + 1e-6))
+    search = _Search(B_rows, lo, hi, price_lo, price_hi, row_tol, model.cost[J], upper[J], np.floor(x[J] + 1e-6))
     rounds = search.run()
     broken = int(search.broken(hard).sum())
     log.info("Rounding with repair: %d rounds, %.2f s, %d hard rows broken", rounds, time.perf_counter() - t0, broken)
@@ -168,30 +168,33 @@ def round_units(model: CompiledModel, x: np.ndarray) -> np.ndarray | None:
     return out
 
 
+def _priced(a: np.ndarray, lo: np.ndarray, hi: np.ndarray, price_lo: np.ndarray, price_hi: np.ndarray) -> np.ndarray:
+    """What activities ``a`` cost outside ``[lo, hi]`` at those prices per unit."""
+    return price_lo * np.maximum(lo - a, 0.0) + price_hi * np.maximum(a - hi, 0.0)
+
+
 class _Search:
-    """Local search over whole units: ``act = B u`` must lie in ``[lo, hi]``;
-    leaving it costs ``price_lo``/``price_hi`` per unit of activity."""
+    """Local search over whole units: ``act = B u`` must lie in ``[lo, hi]``
+    (within ``tol``); leaving it costs ``price_lo``/``price_hi`` per unit of
+    activity beyond the tolerance."""
 
     def __init__(self, B: sp.csc_matrix, lo, hi, price_lo, price_hi, tol, cost, upper, start) -> None:
         self.B, self.Br = B, B.tocsr()
-        self.lo, self.hi, self.price_lo, self.price_hi, self.tol = lo, hi, price_lo, price_hi, tol
+        # bounds widened by the tolerance: what a row may reach unpriced
+        self.lo, self.hi, self.price_lo, self.price_hi = lo - tol, hi + tol, price_lo, price_hi
         self.c, self.ub = cost, upper
         self.u = np.clip(start, 0.0, upper)
         self.act = B @ self.u
         self.col_of_nz = np.repeat(np.arange(B.shape[1]), np.diff(B.indptr))
         # the row bounds and prices at each non-zero, for the all-column pass
         rows = B.indices
-        self._nz = (lo[rows] - tol[rows], hi[rows] + tol[rows], price_lo[rows], price_hi[rows])
+        self._nz = (self.lo[rows], self.hi[rows], price_lo[rows], price_hi[rows])
 
     def penalty(self, a: np.ndarray, r: np.ndarray) -> np.ndarray:
-        below = np.maximum(self.lo[r] - a - self.tol[r], 0.0)
-        above = np.maximum(a - self.hi[r] - self.tol[r], 0.0)
-        return self.price_lo[r] * below + self.price_hi[r] * above
+        return _priced(a, self.lo[r], self.hi[r], self.price_lo[r], self.price_hi[r])
 
     def broken(self, hard: float) -> np.ndarray:
-        below = self.lo - self.act > self.tol
-        above = self.act - self.hi > self.tol
-        return (below & (self.price_lo >= hard)) | (above & (self.price_hi >= hard))
+        return ((self.act < self.lo) & (self.price_lo >= hard)) | ((self.act > self.hi) & (self.price_hi >= hard))
 
     def column(self, j: int) -> tuple[np.ndarray, np.ndarray]:
         s = slice(self.B.indptr[j], self.B.indptr[j + 1])
@@ -235,16 +238,12 @@ class _Search:
 
     def _every_delta(self) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`deltas` of ``+1`` and of ``-1`` on every column, in one pass."""
-        lo, hi, p_lo, p_hi = self._nz
+        nz = self._nz
         a = self.act[self.B.indices]
-
-        def pen(v):
-            return p_lo * np.maximum(lo - v, 0.0) + p_hi * np.maximum(v - hi, 0.0)
-
-        base = pen(a)
+        base = _priced(a, *nz)
         n = self.B.shape[1]
-        d_up = self.c + np.bincount(self.col_of_nz, weights=pen(a + self.B.data) - base, minlength=n)
-        d_dn = -self.c + np.bincount(self.col_of_nz, weights=pen(a - self.B.data) - base, minlength=n)
+        d_up = self.c + np.bincount(self.col_of_nz, weights=_priced(a + self.B.data, *nz) - base, minlength=n)
+        d_dn = -self.c + np.bincount(self.col_of_nz, weights=_priced(a - self.B.data, *nz) - base, minlength=n)
         d_up[self.u >= self.ub] = np.inf
         d_dn[self.u <= 0] = np.inf
         return d_up, d_dn
