@@ -244,13 +244,18 @@ def _fixed_for_rounding(model: CompiledModel, x: np.ndarray) -> CompiledModel:
     return dataclasses.replace(model, col_lower=lower, col_upper=upper, integrality=integrality)
 
 
+def _half_shortfall_unit(model: CompiledModel) -> float:
+    """Half the cheapest unit of shortfall: the whole-unit step never gives up
+    this much, so it never buys score with a broken target (inf without any)."""
+    slack_cost = model.cost[model.n_core :]
+    return 0.5 * float(slack_cost.min()) if len(slack_cost) else np.inf
+
+
 def _rounding_abs_gap(model: CompiledModel, x: np.ndarray) -> float:
     """Absolute gap of the whole-unit step: ``ROUNDING_GAP`` of the plan's score,
     below half the cheapest shortfall unit (see ``ROUNDING_GAP``)."""
     score = abs(float(model.cost[: model.ctx.n_u] @ x[: model.ctx.n_u]))
-    slack_cost = model.cost[model.n_core :]
-    cap = 0.5 * float(slack_cost.min()) if len(slack_cost) else np.inf
-    return float(min(ROUNDING_GAP * score, cap))
+    return float(min(ROUNDING_GAP * score, _half_shortfall_unit(model)))
 
 
 def _relaxed(model: CompiledModel) -> CompiledModel:
@@ -782,8 +787,7 @@ def _whole_units(model: CompiledModel, x: np.ndarray, *, bound: float, gap: floa
     if rounded is not None:
         objective = float(model.cost @ rounded)
         loss = objective - float(model.cost @ x)
-        slack_cost = model.cost[model.n_core :]
-        no_trade = loss < 0.5 * float(slack_cost.min()) if len(slack_cost) else True
+        no_trade = loss < _half_shortfall_unit(model)
         if loss <= abs_gap or (no_trade and np.isfinite(bound) and _rel_gap(objective, bound) <= gap):
             log.info("Whole units by rounding with repair: %.2f of the score given up, %.2f s", loss, time.perf_counter() - t0)
             return SolveResult(solver="siteplan", status="Rounded with repair", has_solution=True, optimal=False,
