@@ -317,6 +317,14 @@ def run_province(args) -> dict:
     }
 
 
+def _write_report(args, argv: list[str] | None, **body) -> None:
+    """Write ``--out``: the machine, gap, time limit and command, then ``body``."""
+    report = {"machine": machine(), "gap": args.gap, "time_limit_s": args.time_limit,
+              "command": " ".join(["python", "benchmarks/bench.py", *(argv if argv is not None else sys.argv[1:])]), **body}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sizes", default="1000,10000,20000", help="comma-separated parcel counts")
@@ -343,11 +351,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.province:
         res = run_province(args)
-        report = {"machine": machine(), "gap": args.gap, "time_limit_s": args.time_limit,
-                  "command": " ".join(["python", "benchmarks/bench.py", *(argv if argv is not None else sys.argv[1:])]),
-                  "province": res}
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
+        _write_report(args, argv, province=res)
         print(json.dumps({k: v for k, v in res.items() if k != "city_rows"}, indent=2, default=str))
         print(f"\nwritten to {args.out}")
         return 0
@@ -368,12 +372,8 @@ def main(argv: list[str] | None = None) -> int:
         res["wall_s"] = time.perf_counter() - t
         results.append(res)
         print(json.dumps(res, indent=None, default=str), flush=True)
-    report = {"machine": machine(), "gap": args.gap, "time_limit_s": args.time_limit,
-              "features_only": args.features_only, "without": args.without, "floor_upto": args.floor_upto,
-              "command": " ".join(["python", "benchmarks/bench.py", *(argv if argv is not None else sys.argv[1:])]),
-              "results": results}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
+    _write_report(args, argv, features_only=args.features_only, without=args.without, floor_upto=args.floor_upto,
+                  results=results)
     print()
     print(table(results))
     print(f"\nwritten to {args.out}")
