@@ -231,16 +231,23 @@ class ZoneTargets:
             out.append(Finding(self.name, "error", f"{self.column} targets add up to {_fmt(plan_total + per_year.sum())} units, more than the {_fmt(total)} units of the yearly targets"))
         smallest = float(ctx.unit_area.min()) if len(ctx.unit_area) else 1.0
         units_cap = np.floor(ctx.parcels["area_m2"].to_numpy() * ctx.far.max(axis=1) / smallest)
-        col = ctx.parcels[self.column].to_numpy()
-        avail = ctx.parcels["available_year"].to_numpy()
+        # capacity of each group's usable parcels available by each plan year
+        # (the last column: the whole plan, whatever the year)
+        names = pd.Index(pd.unique(table[self.column]))
+        g = names.get_indexer(ctx.parcels[self.column].to_numpy())
+        years = np.asarray(ctx.years)
+        first = np.searchsorted(years, ctx.parcels["available_year"].to_numpy())
         in_domain = np.zeros(len(ctx.parcels), dtype=bool)
         in_domain[ctx.z_parcel] = True
-        for _, r in table.iterrows():
-            ok = (col == r[self.column]) & in_domain & ((avail <= r["year"]) if r["year"] >= 0 else True)
-            have = float(units_cap[ok].sum())
-            when = f" by {r['year']}" if r["year"] >= 0 else ""
-            if r["units"] > have:
-                out.append(Finding(self.name, "error", f"{self.column} {r[self.column]}: target {_fmt(r['units'])} units{when}, but its usable parcels{when} hold at most {_fmt(have)}"))
+        ok = in_domain & (g >= 0)
+        by_year = np.zeros((len(names), len(years) + 1))
+        np.add.at(by_year, (g[ok], first[ok]), units_cap[ok])
+        by_year = np.cumsum(by_year, axis=1)
+        for group, year, units in zip(table[self.column], table["year"].to_numpy(), table["units"].to_numpy()):
+            have = float(by_year[names.get_loc(group), np.searchsorted(years, year) if year >= 0 else len(years)])
+            when = f" by {year}" if year >= 0 else ""
+            if units > have:
+                out.append(Finding(self.name, "error", f"{self.column} {group}: target {_fmt(units)} units{when}, but its usable parcels{when} hold at most {_fmt(have)}"))
         return out
 
 

@@ -461,3 +461,23 @@ def test_unit_sizes_on_and_off_dormitory_and_cap():
     assert findings({"public_rental": 61.0}, dorm) == ["public_rental: 61 m2 per unit is above the policy cap of 60 m2"]
     assert findings({"public_rental": 61.0}, UnitSizes(caps={"public_rental": 60.0}, allow_oversize=("public_rental",))) == []
     assert findings({"public_rental": 61.0}) == []
+
+
+def test_zone_target_check_counts_parcels_available_by_each_year():
+    # Zone W: P0 (from 2016) and P1 (from 2017), 400 units each at 50 m2;
+    # P2 in zone E. By 2016 W holds 400, by 2017 800, over the plan 800.
+    p = grid_parcels(3, zone=["W", "W", "E"], available_year=[2016, 2017, 2016])
+    cap = (p["area_m2"] * p["far_max"] / PR["public_rental"]).groupby([p["zone"], p["available_year"]]).sum()
+    assert cap[("W", 2016)] == pytest.approx(400) and cap[("W", 2017)] == pytest.approx(400)
+    base = problem(p, PR, [2016, 2017]).add_targets({("public_rental", 2016): 600, ("public_rental", 2017): 900}).add_rule(PlotRatio()).add_rule(YearlyTargets())
+
+    def errors(targets):
+        return [f.message for f in base.add_rule(ZoneTargets(targets)).check() if f.rule == "zone_targets"]
+
+    assert errors({"W": [400, 800]}) == []
+    assert errors({"W": [401, 800]}) == ["zone W: target 401 units by 2016, but its usable parcels by 2016 hold at most 400"]
+    assert errors({"W": [0, 801]}) == ["zone W: target 801 units by 2017, but its usable parcels by 2017 hold at most 800"]
+    assert errors({"W": 801, "E": 401}) == [
+        "zone W: target 801 units, but its usable parcels hold at most 800",
+        "zone E: target 401 units, but its usable parcels hold at most 400",
+    ]
