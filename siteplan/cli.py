@@ -248,11 +248,41 @@ def sweep(
         varies = [parse_vary(v) for v in vary]
         table, folder = run_sweep(scenario, varies, out_dir=out, scheduler=scheduler, workers=workers,
                                   progress=lambda msg: console.print(f"[bold]\u25b6[/bold] {msg}"))
-    shown = Table(title=f"Sweep of {scenario.name}: {len(table)} variant(s)")
-    for col in ("variant", "settings", "status", "placed_units", "shortfall_units", "projects", "new_land_gross_ha"):
+    _show_runs(table, f"Sweep of {scenario.name}: {len(table)} variant(s)", "settings")
+    console.print(f"Outputs in [bold]{folder}[/bold]: one folder per variant and sweep.csv")
+    if (table["status"] == "error").any():
+        raise typer.Exit(1)
+
+
+@app.command()
+def batch(
+    scenarios: Annotated[list[Path], typer.Argument(help="Scenario TOML files, e.g. one per city of a province.")],
+    out: Annotated[Optional[Path], typer.Option("--out", help="Batch folder; default out/batch.")] = None,
+    scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="Dask scheduler address (tcp://host:8786); default a local cluster.")] = None,
+    workers: Annotated[Optional[int], typer.Option("--workers", min=1, help="Local worker processes (default: the cores, at most 4).")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each step.")] = False,
+) -> None:
+    """Solve several scenarios (the cities of a province) on Dask; one folder per scenario and batch.csv."""
+    _setup_logging(verbose)
+    from .sweep import run_batch
+
+    with _plain_errors(interrupted="finished scenarios keep their folders; batch.csv was not written"):
+        table, folder = run_batch(scenarios, out_dir=out, scheduler=scheduler, workers=workers,
+                                  progress=lambda msg: console.print(f"[bold]\u25b6[/bold] {msg}"))
+    shown = table.assign(scenario=[Path(p).name for p in table["scenario"]])  # the full paths are in batch.csv
+    _show_runs(shown, f"Batch of {len(table)} scenario(s)", "scenario")
+    console.print(f"Outputs in [bold]{folder}[/bold]: one folder per scenario and batch.csv")
+    if (table["status"] == "error").any():
+        raise typer.Exit(1)
+
+
+def _show_runs(table, title: str, about: str) -> None:
+    """Print a sweep's or batch's table (``about``: the column saying what each run is), then each error."""
+    shown = Table(title=title)
+    for col in ("variant", about, "status", "placed_units", "shortfall_units", "projects", "new_land_gross_ha"):
         shown.add_column(col, justify="right" if col.endswith(("units", "projects", "ha")) else "left")
     for row in table.itertuples():
-        cells = [row.variant, row.settings, str(row.status)]
+        cells = [row.variant, str(getattr(row, about)), str(row.status)]
         if row.status == "error":
             cells += ["-", "-", "-", "-"]
         else:
@@ -261,9 +291,6 @@ def sweep(
     console.print(shown)
     for row in table.loc[table["status"] == "error"].itertuples():
         err_console.print(Text(f"{row.variant}: {row.error}"), soft_wrap=True)
-    console.print(f"Outputs in [bold]{folder}[/bold]: one folder per variant and sweep.csv")
-    if (table["status"] == "error").any():
-        raise typer.Exit(1)
 
 
 def main() -> None:  # pragma: no cover - thin wrapper

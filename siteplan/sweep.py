@@ -1,4 +1,4 @@
-"""Scenario sweeps: many variants of one scenario, solved through Dask.
+"""Scenario sweeps and batches: many scenarios, solved through Dask.
 
 A planner asks "what if targets were 10% higher, or the transit rule
 stricter?". :func:`variants` turns a scenario and a list of ``--vary``
@@ -15,6 +15,11 @@ A ``--vary`` setting is ``KEY=V1,V2,...``:
   values are read as TOML values (numbers, ``true``/``false``, quoted strings);
 - ``targets=0.9,1.0,1.1`` is special: it scales every yearly type target,
   and the zone and district targets with them.
+
+:func:`run_batch` solves several scenario files the same way, one folder
+each plus ``batch.csv``: the cities of a province, each with its own
+layers and targets, have their own plans and share no rule, so they are
+planned apart and in parallel.
 
 Dask is an optional dependency (``pip install "siteplan[dask]"``): the
 rest of siteplan never imports it.
@@ -37,7 +42,7 @@ import pandas as pd
 
 from .errors import ScenarioError, SiteplanError
 
-__all__ = ["Vary", "Variant", "parse_vary", "variants", "run_variant", "run_sweep", "SWEEP_COLUMNS"]
+__all__ = ["Vary", "Variant", "parse_vary", "variants", "run_variant", "run_sweep", "run_batch", "SWEEP_COLUMNS", "BATCH_COLUMNS"]
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +51,10 @@ SWEEP_COLUMNS = [
     "variant", "settings", "status", "gap", "objective", "target_units", "placed_units", "shortfall_units",
     "projects", "new_land_gross_ha", "inclusionary_projects", "runtime_s", "folder", "error",
 ]
+
+#: Columns of ``batch.csv``: the scenario file, then a sweep's columns (its
+#: ``variant`` is the scenario's plan name).
+BATCH_COLUMNS = ["scenario", *(c for c in SWEEP_COLUMNS if c != "settings")]
 
 #: The key that scales every target instead of setting one value.
 TARGETS_KEY = "targets"
@@ -256,41 +265,124 @@ def run_sweep(
     -------
     The comparison table and the sweep folder.
     """
-    from . import export
     from .scenario import load_scenario
 
     say = progress or log.info
     path = Path(scenario_path)
     base = load_scenario(path)  # the base must be valid on its own
-    data = tomllib.loads(path.read_bytes().decode("utf-8").removeprefix("\ufeff"))
-    data.setdefault("solver", {}).setdefault("threads", 1)
+    data = _read_data(path)
     found = variants(data, varies, base_dir=path.parent, where=str(path))
     folder = Path(out_dir) if out_dir is not None else Path("out") / f"{base.plan.name}-sweep"
     folder.mkdir(parents=True, exist_ok=True)
     say(f"{len(found)} variant(s) of {base.plan.name}")
+    jobs = [(v.data, path.parent, folder / v.name, path) for v in found]
+    rows = _solve_on_dask(jobs, scheduler=scheduler, workers=workers, say=say)
+    table = pd.DataFrame(rows, columns=SWEEP_COLUMNS)
+    table["settings"] = [v.label for v in found]
+    for key in (v.key for v in varies):
+        table.insert(2, key, [v.settings[key] for v in found])
+    _write_csv(table, folder / "sweep.csv")
+    return table, folder
+
+
+def _solve_on_dask(jobs: Sequence[tuple[dict, Path, Path, Path]], *, scheduler: str | None, workers: int | None,
+                   say: Callable[[str], None]) -> list[dict]:
+    """:func:`run_variant` of every ``(data, base_dir, out_dir, source)`` on a Dask cluster; their rows, in order."""
     client, cluster = _client(scheduler, workers)
     try:
         where = f"scheduler {scheduler}" if scheduler else f"{len(client.scheduler_info()['workers'])} local workers"
         say(f"Solving on Dask ({where})")
         futures = [
-            client.submit(run_variant, v.data, str(path.parent.resolve()), str((folder / v.name).resolve()),
-                          source=str(path.resolve()), key=f"siteplan-{v.data['plan']['name']}-{k}", pure=False)
-            for k, v in enumerate(found)
+            client.submit(run_variant, data, str(Path(base).resolve()), str(Path(out).resolve()),
+                          source=str(Path(source).resolve()), key=f"siteplan-{data['plan']['name']}-{k}", pure=False)
+            for k, (data, base, out, source) in enumerate(jobs)
         ]
-        rows = client.gather(futures)
+        return client.gather(futures)
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
-    table = pd.DataFrame(rows, columns=SWEEP_COLUMNS)
-    table["settings"] = [v.label for v in found]
-    for key in (v.key for v in varies):
-        table.insert(2, key, [v.settings[key] for v in found])
-    # written beside, then moved in: a failed write leaves no half table
-    part = folder / f".sweep.csv.partial-{os.getpid()}"
+
+
+def _write_csv(table: pd.DataFrame, target: Path) -> None:
+    """Write a comparison table beside ``target``, then move it in: a failed write leaves no half table."""
+    from . import export
+
+    part = target.with_name(f".{target.name}.partial-{os.getpid()}")
     try:
         export.write_table_csv(table, part)
-        os.replace(part, folder / "sweep.csv")
+        os.replace(part, target)
     finally:
         part.unlink(missing_ok=True)
-    return table, folder
+
+
+def _read_data(path: Path) -> dict:
+    data = tomllib.loads(path.read_bytes().decode("utf-8").removeprefix("\ufeff"))
+    data.setdefault("solver", {}).setdefault("threads", 1)
+    return data
+
+
+def run_batch(
+    scenario_paths: Sequence[str | Path],
+    *,
+    out_dir: str | Path | None = None,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[pd.DataFrame, Path]:
+    """Solve several scenarios on a Dask cluster; write their folders and ``batch.csv``.
+
+    For plans that share no rule, such as the cities of a province: each
+    scenario keeps its own layers, targets and rules. Every scenario is
+    read and validated before any work starts.
+
+    Parameters
+    ----------
+    scenario_paths
+        The scenario TOML files. Their ``[plan] name`` must differ, since
+        each names its output folder.
+    out_dir
+        Folder for the batch; default ``out/batch``. Each scenario writes
+        into ``<out_dir>/<plan name>/`` (as ``siteplan run`` would), and
+        ``batch.csv`` (UTF-8 with BOM, columns :data:`BATCH_COLUMNS`)
+        compares them.
+    scheduler, workers
+        As for :func:`run_sweep`.
+
+    Returns
+    -------
+    The comparison table and the batch folder.
+
+    Raises
+    ------
+    ScenarioError
+        When a file is not a valid scenario, is named twice, or two
+        scenarios share a plan name.
+    """
+    from .scenario import load_scenario
+
+    say = progress or log.info
+    paths = [Path(p) for p in scenario_paths]
+    if not paths:
+        raise ScenarioError("siteplan batch needs at least one scenario file")
+    seen: dict[Path, Path] = {}
+    for path in paths:
+        if path.resolve() in seen:
+            raise ScenarioError(f"{path}: named twice in the batch; name each scenario file once")
+        seen[path.resolve()] = path
+    names: dict[str, Path] = {}
+    for path in paths:
+        name = load_scenario(path).plan.name  # each must be valid on its own
+        if name in names:
+            raise ScenarioError(f"{path}: [plan] name {name!r} is also the plan name of {names[name]}, and each names "
+                                "its output folder; give each scenario its own [plan] name")
+        names[name] = path
+    folder = Path(out_dir) if out_dir is not None else Path("out") / "batch"
+    folder.mkdir(parents=True, exist_ok=True)
+    say(f"{len(paths)} scenario(s): {', '.join(names)}")
+    jobs = [(_read_data(path), path.parent, folder / name, path) for name, path in names.items()]
+    rows = _solve_on_dask(jobs, scheduler=scheduler, workers=workers, say=say)
+    table = pd.DataFrame(rows, columns=SWEEP_COLUMNS).drop(columns="settings")
+    table.insert(0, "scenario", [str(p) for p in names.values()])
+    _write_csv(table[BATCH_COLUMNS], folder / "batch.csv")
+    return table[BATCH_COLUMNS], folder

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import builtins
+import json
 import tomllib
 
+import geopandas as gpd
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 from siteplan.cli import app
 from siteplan.errors import ScenarioError, SiteplanError
-from siteplan.sweep import Vary, parse_vary, run_sweep, variants
+from siteplan.sweep import BATCH_COLUMNS, Vary, parse_vary, run_batch, run_sweep, variants
 
 
 def test_parse_vary_reads_toml_values():
@@ -105,3 +107,55 @@ def test_sweep_cli_errors_are_one_line(mini_city, tmp_path):
     assert res.exit_code == 2
     assert "did you mean 'share'" in res.output and "Traceback" not in res.output
     assert not (tmp_path / "s").exists()  # nothing is written for a sweep that cannot start
+
+
+def _second_city(tmp_path, *, name: str, targets: str):
+    """The mini city again in its own folder, with its own plan name and targets."""
+    from tests.conftest import MINI_SCENARIO, write_mini_city
+
+    text = MINI_SCENARIO.replace('name = "mini"', f'name = "{name}"').replace("targets = [600, 400]", f"targets = {targets}")
+    return write_mini_city(tmp_path / name, scenario=text)
+
+
+def test_batch_plans_each_city_on_a_local_cluster(mini_city, tmp_path):
+    other = _second_city(tmp_path, name="second", targets="[300, 500]")
+    out = tmp_path / "batch"
+    table, folder = run_batch([mini_city, other], out_dir=out, workers=2)
+    assert folder == out
+    assert list(table["variant"]) == ["mini", "second"] and list(table["scenario"]) == [str(mini_city), str(other)]
+    assert (table["status"] != "error").all(), table["error"].tolist()
+    for scenario_file, name in ((mini_city, "mini"), (other, "second")):
+        data = tomllib.loads(scenario_file.read_text(encoding="utf-8"))
+        alloc = pd.read_csv(out / name / "allocation.csv", encoding="utf-8-sig")
+        # recomputed from each city's own scenario and layers: its yearly targets, and the plot ratio
+        targets = data["types"]["public_rental"]["targets"]
+        assert alloc.groupby("year")["units"].sum().to_dict() == {2016: targets[0], 2017: targets[1]}
+        parcels = gpd.read_file(scenario_file.parent / data["layers"]["parcels"]).set_index("parcel_id")
+        floor = alloc.groupby("parcel_id")["units"].sum() * data["types"]["public_rental"]["unit_area_m2"]
+        assert (floor <= parcels.loc[floor.index].area * parcels.loc[floor.index, "far_max"] + 1e-6).all()
+        run = json.loads((out / name / "run.json").read_text(encoding="utf-8"))
+        assert run["scenario"] == name and run["scenario_file"] == str(scenario_file.resolve())
+    written = pd.read_csv(out / "batch.csv", encoding="utf-8-sig")
+    assert list(written.columns) == BATCH_COLUMNS
+    assert list(written["placed_units"]) == [1000, 800] and list(written["target_units"]) == [1000, 800]
+    assert not any(p.name.startswith(".") for p in out.iterdir())  # no partial files left
+
+
+def test_batch_refuses_clashing_plans_before_any_work(mini_city, tmp_path):
+    twin = _second_city(tmp_path, name="mini", targets="[300, 500]")
+    out = tmp_path / "batch"
+    with pytest.raises(ScenarioError) as err:
+        run_batch([mini_city, twin], out_dir=out)
+    assert str(twin) in str(err.value) and str(mini_city) in str(err.value) and "give each scenario its own [plan] name" in str(err.value)
+    with pytest.raises(ScenarioError, match="named twice"):
+        run_batch([mini_city, mini_city], out_dir=out)
+    assert not out.exists()
+
+
+def test_batch_cli_names_the_bad_file_in_one_line(mini_city, tmp_path):
+    bad = _second_city(tmp_path, name="bad", targets="[300, 500]")
+    bad.write_text(bad.read_text(encoding="utf-8").replace("share = 0.5", "share = 1.5"), encoding="utf-8")
+    res = CliRunner().invoke(app, ["batch", str(mini_city), str(bad), "--out", str(tmp_path / "b")])
+    assert res.exit_code == 2
+    assert "rules.transit.share" in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "b").exists()
