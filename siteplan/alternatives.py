@@ -61,6 +61,7 @@ def alternatives(
     gap: float = 0.01,
     threads: int | None = None,
     seed: int = 0,
+    log_findings: bool = True,
 ) -> list[Plan]:
     """The best plan and up to ``k - 1`` near-optimal, different ones.
 
@@ -74,6 +75,9 @@ def alternatives(
         Smallest share of movable parcels (new projects not locked in) by
         which every two plans differ, each way (see the module docstring).
 
+    log_findings
+        Log the rules' checks before solving (see :func:`siteplan.solve.solve_problem`).
+
     Returns
     -------
     list of Plan
@@ -84,7 +88,7 @@ def alternatives(
     if not (0.0 <= within < 1.0 and 0.0 < differ <= 1.0):
         raise SpecificationError(f"alternatives: need 0 <= within < 1 and 0 < differ <= 1, got {within}, {differ}")
     opts = dict(solver=solver, time_limit_s=time_limit_s, gap=gap, threads=threads, seed=seed)
-    best = solve_problem(problem, **opts)
+    best = solve_problem(problem, log_findings=log_findings, **opts)
     plans = [best]
     if k == 1:
         return plans

@@ -143,11 +143,14 @@ def plan_from_scenario(scenario: Scenario, *, progress: Callable[[str], None] | 
 
 
 def plans_from_scenario(scenario: Scenario, k: int, *, progress: Callable[[str], None] | None = None,
-                        layers: Layers | None = None, features: gpd.GeoDataFrame | None = None) -> tuple[list[Plan], Layers]:
+                        layers: Layers | None = None, features: gpd.GeoDataFrame | None = None,
+                        log_findings: bool = True) -> tuple[list[Plan], Layers]:
     """Like :func:`plan_from_scenario`, with up to ``k`` alternative plans
     (see :mod:`siteplan.alternatives`); the first is the best. ``layers``
     and their ``features``, when given, are used as they are (already read,
-    checked and computed, as :func:`siteplan.check.check` leaves them)."""
+    checked and computed, as :func:`siteplan.check.check` leaves them).
+    ``log_findings=False`` leaves the rules' checks unlogged, for a caller
+    that has reported them already."""
     say = progress or (lambda msg: log.info(msg))
     if layers is None:
         say("Reading layers")
@@ -159,7 +162,7 @@ def plans_from_scenario(scenario: Scenario, k: int, *, progress: Callable[[str],
     prob = build_problem(features, scenario, layers=layers)
     say("Solving" if k == 1 else f"Solving for {k} alternative plans")
     s = scenario.solver
-    opts = dict(solver=s.name, time_limit_s=s.time_limit_s, gap=s.gap, threads=s.threads, seed=s.seed)
+    opts = dict(solver=s.name, time_limit_s=s.time_limit_s, gap=s.gap, threads=s.threads, seed=s.seed, log_findings=log_findings)
     if k == 1:
         return [prob.solve(**opts)], layers
     a = scenario.alternatives
@@ -331,8 +334,9 @@ def run(
     # Tianditu key fails at once, not after minutes of solving.
     choice = tile_choice(scenario, tiles=tiles)
     k = alternatives if alternatives is not None else scenario.alternatives.count
+    # the check report, shown or logged above, holds the rules' checks: the solve does not repeat them
     plans, layers = plans_from_scenario(scenario, k, progress=progress, layers=report.layers.layers,
-                                        features=report.features)
+                                        features=report.features, log_findings=False)
     plan = plans[0]
     if progress:
         progress("Writing outputs")

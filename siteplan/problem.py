@@ -554,11 +554,13 @@ class Problem:
         )
         return model
 
-    def solve(self, *, solver: str = "highs", time_limit_s: float = 120.0, gap: float = 0.01, threads: int | None = None, seed: int = 0) -> Plan:
+    def solve(self, *, solver: str = "highs", time_limit_s: float = 120.0, gap: float = 0.01, threads: int | None = None, seed: int = 0,
+              log_findings: bool = True) -> Plan:
         """Compile, solve and round; see :func:`siteplan.solve.solve_problem`."""
         from .solve import solve_problem
 
-        return solve_problem(self, solver=solver, time_limit_s=time_limit_s, gap=gap, threads=threads, seed=seed)
+        return solve_problem(self, solver=solver, time_limit_s=time_limit_s, gap=gap, threads=threads, seed=seed,
+                             log_findings=log_findings)
 
 
 def fmt_units(n: float) -> str:

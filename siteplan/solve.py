@@ -820,6 +820,7 @@ def solve_problem(
     gap: float = 0.01,
     threads: int | None = None,
     seed: int = 0,
+    log_findings: bool = True,
 ) -> Plan:
     """Compile, solve, round to whole units, and return the plan.
 
@@ -844,6 +845,10 @@ def solve_problem(
     the module docstring). The reported gap compares the delivered plan
     with the best bound known.
 
+    The rules' checks before solving are logged as warnings, unless
+    ``log_findings`` is False (the caller has shown them already, as
+    ``siteplan run`` does); either way they are on the plan's ``findings``.
+
     Raises
     ------
     SolverError
@@ -853,8 +858,9 @@ def solve_problem(
     t0 = time.perf_counter()
     model = problem.compile()
     build_s = time.perf_counter() - t0
-    for f in model.findings:
-        log.warning("%s: %s", f.rule, f.message)
+    if log_findings:
+        for f in model.findings:
+            log.warning("%s: %s", f.rule, f.message)
     return solve_compiled(problem, model, solver=solver, time_limit_s=time_limit_s, gap=gap, threads=threads, seed=seed, build_s=build_s)
 
 
