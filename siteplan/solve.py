@@ -768,16 +768,31 @@ def _best_plan(model: CompiledModel, *, gap: float, left, opts: dict, start: np.
     return full, bound, "full-mip"
 
 
+def _keep_rounded(model: CompiledModel, x: np.ndarray, rounded: np.ndarray, *, bound: float, gap: float) -> bool:
+    """Whether the repaired plan ``rounded`` stands for ``x`` with whole units.
+
+    It does when it gives up no more than the whole-unit step's absolute gap
+    (see :func:`_rounding_abs_gap`), or when it has no more shortfall than
+    ``x`` (so no target is traded for score) and is still within ``gap`` of
+    ``bound``. At 20,000 parcels without the radius cap the repair gives up
+    614 of a score of 269,609 (0.23%), more than half a shortfall unit (500),
+    and the integer step it then needed took 11 s.
+    """
+    objective = float(model.cost @ rounded)
+    if objective - float(model.cost @ x) <= _rounding_abs_gap(model, x):
+        return True
+    no_trade = float(model.slice_s(rounded).sum()) <= float(model.slice_s(x).sum()) + 1e-6
+    return bool(no_trade and np.isfinite(bound) and _rel_gap(objective, bound) <= gap)
+
+
 def _whole_units(model: CompiledModel, x: np.ndarray, *, bound: float, gap: float, deadline: float, opts: dict) -> SolveResult:
     """Whole units for the parcel-years ``x`` chooses.
 
-    First by rounding with repair (:func:`siteplan.rounding.round_units`):
-    its plan is kept when it gives up no more than the whole-unit step's
-    absolute gap (see :func:`_rounding_abs_gap`), or when the plan is still
-    within ``gap`` of ``bound`` and gives up less than half a unit of
-    shortfall penalty (so no target is traded for score). Otherwise the chosen parcel-years are fixed and HiGHS (or
-    CBC) solves for integer units, started from the repaired plan. The rows
-    are the same either way, so the plan keeps every rule ``x`` kept.
+    First by rounding with repair (:func:`siteplan.rounding.round_units`),
+    whose plan is kept when :func:`_keep_rounded` says so. Otherwise the
+    chosen parcel-years are fixed and HiGHS (or CBC) solves for integer
+    units, started from the repaired plan. The rows are the same either
+    way, so the plan keeps every rule ``x`` kept.
     """
     from .rounding import round_units
 
@@ -787,8 +802,7 @@ def _whole_units(model: CompiledModel, x: np.ndarray, *, bound: float, gap: floa
     if rounded is not None:
         objective = float(model.cost @ rounded)
         loss = objective - float(model.cost @ x)
-        no_trade = loss < _half_shortfall_unit(model)
-        if loss <= abs_gap or (no_trade and np.isfinite(bound) and _rel_gap(objective, bound) <= gap):
+        if _keep_rounded(model, x, rounded, bound=bound, gap=gap):
             log.info("Whole units by rounding with repair: %.2f of the score given up, %.2f s", loss, time.perf_counter() - t0)
             return SolveResult(solver="siteplan", status="Rounded with repair", has_solution=True, optimal=False,
                                time_limit_hit=False, x=rounded, objective=objective, bound=float("nan"), gap=float("nan"),

@@ -254,3 +254,34 @@ def test_dive_counts_the_project_minimum_in_the_radius_cap_circles():
 
     assert fits("P0") and fits("P1") and fits("P0", "P2")
     assert not fits("P0", "P1") and not fits("P1", "P2")
+
+
+def test_repaired_plan_is_kept_within_the_gap_unless_it_trades_a_target():
+    from siteplan.solve import _keep_rounded
+
+    # P0 scores 1.0 and P1 0.2; 500 units are due; one shortfall unit costs 100
+    p = grid_parcels(2, years=(2016,), score_2016=[1.0, 0.2])
+    model = (problem(p, PR, [2016], penalty=100.0).add_targets({("public_rental", 2016): 500})
+             .add_rule(PlotRatio()).add_rule(YearlyTargets())).compile()
+    ctx = model.ctx
+    on = {parcel: np.nonzero(ctx.u_parcel == parcel)[0][0] for parcel in (0, 1)}
+    z_on = {parcel: ctx.n_u + np.nonzero(ctx.z_parcel == parcel)[0][0] for parcel in (0, 1)}
+    short = model.n_core + np.nonzero(model.slack_sign > 0)[0][0]
+
+    def plan(u0, u1):
+        x = np.zeros(model.n_cols)
+        x[on[0]], x[on[1]] = u0, u1
+        x[[z_on[0], z_on[1]]] = 1.0
+        x[short] = 500 - u0 - u1
+        return x
+
+    x = plan(400, 100)  # -420: the best plan, and the bound
+    bound = float(model.cost @ x)
+    moved = plan(300, 200)  # 80 of score given up (more than half a shortfall unit, 50), no target broken
+    assert float(model.cost @ moved) - bound == pytest.approx(80)
+    assert _keep_rounded(model, x, moved, bound=bound, gap=0.25)  # 80 / 340 (the gap of a plan scoring 340) = 23.5%
+    assert not _keep_rounded(model, x, moved, bound=bound, gap=0.2)
+    traded = plan(400, 99)  # one unit short: 100 of penalty for 0.2 of score
+    assert not _keep_rounded(model, x, traded, bound=bound, gap=0.5)
+    nudged = plan(399.5, 100.5)  # 0.4 given up: within the step's absolute gap, whatever the relative one
+    assert _keep_rounded(model, x, nudged, bound=float("nan"), gap=0.0)
