@@ -307,9 +307,10 @@ def _row_labels(blocks: list[tuple[str, str, int, dict[str, np.ndarray]]]) -> pd
 
     Each block's columns are ``rule``, its labels, ``elastic``; the table
     has every column in the order the blocks first name them, and a block
-    without a column gets NaN there. This is what ``pd.concat`` of one frame per block gives, built
-    column by column, because at a hundred blocks the concatenation of
-    frames with differing columns was a quarter of the model's build time.
+    without a column gets NaN there. That is what ``pd.concat`` of one
+    frame per block gives; built column by column, it is several
+    milliseconds faster at a hundred blocks, which counts in the build of
+    a 1,000-parcel model (about 30 ms).
     """
     if not blocks:
         return pd.DataFrame(columns=["rule", "elastic"])

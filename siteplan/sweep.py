@@ -317,6 +317,7 @@ def _write_csv(table: pd.DataFrame, target: Path) -> None:
 
 
 def _read_data(path: Path) -> dict:
+    """A scenario file's data for the workers: one HiGHS thread each unless it says otherwise."""
     data = tomllib.loads(path.read_bytes().decode("utf-8").removeprefix("\ufeff"))
     data.setdefault("solver", {}).setdefault("threads", 1)
     return data
@@ -365,11 +366,11 @@ def run_batch(
     paths = [Path(p) for p in scenario_paths]
     if not paths:
         raise ScenarioError("siteplan batch needs at least one scenario file")
-    seen: dict[Path, Path] = {}
+    seen: set[Path] = set()
     for path in paths:
         if path.resolve() in seen:
             raise ScenarioError(f"{path}: named twice in the batch; name each scenario file once")
-        seen[path.resolve()] = path
+        seen.add(path.resolve())
     names: dict[str, Path] = {}
     for path in paths:
         name = load_scenario(path).plan.name  # each must be valid on its own
