@@ -231,13 +231,18 @@ def compare(
     console.print(f"Outputs in [bold]{folder}[/bold]: {', '.join(files)}")
 
 
+#: The Dask options of ``sweep`` and ``batch``.
+_Scheduler = Annotated[Optional[str], typer.Option("--scheduler", help="Dask scheduler address (tcp://host:8786); default a local cluster.")]
+_Workers = Annotated[Optional[int], typer.Option("--workers", min=1, help="Local worker processes (default: the cores, at most 4).")]
+
+
 @app.command("sweep")
 def sweep(
     scenario: Annotated[Path, typer.Argument(help="Base scenario TOML file.")],
     vary: Annotated[list[str], typer.Option("--vary", help="KEY=V1,V2,...: a dotted scenario key and its values (rules.transit.share=0.5,0.7), or targets=0.9,1.1 to scale every target. Repeat for a grid.")],
     out: Annotated[Optional[Path], typer.Option("--out", help="Sweep folder; default out/<scenario name>-sweep.")] = None,
-    scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="Dask scheduler address (tcp://host:8786); default a local cluster.")] = None,
-    workers: Annotated[Optional[int], typer.Option("--workers", min=1, help="Local worker processes (default: the cores, at most 4).")] = None,
+    scheduler: _Scheduler = None,
+    workers: _Workers = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each step.")] = False,
 ) -> None:
     """Solve every combination of --vary settings on Dask; one folder per variant and sweep.csv."""
@@ -258,8 +263,8 @@ def sweep(
 def batch(
     scenarios: Annotated[list[Path], typer.Argument(help="Scenario TOML files, e.g. one per city of a province.")],
     out: Annotated[Optional[Path], typer.Option("--out", help="Batch folder; default out/batch.")] = None,
-    scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="Dask scheduler address (tcp://host:8786); default a local cluster.")] = None,
-    workers: Annotated[Optional[int], typer.Option("--workers", min=1, help="Local worker processes (default: the cores, at most 4).")] = None,
+    scheduler: _Scheduler = None,
+    workers: _Workers = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each step.")] = False,
 ) -> None:
     """Solve several scenarios (the cities of a province) on Dask; one folder per scenario and batch.csv."""
