@@ -383,12 +383,20 @@ class LockOut:
         """Boolean per parcel: locked out."""
         mask = _parcel_mask(parcels, self.parcel_ids, self.where)
         if self.polygons is not None and len(self.polygons) and hasattr(parcels, "geometry"):
-            geoms = parcels.geometry
+            geoms = np.asarray(parcels.geometry.values)
+            polys = np.asarray(self.polygons.values)
             hit = np.zeros(len(parcels), dtype=bool)
-            pi, qi = self.polygons.sindex.query(geoms.values, predicate="intersects")
+            # The constraint polygons are few and detailed (a red line of a
+            # thousand vertices), the parcels many and simple: query the
+            # parcels' tree with the polygons, prepared, and intersect only
+            # the parcels a polygon does not cover whole.
+            shapely.prepare(polys)
+            qi, pi = shapely.STRtree(geoms).query(polys, predicate="intersects")
             if len(pi):
-                inter = shapely.intersection(geoms.values[pi], np.asarray(self.polygons.values)[qi])
-                share = shapely.area(inter) / np.maximum(shapely.area(geoms.values[pi]), 1e-9)
+                share = np.ones(len(pi))
+                part = ~shapely.covers(polys[qi], geoms[pi])
+                inter = shapely.intersection(geoms[pi][part], polys[qi][part])
+                share[part] = shapely.area(inter) / np.maximum(shapely.area(geoms[pi][part]), 1e-9)
                 over = np.zeros(len(parcels))
                 np.maximum.at(over, pi, share)
                 hit = over > self.min_overlap

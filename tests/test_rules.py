@@ -481,3 +481,22 @@ def test_zone_target_check_counts_parcels_available_by_each_year():
         "zone W: target 801 units, but its usable parcels hold at most 800",
         "zone E: target 401 units, but its usable parcels hold at most 400",
     ]
+
+
+def test_lock_out_polygons_count_the_share_of_each_parcel_they_cover():
+    import geopandas as gpd
+    import shapely
+
+    # P0 at x 0-100, P1 at 300-400, P2 at 600-700 (100 m squares). A red line
+    # covers all of P0 and 30% of P1; a flood zone 60% of P2 (both detailed
+    # polygons, as real layers are).
+    p = grid_parcels(3, years=(2016,))
+    redline = shapely.segmentize(shapely.box(-10, -10, 330, 110), 5.0)
+    flood = shapely.segmentize(shapely.box(640, -10, 710, 110), 5.0)
+    polys = gpd.GeoSeries([redline, flood], crs=p.crs)
+    share = [shapely.area(shapely.intersection(g, shapely.union(redline, flood))) / g.area for g in p.geometry]
+    assert share == pytest.approx([1.0, 0.3, 0.6])
+    assert LockOut(polygons=polys, min_overlap=0.5).locked(p).tolist() == [True, False, True]
+    assert LockOut(polygons=polys, min_overlap=0.65).locked(p).tolist() == [True, False, False]
+    assert LockOut(polygons=polys).locked(p).tolist() == [True, True, True]
+    assert LockOut(polygons=polys, min_overlap=0.999).locked(p).tolist() == [True, False, False]
