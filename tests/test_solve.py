@@ -285,3 +285,41 @@ def test_repaired_plan_is_kept_within_the_gap_unless_it_trades_a_target():
     assert not _keep_rounded(model, x, traded, bound=bound, gap=0.5)
     nudged = plan(399.5, 100.5)  # 0.4 given up: within the step's absolute gap, whatever the relative one
     assert _keep_rounded(model, x, nudged, bound=float("nan"), gap=0.0)
+
+
+def test_a_mip_stopped_short_never_replaces_a_better_plan_it_was_started_from(monkeypatch):
+    import siteplan.solve as S
+
+    p, prob = _dispersed_problem()
+    model = prob.compile()
+    # a plan that places nothing: every target short (feasible, since targets are elastic)
+    bad = np.zeros(model.n_cols)
+    act = model.A @ bad
+    lower_side = model.slack_sign > 0
+    bad[model.n_core + np.nonzero(lower_side)[0]] = np.maximum(model.row_lower[model.slack_rows[lower_side]] - act[model.slack_rows[lower_side]], 0)
+    assert np.all(model.A @ bad >= model.row_lower - 1e-6) and np.all(model.A @ bad <= model.row_upper + 1e-6)
+
+    def stopped_short(m, *args, **kw):
+        x = bad if m.n_cols == model.n_cols else bad[args[0]] if args else bad
+        return S.SolveResult(solver="highs", status="Time limit reached", has_solution=True, optimal=False, time_limit_hit=True,
+                             x=x, objective=float(m.cost @ x), bound=float("nan"), gap=float("nan"), runtime_s=1.0)
+
+    clock = {"after_restricted": 60.0}
+
+    def restricted(m, cols, **kw):
+        clock["now"] = clock["after_restricted"]
+        return stopped_short(m)
+
+    monkeypatch.setattr(S, "_solve_columns", restricted)
+    monkeypatch.setattr(S, "solve_model", lambda m, **kw: stopped_short(m))
+    dives = []
+    real_dive = S._lp_dive
+    monkeypatch.setattr(S, "_lp_dive", lambda *a, **kw: dives.append(real_dive(*a, **kw)) or dives[-1])
+    # gap -1: no plan is ever within it, so every step runs; after the
+    # restricted MIP there is time for the full MIP, or none
+    for after in (60.0, S.MIN_STEP_S):
+        clock.update(now=60.0, after_restricted=after)
+        res, bound, method = S._best_plan(model, gap=-1.0, left=lambda: clock["now"], opts={"solver": "highs"})
+        assert res.time_limit_hit and method == "lp-guided"
+        assert float(model.cost @ res.x) == pytest.approx(dives[-1].objective)
+        assert dives[-1].objective < float(model.cost @ bad)
