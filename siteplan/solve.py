@@ -773,7 +773,9 @@ def _best_plan(model: CompiledModel, *, gap: float, left, opts: dict, start: np.
     if full.has_solution and np.isfinite(full.bound):
         bound = max(bound, full.bound)
     if best is not None and _better(model, full, best) is best:
-        return dataclasses.replace(best, status="Time limit reached", optimal=False, time_limit_hit=True), bound, "lp-guided"
+        # the full MIP's status and bound hold for the better plan too
+        return dataclasses.replace(best, status=full.status, optimal=full.optimal, time_limit_hit=full.time_limit_hit,
+                                   bound=full.bound), bound, "lp-guided"
     return full, bound, "full-mip"
 
 
