@@ -23,6 +23,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .problem import CompiledModel, Finding
+from .rounding import over_units
 
 if TYPE_CHECKING:
     from .problem import Problem
@@ -444,21 +445,9 @@ class _BlockingMoves:
         ctx = m.ctx
         n_u, n_z, n_core = ctx.n_u, ctx.n_z, m.n_core
         A = m.A[:, :n_core].tocsc()
-        A_u, A_z, A_a = A[:, :n_u], A[:, n_u:n_u + n_z], A[:, n_u + n_z:n_core]
-        # Auxiliary columns: a = -(A_u row) / coefficient, from equality rows
-        # with exactly one auxiliary column.
-        link = sp.csr_matrix((m.n_aux, n_u))
-        if m.n_aux:
-            Ar = A_a.tocsr()
-            one = (Ar.getnnz(axis=1) == 1) & (m.row_lower == m.row_upper)
-            rows = np.nonzero(one)[0]
-            if len(rows):
-                sub = Ar[rows]
-                aux = sub.indices[sub.indptr[:-1]]
-                coef = sub.data[sub.indptr[:-1]]
-                scaled = sp.diags(-1.0 / coef) @ A_u.tocsr()[rows]
-                link = (sp.csr_matrix((np.ones(len(rows)), (aux, np.arange(len(rows)))), shape=(m.n_aux, len(rows))) @ scaled).tocsr()
-        moved = (A_u + A_a @ link).tocsc()
+        A_u, A_z = A[:, :n_u], A[:, n_u:n_u + n_z]
+        # auxiliary columns follow the units they sum (without a definition, their terms are left out)
+        moved, _ = over_units(m) or (A_u, None)
         closed = np.round(m.slice_z(x)) < 0.5
         opened = sp.csr_matrix((closed[ctx.u_z].astype(float), (ctx.u_z, np.arange(n_u))), shape=(n_z, n_u))
         up = (moved + A_z @ opened).tocsr()
