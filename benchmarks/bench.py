@@ -287,12 +287,11 @@ def run_province(args) -> dict:
     2016, 2017, ...), planned in parallel on a Dask LocalCluster. The cities
     share no rule (each has its own targets, as each city of a province
     has its own plan), so each is solved on its own."""
-    from siteplan.sweep import _client
+    from siteplan.sweep import _dask
 
     n = int(args.sizes.split(",")[0])
     data_args = dict(time_limit_s=args.time_limit, gap=args.gap, without=tuple(args.without))
-    client, cluster = _client(None, args.workers)
-    try:
+    with _dask(None, args.workers) as client:
         with tempfile.TemporaryDirectory() as out:
             t = time.perf_counter()
             futures = [client.submit(_province_city, args.cache, n, 2016 + k, data_args, str(Path(out) / f"city-{k}"), pure=False)
@@ -300,10 +299,6 @@ def run_province(args) -> dict:
             rows = client.gather(futures)
             wall = time.perf_counter() - t
         peaks = client.run(peak_rss_gb)
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
     gaps = [r["gap"] for r in rows if r.get("gap") is not None]
     return {
         "cities": args.province, "parcels_each": n, "parcels": n * args.province,

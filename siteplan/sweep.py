@@ -27,6 +27,7 @@ rest of siteplan never imports it.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import itertools
@@ -34,7 +35,7 @@ import json
 import logging
 import os
 import tomllib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -233,6 +234,18 @@ def _client(scheduler: str | None, workers: int | None):
     return Client(cluster), cluster
 
 
+@contextlib.contextmanager
+def _dask(scheduler: str | None, workers: int | None) -> Iterator:
+    """A Dask client (see :func:`_client`), closed with its local cluster on the way out."""
+    client, cluster = _client(scheduler, workers)
+    try:
+        yield client
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
 def run_sweep(
     scenario_path: str | Path,
     varies: Sequence[Vary],
@@ -288,8 +301,7 @@ def run_sweep(
 def _solve_on_dask(jobs: Sequence[tuple[dict, Path, Path, Path]], *, scheduler: str | None, workers: int | None,
                    say: Callable[[str], None]) -> list[dict]:
     """:func:`run_variant` of every ``(data, base_dir, out_dir, source)`` on a Dask cluster; their rows, in order."""
-    client, cluster = _client(scheduler, workers)
-    try:
+    with _dask(scheduler, workers) as client:
         where = f"scheduler {scheduler}" if scheduler else f"{len(client.scheduler_info()['workers'])} local workers"
         say(f"Solving on Dask ({where})")
         futures = [
@@ -298,10 +310,6 @@ def _solve_on_dask(jobs: Sequence[tuple[dict, Path, Path, Path]], *, scheduler: 
             for k, (data, base, out, source) in enumerate(jobs)
         ]
         return client.gather(futures)
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
 
 
 def _write_csv(table: pd.DataFrame, target: Path) -> None:
