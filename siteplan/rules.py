@@ -187,14 +187,21 @@ class ZoneTargets:
                 rows.extend((g, y, float(n)) for y, n in zip(ctx.years, v))
         return pd.DataFrame(rows, columns=[self.column, "year", "units"])
 
+    def _slots(self, ctx: Context, table: pd.DataFrame) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+        """Groups as numbers: ``(n_groups, group of each parcel (-1: none),
+        group of each target, year slot of each target)``; the year slot is
+        the plan year's index, or ``len(years)`` for a target over the plan."""
+        names = pd.Index(pd.unique(table[self.column]))
+        years = np.asarray(ctx.years)
+        y = table["year"].to_numpy()
+        y_tab = np.where(y == -1, len(years), np.searchsorted(years, y))
+        return len(names), names.get_indexer(ctx.parcels[self.column].to_numpy()), names.get_indexer(table[self.column]), y_tab
+
     def _row_of_u(self, ctx: Context, table: pd.DataFrame) -> np.ndarray:
         # look groups up once per parcel and years once per year, then per unit column
-        names = pd.Index(pd.unique(table[self.column]))
-        g_parcel = names.get_indexer(ctx.parcels[self.column].to_numpy())
+        n_groups, g_parcel, g_tab, y_tab = self._slots(ctx, table)
         years = np.asarray(ctx.years)
-        slot = np.full((len(names) + 1, len(years) + 1), -1)  # [group, year index or plan]
-        g_tab = names.get_indexer(table[self.column])
-        y_tab = np.where(table["year"].to_numpy() == -1, len(years), np.searchsorted(years, table["year"].to_numpy()))
+        slot = np.full((n_groups + 1, len(years) + 1), -1)  # [group, year index or plan]
         slot[g_tab, y_tab] = np.arange(len(table))
         g = g_parcel[ctx.u_parcel]  # -1 (no target) lands on the spare last row of slot
         plan_row = slot[g, len(years)]
@@ -213,7 +220,8 @@ class ZoneTargets:
 
     def report(self, ctx: Context, u: np.ndarray) -> tuple[str, str]:
         table = self._table(ctx)
-        got = np.bincount(np.maximum(self._row_of_u(ctx, table), 0), weights=u * (self._row_of_u(ctx, table) >= 0), minlength=len(table))
+        row = self._row_of_u(ctx, table)
+        got = np.bincount(np.maximum(row, 0), weights=u * (row >= 0), minlength=len(table))
         op = "=" if self.mode == "exact" else ">="
         label = lambda r: f"{r[self.column]}{'' if r['year'] < 0 else ' ' + str(r['year'])}"  # noqa: E731
         return (
@@ -233,18 +241,15 @@ class ZoneTargets:
         units_cap = np.floor(ctx.parcels["area_m2"].to_numpy() * ctx.far.max(axis=1) / smallest)
         # capacity of each group's usable parcels available by each plan year
         # (the last column: the whole plan, whatever the year)
-        names = pd.Index(pd.unique(table[self.column]))
-        g = names.get_indexer(ctx.parcels[self.column].to_numpy())
-        years = np.asarray(ctx.years)
-        first = np.searchsorted(years, ctx.parcels["available_year"].to_numpy())
+        n_groups, g, g_tab, y_tab = self._slots(ctx, table)
+        first = np.searchsorted(np.asarray(ctx.years), ctx.parcels["available_year"].to_numpy())
         in_domain = np.zeros(len(ctx.parcels), dtype=bool)
         in_domain[ctx.z_parcel] = True
         ok = in_domain & (g >= 0)
-        by_year = np.zeros((len(names), len(years) + 1))
+        by_year = np.zeros((n_groups, len(ctx.years) + 1))
         np.add.at(by_year, (g[ok], first[ok]), units_cap[ok])
-        by_year = np.cumsum(by_year, axis=1)
-        for group, year, units in zip(table[self.column], table["year"].to_numpy(), table["units"].to_numpy()):
-            have = float(by_year[names.get_loc(group), np.searchsorted(years, year) if year >= 0 else len(years)])
+        have_by_target = np.cumsum(by_year, axis=1)[g_tab, y_tab]
+        for group, year, units, have in zip(table[self.column], table["year"].to_numpy(), table["units"].to_numpy(), have_by_target):
             when = f" by {year}" if year >= 0 else ""
             if units > have:
                 out.append(Finding(self.name, "error", f"{self.column} {group}: target {_fmt(units)} units{when}, but its usable parcels{when} hold at most {_fmt(have)}"))
