@@ -136,8 +136,33 @@ def _solve_highs(model: CompiledModel, *, time_limit_s: float, gap: float, threa
         sol.value_valid = True
         h.setSolution(sol)
     t0 = time.perf_counter()
-    h.run()
+    _run(h)
     return _highs_result(h, model, time.perf_counter() - t0)
+
+
+def _run(h) -> None:
+    """``h.run()``, stoppable by Ctrl-C.
+
+    HiGHS runs in highspy's solver thread while this one waits, so a
+    KeyboardInterrupt arrives at once instead of when the solver returns
+    (up to the whole time limit later). HiGHS is then asked to stop
+    (highspy's user interrupt, which simplex, IPM and the MIP check as
+    they go), its thread is waited for, and the interrupt raised again.
+    """
+    h.HandleUserInterrupt = True
+    h.startSolve()
+    try:
+        while not h.wait(0.1)[0]:
+            pass
+    except KeyboardInterrupt as stop:
+        h.cancelSolve()
+        while True:
+            try:
+                if h.wait(0.1)[0]:
+                    break
+            except KeyboardInterrupt:  # pressed again: HiGHS is stopping already
+                continue
+        raise stop
 
 
 def to_pulp(model: CompiledModel, *, name: str = "siteplan") -> pulp.LpProblem:
@@ -416,7 +441,7 @@ def _run_for(h, seconds: float) -> None:
     the instance's own run time across every ``run()``, so a limit of just
     ``seconds`` would stop a later run early."""
     h.setOptionValue("time_limit", h.getRunTime() + float(seconds))
-    h.run()
+    _run(h)
 
 
 @dataclass

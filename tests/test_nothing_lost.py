@@ -219,3 +219,47 @@ def test_ctrl_c_leaves_previous_outputs_byte_identical(first_run, tmp_path, stag
     assert [line for line in output.splitlines() if "interrupted" in line] == ["interrupted: no output was changed"]
     assert snapshot(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no .partial-*/.old-* left, the stale one swept
+
+
+def test_ctrl_c_while_the_solver_works_stops_it_at_once(first_run, tmp_path):
+    """SIGINT while HiGHS searches: the run stops in seconds, not when the solver's time limit ends.
+
+    The demo city to a gap of 0 with a 900 s limit keeps HiGHS busy for
+    minutes; without the interruptible run a Ctrl-C waits for all of it.
+    """
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "scenarios" / "demo-2016-2020.toml").read_text(encoding="utf-8")
+    text = text.replace('"../layers/', f'"{(root / "layers").as_posix()}/')
+    text = text.replace("\ntime_limit_s = 120\n", "\ntime_limit_s = 900\n").replace("\ngap = 0.01\n", "\ngap = 0.0\n")
+    assert "time_limit_s = 900" in text and "gap = 0.0\n" in text
+    scen = tmp_path / "slow.toml"
+    scen.write_text(text, encoding="utf-8")
+    _, out, before = previous_outputs(first_run, tmp_path)
+    env = dict(os.environ, PYTHONUNBUFFERED="1", COLUMNS="200")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from siteplan.cli import main; main()", "run", str(scen), "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8", env=env,
+    )
+    seen = []
+    try:
+        for line in proc.stdout:
+            seen.append(line)
+            if "Solving" in line:
+                time.sleep(3.0)  # into the search
+                sent = time.monotonic()
+                proc.send_signal(signal.SIGINT)
+                break
+        else:
+            pytest.fail(f"the run never reached the solve: {''.join(seen)}")
+        rest, _ = proc.communicate(timeout=120)
+        waited = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    output = "".join(seen) + rest
+    assert proc.returncode == 130, output
+    assert waited < 30, f"{waited:.0f} s from Ctrl-C to exit"
+    assert "Traceback" not in output
+    assert [line for line in output.splitlines() if "interrupted" in line] == ["interrupted: no output was changed"]
+    assert snapshot(out) == before
