@@ -866,12 +866,25 @@ def _keep_rounded(model: CompiledModel, x: np.ndarray, rounded: np.ndarray, *, b
     ``bound``. At 20,000 parcels without the radius cap the repair gives up
     614 of a score of 269,609 (0.23%), more than half a shortfall unit (500),
     and the integer step it then needed took 11 s.
+
+    When ``x`` itself is not within ``gap`` of ``bound`` (a search the time
+    limit stopped), no whole-unit plan on its parcel-years can be, so the
+    repaired plan also stands when it trades no target and gives up less
+    than ``gap`` of ``x``'s objective. At 20,000 parcels in 120 s the repair
+    gave up 504 of 250,481 (0.2%) from a plan 2.1% off the bound, and the
+    integer step then spent 15 s to find a plan of the same score.
     """
     objective = float(model.cost @ rounded)
-    if objective - float(model.cost @ x) <= _rounding_abs_gap(model, x):
+    start = float(model.cost @ x)
+    if objective - start <= _rounding_abs_gap(model, x):
         return True
     no_trade = float(model.slice_s(rounded).sum()) <= float(model.slice_s(x).sum()) + 1e-6
-    return bool(no_trade and np.isfinite(bound) and _rel_gap(objective, bound) <= gap)
+    if not no_trade:
+        return False
+    if np.isfinite(bound) and _rel_gap(objective, bound) <= gap:
+        return True
+    outside = not np.isfinite(bound) or _rel_gap(start, bound) > gap
+    return bool(outside and objective - start <= gap * abs(start))
 
 
 def _whole_units(model: CompiledModel, x: np.ndarray, *, bound: float, gap: float, deadline: float, opts: dict) -> SolveResult:

@@ -285,6 +285,12 @@ def test_repaired_plan_is_kept_within_the_gap_unless_it_trades_a_target():
     assert not _keep_rounded(model, x, traded, bound=bound, gap=0.5)
     nudged = plan(399.5, 100.5)  # 0.4 given up: within the step's absolute gap, whatever the relative one
     assert _keep_rounded(model, x, nudged, bound=float("nan"), gap=0.0)
+    # a plan the time limit left 30% off its bound: the repair may give up less than the gap of its score
+    far = bound - 0.3 * abs(bound)
+    assert _keep_rounded(model, x, moved, bound=far, gap=0.25)  # 80 of 420 is 19%
+    assert not _keep_rounded(model, x, moved, bound=far, gap=0.15)
+    assert not _keep_rounded(model, x, traded, bound=far, gap=0.5)
+    assert _keep_rounded(model, x, moved, bound=float("nan"), gap=0.25)  # no bound known at all
 
 
 def test_a_mip_stopped_short_never_replaces_a_better_plan_it_was_started_from(monkeypatch):
