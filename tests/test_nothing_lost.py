@@ -187,13 +187,10 @@ def test_check_out_dir_raises_output_error_naming_the_folder(tmp_path):
 # -- Ctrl-C in a real process ------------------------------------------------------
 
 
-@pytest.mark.parametrize("stage", ["Checking the scenario and layers", "Writing outputs"])
-def test_ctrl_c_leaves_previous_outputs_byte_identical(first_run, tmp_path, stage):
-    """SIGINT to ``siteplan run`` while it works: exit 130, one line, no traceback, nothing changed."""
-    scen, out, before = previous_outputs(first_run, tmp_path)
-    stale = tmp_path / f".out.partial-{DEAD_PID}-stale"  # left by a run killed earlier
-    stale.mkdir()
-    (stale / "allocation.csv").write_text("half a file")
+def interrupt_run(scen: Path, out: Path, stage: str, *, after_s: float = 0.0) -> tuple[int, str, float]:
+    """``siteplan run`` in its own process, sent SIGINT ``after_s`` seconds after
+    it prints ``stage``: its exit code, its output, and the seconds from the
+    signal to its exit."""
     env = dict(os.environ, PYTHONUNBUFFERED="1", COLUMNS="200")
     proc = subprocess.Popen(
         [sys.executable, "-c", "from siteplan.cli import main; main()", "run", str(scen), "--out", str(out)],
@@ -204,17 +201,30 @@ def test_ctrl_c_leaves_previous_outputs_byte_identical(first_run, tmp_path, stag
         for line in proc.stdout:
             seen.append(line)
             if stage in line:
+                time.sleep(after_s)
+                sent = time.monotonic()
                 proc.send_signal(signal.SIGINT)
                 break
         else:
             pytest.fail(f"the run never reached {stage!r}: {''.join(seen)}")
         rest, _ = proc.communicate(timeout=120)
+        waited = time.monotonic() - sent
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    output = "".join(seen) + rest
-    assert proc.returncode == 130, output
+    return proc.returncode, "".join(seen) + rest, waited
+
+
+@pytest.mark.parametrize("stage", ["Checking the scenario and layers", "Writing outputs"])
+def test_ctrl_c_leaves_previous_outputs_byte_identical(first_run, tmp_path, stage):
+    """SIGINT to ``siteplan run`` while it works: exit 130, one line, no traceback, nothing changed."""
+    scen, out, before = previous_outputs(first_run, tmp_path)
+    stale = tmp_path / f".out.partial-{DEAD_PID}-stale"  # left by a run killed earlier
+    stale.mkdir()
+    (stale / "allocation.csv").write_text("half a file")
+    code, output, _ = interrupt_run(scen, out, stage)
+    assert code == 130, output
     assert "Traceback" not in output
     assert [line for line in output.splitlines() if "interrupted" in line] == ["interrupted: no output was changed"]
     assert snapshot(out) == before
@@ -235,30 +245,8 @@ def test_ctrl_c_while_the_solver_works_stops_it_at_once(first_run, tmp_path):
     scen = tmp_path / "slow.toml"
     scen.write_text(text, encoding="utf-8")
     _, out, before = previous_outputs(first_run, tmp_path)
-    env = dict(os.environ, PYTHONUNBUFFERED="1", COLUMNS="200")
-    proc = subprocess.Popen(
-        [sys.executable, "-c", "from siteplan.cli import main; main()", "run", str(scen), "--out", str(out)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8", env=env,
-    )
-    seen = []
-    try:
-        for line in proc.stdout:
-            seen.append(line)
-            if "Solving" in line:
-                time.sleep(3.0)  # into the search
-                sent = time.monotonic()
-                proc.send_signal(signal.SIGINT)
-                break
-        else:
-            pytest.fail(f"the run never reached the solve: {''.join(seen)}")
-        rest, _ = proc.communicate(timeout=120)
-        waited = time.monotonic() - sent
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    output = "".join(seen) + rest
-    assert proc.returncode == 130, output
+    code, output, waited = interrupt_run(scen, out, "Solving", after_s=3.0)  # into the search
+    assert code == 130, output
     assert waited < 30, f"{waited:.0f} s from Ctrl-C to exit"
     assert "Traceback" not in output
     assert [line for line in output.splitlines() if "interrupted" in line] == ["interrupted: no output was changed"]
