@@ -868,9 +868,10 @@ def _keep_rounded(model: CompiledModel, x: np.ndarray, rounded: np.ndarray, *, b
     and the integer step it then needed took 11 s.
 
     When ``x`` itself is not within ``gap`` of ``bound`` (a search the time
-    limit stopped), no whole-unit plan on its parcel-years can be, so the
-    repaired plan also stands when it trades no target and gives up less
-    than ``gap`` of ``x``'s objective. At 20,000 parcels in 120 s the repair
+    limit stopped), the integer step can win back at most what the repair
+    gave up (and what ``x``'s units left on its parcel-years), never the
+    gap, so the repaired plan also stands when it trades no target and
+    gives up less than ``gap`` of ``x``'s objective. At 20,000 parcels in 120 s the repair
     gave up 504 of 250,481 (0.2%) from a plan 2.1% off the bound, and the
     integer step then spent 15 s to find a plan of the same score.
     """
