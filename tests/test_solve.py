@@ -431,6 +431,57 @@ def test_a_dive_short_of_time_still_ends_with_a_plan(monkeypatch, seed, radius_m
     assert np.all(act >= model.row_lower - 1e-6) and np.all(act <= model.row_upper + 1e-6)
 
 
+SMALL_AREAS = {"public_rental": 47.0, "talent_apartment": 61.0, "economy": 83.0}
+
+
+def _small_city(seed: int):
+    """A random grid of 9-25 parcels, three types over two years, projects of
+    ``least`` to 3 x ``least`` units and a radius cap, and the dive's plan on it."""
+    import siteplan.solve as S
+    from siteplan import ProjectSize, RadiusCap
+
+    years = (2016, 2017)
+    rng = np.random.default_rng(seed)
+    n = int(rng.choice([9, 16, 25]))
+    p = grid_parcels(n, years=years, **{f"score_{y}": rng.uniform(0.2, 1.0, n) for y in years})
+    targets = {(t, y): int(rng.integers(150, 700)) for t in SMALL_AREAS for y in years}
+    least = int(rng.integers(100, 300))
+    cap = int(rng.integers(least * 2, least * 4))
+    radius = float(rng.choice([400.0, 700.0]))
+    model = (problem(p, SMALL_AREAS, years).add_targets(targets).add_rule(PlotRatio()).add_rule(YearlyTargets())
+             .add_rule(ProjectSize(min_units=least, max_units=least * 3)).add_rule(RadiusCap(radius_m=radius, max_units=cap))).compile()
+    left = lambda: 60.0  # noqa: E731
+    dive = S._lp_dive(model, S._sifted_lp(model, left=left, opts={"solver": "highs"}), left=left)
+    return p, model, dive, dict(targets=targets, least=least, cap=cap, radius=radius)
+
+
+def _assert_small_city_plan(p, model, dive, x, city: dict) -> None:
+    """Every row of the model holds, on the dive's parcel-years; the rules
+    recomputed from the parcels; no more target shortfall than the dive's."""
+    act = model.A @ x
+    assert np.all(act >= model.row_lower - 1e-6) and np.all(act <= model.row_upper + 1e-6)
+    assert np.array_equal(np.round(model.slice_z(x)), np.round(model.slice_z(dive.x)))
+    ctx = model.ctx
+    ids = ctx.parcels["parcel_id"].to_numpy()
+    units = pd.DataFrame({"parcel_id": ids[ctx.u_parcel], "year": np.asarray(ctx.years)[ctx.u_year],
+                          "type": np.asarray(ctx.types)[ctx.u_type], "units": model.slice_u(x)})
+    assert np.allclose(units["units"], np.round(units["units"]))
+    units["floor_m2"] = units["units"] * units["type"].map(SMALL_AREAS)
+    projects = units.groupby(["parcel_id", "year"])[["units", "floor_m2"]].sum()
+    used = projects[projects["units"] > 0.5].reset_index()
+    assert used["parcel_id"].is_unique
+    assert used["units"].between(city["least"], city["least"] * 3).all()
+    area = p.set_index("parcel_id")["area_m2"]
+    assert (used["floor_m2"] <= area[used["parcel_id"]].to_numpy() * 2.0 + 1e-6).all()
+    per_parcel = used.set_index("parcel_id")["units"].reindex(p["parcel_id"]).fillna(0.0).to_numpy()
+    c = p.geometry.centroid
+    for i in np.nonzero(per_parcel > 0)[0]:
+        assert per_parcel[(c.distance(c.iloc[i]) <= city["radius"]).to_numpy()].sum() <= city["cap"]
+    placed = units.groupby(["type", "year"])["units"].sum()
+    short = sum(max(0.0, v - placed.get(k, 0.0)) for k, v in city["targets"].items())
+    assert short <= model.slice_s(dive.x).sum() + 1e-6  # no target given up for whole units
+
+
 @pytest.mark.parametrize("seed", [369, 527, 812])
 def test_rounding_tries_other_starts_when_the_floor_leaves_a_hard_row_broken(monkeypatch, seed):
     """Three small cities where the search from the rounded-down units ends
@@ -438,47 +489,27 @@ def test_rounding_tries_other_starts_when_the_floor_leaves_a_hard_row_broken(mon
     whole total it keeps every rule, recomputed from the parcels, and gives
     up no target."""
     import siteplan.rounding as R
-    import siteplan.solve as S
-    from siteplan import ProjectSize, RadiusCap
 
-    areas = {"public_rental": 47.0, "talent_apartment": 61.0, "economy": 83.0}
-    years = (2016, 2017)
-    rng = np.random.default_rng(seed)
-    n = int(rng.choice([9, 16, 25]))
-    p = grid_parcels(n, years=years, **{f"score_{y}": rng.uniform(0.2, 1.0, n) for y in years})
-    targets = {(t, y): int(rng.integers(150, 700)) for t in areas for y in years}
-    least = int(rng.integers(100, 300))
-    cap = int(rng.integers(least * 2, least * 4))
-    radius = float(rng.choice([400.0, 700.0]))
-    model = (problem(p, areas, years).add_targets(targets).add_rule(PlotRatio()).add_rule(YearlyTargets())
-             .add_rule(ProjectSize(min_units=least, max_units=least * 3)).add_rule(RadiusCap(radius_m=radius, max_units=cap))).compile()
-    left = lambda: 60.0  # noqa: E731
-    dive = S._lp_dive(model, S._sifted_lp(model, left=left, opts={"solver": "highs"}), left=left)
+    p, model, dive, city = _small_city(seed)
     monkeypatch.setattr(R, "STARTS", ("floor",))
     assert R.round_units(model, dive.x) is None
     monkeypatch.undo()
     x = R.round_units(model, dive.x)
     assert x is not None
-    act = model.A @ x
-    assert np.all(act >= model.row_lower - 1e-6) and np.all(act <= model.row_upper + 1e-6)
-    assert np.array_equal(np.round(model.slice_z(x)), np.round(model.slice_z(dive.x)))
-    # recomputed from the parcels
-    ctx = model.ctx
-    ids = ctx.parcels["parcel_id"].to_numpy()
-    units = pd.DataFrame({"parcel_id": ids[ctx.u_parcel], "year": np.asarray(ctx.years)[ctx.u_year],
-                          "type": np.asarray(ctx.types)[ctx.u_type], "units": model.slice_u(x)})
-    assert np.allclose(units["units"], np.round(units["units"]))
-    units["floor_m2"] = units["units"] * units["type"].map(areas)
-    projects = units.groupby(["parcel_id", "year"])[["units", "floor_m2"]].sum()
-    used = projects[projects["units"] > 0.5].reset_index()
-    assert used["parcel_id"].is_unique
-    assert used["units"].between(least, least * 3).all()
-    area = p.set_index("parcel_id")["area_m2"]
-    assert (used["floor_m2"] <= area[used["parcel_id"]].to_numpy() * 2.0 + 1e-6).all()
-    per_parcel = used.set_index("parcel_id")["units"].reindex(p["parcel_id"]).fillna(0.0).to_numpy()
-    c = p.geometry.centroid
-    for i in np.nonzero(per_parcel > 0)[0]:
-        assert per_parcel[(c.distance(c.iloc[i]) <= radius).to_numpy()].sum() <= cap
-    placed = units.groupby(["type", "year"])["units"].sum()
-    short = sum(max(0.0, v - placed.get(k, 0.0)) for k, v in targets.items())
-    assert short <= model.slice_s(dive.x).sum() + 1e-6  # no target given up for whole units
+    _assert_small_city_plan(p, model, dive, x, city)
+
+
+@pytest.mark.parametrize("seed", [23, 235, 361])
+def test_rounding_tries_other_starts_when_the_floor_gives_up_a_target(monkeypatch, seed):
+    """Three small cities where the search from the rounded-down units keeps
+    every hard row but ends a unit short of a target: another start meets it."""
+    import siteplan.rounding as R
+
+    p, model, dive, city = _small_city(seed)
+    monkeypatch.setattr(R, "STARTS", ("floor",))
+    floor = R.round_units(model, dive.x)
+    assert floor is not None and model.slice_s(floor).sum() > model.slice_s(dive.x).sum() + 0.5
+    monkeypatch.undo()
+    x = R.round_units(model, dive.x)
+    assert x is not None
+    _assert_small_city_plan(p, model, dive, x, city)
