@@ -95,6 +95,30 @@ def test_sifting_start_covers_every_elastic_lower_bound_with_its_best_parcels():
     assert {f"P{i}" for i in range(min(need_t, 10))} <= chosen
 
 
+def test_sifting_past_its_share_goes_on_while_few_parcel_years_price_in(monkeypatch):
+    """Past its share of the time, sifting stops unproven, unless the
+    parcel-years still pricing in are few (``SIFT_FEW``): then it goes on to
+    the whole LP's optimum, checked against the LP solved in one piece."""
+    import siteplan.solve as S
+
+    rng = np.random.default_rng(3)
+    p = grid_parcels(60, years=(2016, 2017), score_2016=rng.uniform(0.2, 1.0, 60), score_2017=rng.uniform(0.2, 1.0, 60))
+    model = (problem(p, PR, (2016, 2017)).add_targets({("public_rental", 2016): 3000, ("public_rental", 2017): 2500})
+             .add_rule(PlotRatio()).add_rule(YearlyTargets())).compile()
+    whole = S.solve_model(S._relaxed(model), time_limit_s=60, gap=0.0)
+    monkeypatch.setattr(S, "SIFT_START", 1)
+    monkeypatch.setattr(S, "SIFT_COVER", 0.05)  # a start far too small: the first LP prices many in
+    monkeypatch.setattr(S, "SIFT_SHARE", 0.0)  # every round is past the share
+    left = lambda: 60.0  # noqa: E731
+    monkeypatch.setattr(S, "SIFT_FEW", 0.0)
+    stopped = S._sifted_lp(model, left=left, opts={"solver": "highs"})
+    assert stopped is not None and not stopped.proven
+    monkeypatch.setattr(S, "SIFT_FEW", 1e9)
+    sifted = S._sifted_lp(model, left=left, opts={"solver": "highs"})
+    assert sifted.proven
+    assert sifted.res.objective == pytest.approx(whole.objective, rel=1e-7)
+
+
 def test_lp_dive_gives_whole_parcel_years_that_keep_the_binary_rows_and_leaves_the_lp_as_it_was():
     import siteplan.solve as S
     from siteplan import MaxProjects, ProjectSize
