@@ -113,7 +113,7 @@ def over_units(model: CompiledModel, defs: tuple | None = None) -> tuple[sp.csc_
     return U, A_a @ e0
 
 
-def round_units(model: CompiledModel, x: np.ndarray) -> np.ndarray | None:
+def round_units(model: CompiledModel, x: np.ndarray, *, deadline: float | None = None) -> np.ndarray | None:
     """Whole units for the parcel-years ``x`` chooses, by rounding with repair.
 
     Returns a full solution vector (units whole, binaries as in ``x``,
@@ -121,7 +121,8 @@ def round_units(model: CompiledModel, x: np.ndarray) -> np.ndarray | None:
     every hard row, or None when the search cannot repair one from any of
     the :data:`STARTS` or the model has a column it does not know how to
     compute. The first start whose plan has no more shortfall than ``x``
-    wins; failing that, the best plan of the starts.
+    wins; failing that, the best plan of the starts. No start begins after
+    ``deadline`` (a ``time.perf_counter()`` value), when one is given.
     """
     t0 = time.perf_counter()
     ctx = model.ctx
@@ -169,7 +170,10 @@ def round_units(model: CompiledModel, x: np.ndarray) -> np.ndarray | None:
 
     best = None
     short = float(model.slice_s(x).sum())
-    for start in STARTS:
+    for k, start in enumerate(STARTS):
+        if k and deadline is not None and time.perf_counter() > deadline:
+            log.info("Rounding with repair: no time left for the %s start", start)
+            break
         search = _Search(B_rows, lo, hi, price_lo, price_hi, row_tol, model.cost[J], upper[J], _start(model, x, J, upper[J], start))
         rounds = search.run()
         broken = int(search.broken(hard).sum())

@@ -909,7 +909,7 @@ def _whole_units(model: CompiledModel, x: np.ndarray, *, bound: float, gap: floa
 
     t0 = time.perf_counter()
     abs_gap = _rounding_abs_gap(model, x)
-    rounded = round_units(model, x)
+    rounded = round_units(model, x, deadline=deadline)
     if rounded is not None:
         objective = float(model.cost @ rounded)
         loss = objective - float(model.cost @ x)

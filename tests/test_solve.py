@@ -224,7 +224,7 @@ def test_whole_unit_step_solves_for_integers_when_the_repair_fails(monkeypatch):
     import siteplan.rounding as R
 
     p, prob = _dispersed_problem()
-    monkeypatch.setattr(R, "round_units", lambda model, x: None)
+    monkeypatch.setattr(R, "round_units", lambda model, x, **kw: None)
     plan = prob.solve(gap=0.0)
     assert plan.report.rounding_status != "Rounded with repair"
     _assert_dispersed_rules(p, plan.units)
@@ -518,6 +518,7 @@ def test_rounding_tries_other_starts_when_the_floor_leaves_a_hard_row_broken(mon
     monkeypatch.setattr(R, "STARTS", ("floor",))
     assert R.round_units(model, dive.x) is None
     monkeypatch.undo()
+    assert R.round_units(model, dive.x, deadline=0.0) is None  # past the deadline: no second start
     x = R.round_units(model, dive.x)
     assert x is not None
     _assert_small_city_plan(p, model, dive, x, city)
