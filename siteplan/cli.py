@@ -253,10 +253,8 @@ def sweep(
         varies = [parse_vary(v) for v in vary]
         table, folder = run_sweep(scenario, varies, out_dir=out, scheduler=scheduler, workers=workers,
                                   progress=lambda msg: console.print(f"[bold]\u25b6[/bold] {msg}"))
-    _show_runs(table, f"Sweep of {scenario.name}: {len(table)} variant(s)", "settings")
-    console.print(f"Outputs in [bold]{folder}[/bold]: one folder per variant and sweep.csv")
-    if (table["status"] == "error").any():
-        raise typer.Exit(1)
+    _show_runs(table, f"Sweep of {scenario.name}: {len(table)} variant(s)", "settings",
+               outputs=f"Outputs in [bold]{folder}[/bold]: one folder per variant and sweep.csv")
 
 
 @app.command()
@@ -275,14 +273,13 @@ def batch(
         table, folder = run_batch(scenarios, out_dir=out, scheduler=scheduler, workers=workers,
                                   progress=lambda msg: console.print(f"[bold]\u25b6[/bold] {msg}"))
     shown = table.assign(scenario=[Path(p).name for p in table["scenario"]])  # the full paths are in batch.csv
-    _show_runs(shown, f"Batch of {len(table)} scenario(s)", "scenario")
-    console.print(f"Outputs in [bold]{folder}[/bold]: one folder per scenario and batch.csv")
-    if (table["status"] == "error").any():
-        raise typer.Exit(1)
+    _show_runs(shown, f"Batch of {len(table)} scenario(s)", "scenario",
+               outputs=f"Outputs in [bold]{folder}[/bold]: one folder per scenario and batch.csv")
 
 
-def _show_runs(table, title: str, about: str) -> None:
-    """Print a sweep's or batch's table (``about``: the column saying what each run is), then each error."""
+def _show_runs(table, title: str, about: str, *, outputs: str) -> None:
+    """Print a sweep's or batch's table (``about``: the column saying what each run is), each error and
+    the ``outputs`` line; exit 1 if a run failed."""
     shown = Table(title=title)
     for col in ("variant", about, "status", "placed_units", "shortfall_units", "projects", "new_land_gross_ha"):
         shown.add_column(col, justify="right" if col.endswith(("units", "projects", "ha")) else "left")
@@ -296,6 +293,9 @@ def _show_runs(table, title: str, about: str) -> None:
     console.print(shown)
     for row in table.loc[table["status"] == "error"].itertuples():
         err_console.print(Text(f"{row.variant}: {row.error}"), soft_wrap=True)
+    console.print(outputs)
+    if (table["status"] == "error").any():
+        raise typer.Exit(1)
 
 
 def main() -> None:  # pragma: no cover - thin wrapper
