@@ -393,5 +393,6 @@ def run_batch(
     rows = _solve_on_dask(jobs, scheduler=scheduler, workers=workers, say=say)
     table = pd.DataFrame(rows, columns=SWEEP_COLUMNS).drop(columns="settings")
     table.insert(0, "scenario", [str(p) for p in names.values()])
-    _write_csv(table[BATCH_COLUMNS], folder / "batch.csv")
-    return table[BATCH_COLUMNS], folder
+    table = table[BATCH_COLUMNS]
+    _write_csv(table, folder / "batch.csv")
+    return table, folder
