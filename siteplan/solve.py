@@ -687,6 +687,12 @@ def _lp_dive(model: CompiledModel, sifted: _Sifted, *, left, rows: tuple | None 
         r, v = entries(j)
         return bool(np.all(act[r] + v <= room[r] + tol[r]))
 
+    def solution() -> np.ndarray:
+        """The LP's solution over every model column (0 off the sifted ones)."""
+        out = np.zeros(model.n_cols)
+        out[cols] = np.asarray(h.getSolution().col_value)
+        return out
+
     def set_bounds(js, lo: float | np.ndarray, hi: float | np.ndarray) -> None:
         if len(js):
             idx = z_local[np.asarray(js)].astype(np.int32)
@@ -771,8 +777,7 @@ def _lp_dive(model: CompiledModel, sifted: _Sifted, *, left, rows: tuple | None 
                 return None
             last_s = time.perf_counter() - t0 - elapsed
             before = x
-            x = np.zeros(model.n_cols)
-            x[cols] = np.asarray(h.getSolution().col_value)
+            x = solution()
             if finish and not late and model.slice_s(x).sum() > model.slice_s(before).sum() + 1e-6:
                 # closing the rest costs a target: reopen them and dive on
                 log.debug("LP dive round %d: the last round's plan is short, diving on", rounds)
@@ -783,8 +788,7 @@ def _lp_dive(model: CompiledModel, sifted: _Sifted, *, left, rows: tuple | None 
                 _run_for(h, stop())
                 if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
                     return None
-                x = np.zeros(model.n_cols)
-                x[cols] = np.asarray(h.getSolution().col_value)
+                x = solution()
         objective = float(model.cost @ x)
         log.info("LP dive: a plan in %d rounds, %.1f s, objective %.2f", rounds, time.perf_counter() - t0, objective)
         return SolveResult(solver="highs", status="Dive plan", has_solution=True, optimal=False, time_limit_hit=False,
