@@ -82,7 +82,7 @@ def city_dir(cache: Path, n: int, seed: int = 2016) -> Path:
 
 def bench_scenario(folder: Path, n: int, *, time_limit_s: float, gap: float, without: tuple[str, ...] = ()):
     """The demo scenario scaled to a city of ``n`` parcels, every rule on (see :func:`bench_data`)."""
-    from siteplan.scenario import parse_scenario
+    from siteplan.inputs.scenario import parse_scenario
 
     data = bench_data(folder, n, time_limit_s=time_limit_s, gap=gap, without=without)
     return parse_scenario(data, base_dir=folder, where=f"bench-{n}")
@@ -135,10 +135,10 @@ def run_size(n: int, args) -> dict:
 
     import numpy as np
 
-    from siteplan.features import compute_features
-    from siteplan.layers import read_layers
-    from siteplan.pipeline import build_problem
-    from siteplan.solve import solve_compiled
+    from siteplan.model.features import compute_features
+    from siteplan.inputs.layers import read_layers
+    from siteplan.model.build import build_problem
+    from siteplan.solve.search import solve_compiled
 
     logging.basicConfig(level=logging.WARNING)
     out: dict = {"parcels": n}
@@ -268,7 +268,7 @@ def _province_city(cache: str, n: int, seed: int, data_args: dict, out_dir: str)
     add its parcels, candidates and seed to the row."""
     import geopandas as gpd
 
-    from siteplan.scenario import parse_scenario
+    from siteplan.inputs.scenario import parse_scenario
     from siteplan.sweep import run_variant
 
     folder = city_dir(Path(cache), n, seed)

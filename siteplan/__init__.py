@@ -1,8 +1,12 @@
 """siteplan: place affordable-housing targets onto real land parcels.
 
-The stages, each a module with a small public face::
+One package per stage, the data flowing one way::
 
-    scenario -> layers -> features -> problem/rules -> solve -> result -> render/export
+    inputs (scenario, layers) -> model (features, problem, rules)
+           -> solve (plan in whole units) -> outputs (map, exports, tables, report)
+
+with :mod:`siteplan.pipeline` and the command line (:mod:`siteplan.cli`) on
+top. The names a user types are re-exported here.
 
 >>> import siteplan
 >>> siteplan.problem            # doctest: +ELLIPSIS
@@ -12,14 +16,29 @@ The stages, each a module with a small public face::
 from __future__ import annotations
 
 from .errors import LayerError, ScenarioError, SiteplanError, SolverError, SpecificationError
-from .features import compute_features
-from .layers import Layers, read_layers
-from .problem import CompiledModel, Problem, problem
-from .result import Plan, land_supply
-from .access import ParkWorkers, ServiceAccess, TransitAccess
-from .dispersion import DistrictShare, MaxProjects, ProjectSize, RadiusCap
-from .rules import Budget, Inclusionary, LockIn, LockOut, PlotRatio, UnitSizes, YearlyTargets, ZoneTargets
-from .scenario import Scenario, load_scenario
+from .inputs import Layers, Scenario, load_scenario, read_layers
+from .model import (
+    Budget,
+    CompiledModel,
+    DistrictShare,
+    Inclusionary,
+    LockIn,
+    LockOut,
+    MaxProjects,
+    ParkWorkers,
+    PlotRatio,
+    Problem,
+    ProjectSize,
+    RadiusCap,
+    ServiceAccess,
+    TransitAccess,
+    UnitSizes,
+    YearlyTargets,
+    ZoneTargets,
+    compute_features,
+)
+from .model.problem import problem
+from .solve import Plan, land_supply  # importing the solve stage registers the solver behind Problem.solve
 
 __version__ = "0.1.0"
 

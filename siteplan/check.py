@@ -1,7 +1,7 @@
 """``siteplan check``: validate a scenario and its layers without solving.
 
 :func:`check` loads the scenario, reads every layer with the same checks a
-run makes (:func:`siteplan.layers.check_layers`), runs the rules' checks
+run makes (:func:`siteplan.inputs.layers.check_layers`), runs the rules' checks
 before solving, and tabulates capacity against targets per district and
 year. :func:`format_report` prints it for a planner:
 
@@ -29,8 +29,8 @@ import pandas as pd
 from rich.cells import cell_len
 
 from .errors import SiteplanError
-from .layers import Diagnostic, LayerCheck, check_layers, crs_label
-from .scenario import LAYER_PATH_KEYS, Scenario, load_scenario
+from .inputs.layers import Diagnostic, LayerCheck, check_layers, crs_label
+from .inputs.scenario import LAYER_PATH_KEYS, Scenario, load_scenario
 
 __all__ = ["CapacityTable", "CheckReport", "CheckError", "check", "findings_lines", "capacity_table", "rule_findings", "layers_only_scenario", "format_report"]
 
@@ -62,7 +62,7 @@ class CheckReport:
     """What :func:`check` found. ``diagnostics`` holds every finding, in order.
 
     ``features`` are the parcel features the rules' checks were computed on
-    (:func:`siteplan.features.compute_features`), kept so that a run that
+    (:func:`siteplan.model.features.compute_features`), kept so that a run that
     goes on to solve need not compute them again.
     """
 
@@ -142,8 +142,8 @@ def rule_findings(layers, scenario: Scenario, *, features: pd.DataFrame | None =
     on them. Targets the parcels cannot meet are warnings, since a run
     still returns the best plan and reports the shortfall.
     """
-    from .features import compute_features
-    from .pipeline import build_problem
+    from .model.features import compute_features
+    from .model.build import build_problem
 
     if features is None:
         features = compute_features(layers, scenario)
@@ -167,7 +167,7 @@ def rule_findings(layers, scenario: Scenario, *, features: pd.DataFrame | None =
 
 def _contradiction_fix(rule, message: str) -> str | None:
     """The fix of a rule finding that no plan can meet, or None when a best plan with a shortfall makes sense."""
-    from .dispersion import DistrictShare
+    from .model.dispersion import DistrictShare
 
     m = re.match(r"(\d+) \w+ x min_share", message)
     if isinstance(rule, DistrictShare) and m and "more than the whole plan" in message:
@@ -227,7 +227,7 @@ def check(scenario_path: str | Path) -> CheckReport:
     report.diagnostics += result.diagnostics
     if result.layers is not None and not lenient:
         try:
-            from .features import compute_features
+            from .model.features import compute_features
 
             report.capacity = capacity_table(result.layers.parcels, scenario)
             report.features = compute_features(result.layers, scenario)
@@ -248,7 +248,7 @@ def layers_only_scenario(scenario_path: str | Path) -> Scenario | None:
 
     from pydantic import ValidationError
 
-    from .scenario import parse_scenario
+    from .inputs.scenario import parse_scenario
 
     path = Path(scenario_path)
     try:

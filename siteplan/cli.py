@@ -157,7 +157,7 @@ def run(
     if len(result.alternatives) > 1:
         objs = ", ".join(f"{p.report.objective:,.1f}" for p in result.alternatives)
         console.print(f"{len(result.alternatives)} alternative plans (objectives {objs}); see selection_frequency.csv")
-        from .alternatives import difference_table
+        from .solve.alternatives import difference_table
 
         diff = difference_table(result.alternatives, differ=result.scenario.alternatives.differ)
         least = diff[["parcels_differ_a", "parcels_differ_b"]].min(axis=None)
@@ -210,7 +210,7 @@ def compare(
 ) -> None:
     """Compare two runs: a side-by-side map and difference tables."""
     _setup_logging(verbose)
-    from .compare import compare_runs, write_comparison
+    from .outputs.compare import compare_runs, write_comparison
 
     with _plain_errors():
         a, b, tables = compare_runs(out_a, out_b)

@@ -148,7 +148,7 @@ def variants(data: dict, varies: Sequence[Vary], *, base_dir: Path, where: str) 
         Naming the variant and its settings, when one is not a valid scenario
         (an unknown key, a value out of range).
     """
-    from .scenario import parse_scenario
+    from .inputs.scenario import parse_scenario
 
     if not varies:
         raise ScenarioError("siteplan sweep needs at least one --vary KEY=V1,V2,...")
@@ -182,7 +182,7 @@ def run_variant(data: dict, base_dir: str, out_dir: str, *, source: str | None =
     import time
 
     from .pipeline import plan_from_scenario, write_plan
-    from .scenario import parse_scenario
+    from .inputs.scenario import parse_scenario
 
     t0 = time.perf_counter()
     name = data["plan"]["name"]
@@ -278,7 +278,7 @@ def run_sweep(
     -------
     The comparison table and the sweep folder.
     """
-    from .scenario import load_scenario
+    from .inputs.scenario import load_scenario
 
     say = progress or log.info
     path = Path(scenario_path)
@@ -314,7 +314,7 @@ def _solve_on_dask(jobs: Sequence[tuple[dict, Path, Path, Path]], *, scheduler: 
 
 def _write_csv(table: pd.DataFrame, target: Path) -> None:
     """Write a comparison table beside ``target``, then move it in: a failed write leaves no half table."""
-    from . import export
+    from .outputs import export
 
     part = target.with_name(f".{target.name}.partial-{os.getpid()}")
     try:
@@ -368,7 +368,7 @@ def run_batch(
         When a file is not a valid scenario, is named twice, or two
         scenarios share a plan name.
     """
-    from .scenario import load_scenario
+    from .inputs.scenario import load_scenario
 
     say = progress or log.info
     paths = [Path(p) for p in scenario_paths]

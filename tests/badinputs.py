@@ -1,4 +1,4 @@
-"""Makers of bad inputs: the mini city (tests/conftest.py) with one fault each.
+"""Makers of bad inputs: the mini city (tests/cities.py) with one fault each.
 
 Every helper works on a copy of a valid city in a folder and leaves the
 rest of it valid, so a test sees the behaviour of exactly one fault.
@@ -13,7 +13,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 
-from tests.conftest import write_mini_city
+from tests.cities import write_mini_city
 
 _TEMPLATE: Path | None = None
 

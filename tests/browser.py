@@ -1,19 +1,125 @@
 """Open a page in headless Chromium with networking disabled and run a script in it.
 
-Reuses the DevTools-over-a-pipe harness of ``tests/test_offline.py``
-(``_DevTools``); this adds a caller-supplied page script and records
+:class:`DevTools` speaks the Chrome DevTools Protocol over a pipe;
+:func:`open_offline` adds a caller-supplied page script and records
 JavaScript dialogs (``alert``), so a test can see an injected script run.
 Skips only when Chromium is not installed.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from tests.test_offline import _DevTools, _find_chromium
+
+
+def find_chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return "/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None
+
+
+class DevTools:
+    """Chrome DevTools Protocol over ``--remote-debugging-pipe`` (fd 3 in, fd 4 out)."""
+
+    def __init__(self, chromium: str, profile: Path):
+        to_r, self._to_w = os.pipe()
+        self._from_r, from_w = os.pipe()
+        args = [
+            chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--disable-extensions", "--no-first-run",
+            "--no-default-browser-check", "--mute-audio", "--window-size=1200,800",
+            # Networking off: no name resolves, and the page is emulated offline (below).
+            "--host-resolver-rules=MAP * ~NOTFOUND",
+            f"--user-data-dir={profile}", "--remote-debugging-pipe", "about:blank",
+        ]
+        # Chromium reads fd 3 and writes fd 4. A tiny Python launcher moves the pipe ends
+        # there (both are first moved to fds >= 10 so that neither is 3 or 4).
+        fds = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10) for fd in (to_r, from_w)]
+        os.close(to_r)
+        os.close(from_w)
+        launcher = "import os,sys; os.dup2(int(sys.argv[1]), 3); os.dup2(int(sys.argv[2]), 4); os.execv(sys.argv[3], sys.argv[3:])"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", launcher, str(fds[0]), str(fds[1]), *args],
+            pass_fds=fds, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, start_new_session=True,
+        )
+        for fd in fds:
+            os.close(fd)
+        self._buf = b""
+        self._id = 0
+        self.events: list[dict] = []
+
+    def _read(self, timeout: float) -> list[dict]:
+        ready, _, _ = select.select([self._from_r], [], [], max(timeout, 0))
+        if not ready:
+            return []
+        chunk = os.read(self._from_r, 1 << 20)
+        if not chunk:
+            raise RuntimeError("Chromium closed the DevTools pipe")
+        self._buf += chunk
+        msgs = []
+        while b"\0" in self._buf:
+            raw, self._buf = self._buf.split(b"\0", 1)
+            msgs.append(json.loads(raw))
+        return msgs
+
+    def call(self, method: str, params: dict | None = None, session: str | None = None, timeout: float = 30) -> dict:
+        self._id += 1
+        msg = {"id": self._id, "method": method, "params": params or {}}
+        if session:
+            msg["sessionId"] = session
+        os.write(self._to_w, json.dumps(msg).encode() + b"\0")
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            for m in self._read(end - time.monotonic()):
+                if m.get("id") == self._id:
+                    if "error" in m:
+                        raise RuntimeError(f"{method}: {m['error']}")
+                    return m["result"]
+                self.events.append(m)
+        raise TimeoutError(method)
+
+    def wait_for(self, method: str, timeout: float) -> bool:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            for m in self._read(end - time.monotonic()):
+                self.events.append(m)
+                if m.get("method") == method:
+                    return True
+        return False
+
+    def pump(self, seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            self.events.extend(self._read(end - time.monotonic()))
+
+    def close(self) -> None:
+        try:
+            self._id += 1
+            os.write(self._to_w, json.dumps({"id": self._id, "method": "Browser.close"}).encode() + b"\0")
+            self.proc.wait(timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)  # the browser's own process group
+            except ProcessLookupError:
+                pass
+            self.proc.wait(timeout=10)
+        finally:
+            os.close(self._to_w)
+            os.close(self._from_r)
 
 
 _CATCH_DIALOGS = """
@@ -35,11 +141,11 @@ def open_offline(page: Path, profile: Path, script: str, *, settle_s: float = 1.
         (exceptions, console errors, log errors), ``dialogs`` (messages of
         alert/confirm/prompt dialogs) and ``value`` (what the script returned).
     """
-    chromium = _find_chromium()
+    chromium = find_chromium()
     if chromium is None:
         pytest.skip("Chromium is not installed (CI installs it with apt-get install chromium)")
     url = page.resolve().as_uri()
-    dt = _DevTools(chromium, profile)
+    dt = DevTools(chromium, profile)
     dialogs: list[str] = []
     try:
         target = dt.call("Target.createTarget", {"url": "about:blank"})["targetId"]

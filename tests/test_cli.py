@@ -60,7 +60,7 @@ def test_shapefile_option_writes_gbk_shapefiles(mini_city, tmp_path):
 def test_scenario_map_section_chooses_gaode_tiles_and_exports_stay_wgs84(tmp_path):
     import geopandas as gpd
 
-    from tests.conftest import MINI_SCENARIO, write_mini_city
+    from tests.cities import MINI_SCENARIO, write_mini_city
 
     scenario = write_mini_city(tmp_path / "city", scenario=MINI_SCENARIO + '\n[map]\ntiles = "gaode"\n')
     out = tmp_path / "gaode"
@@ -85,7 +85,7 @@ def test_scenario_map_section_chooses_gaode_tiles_and_exports_stay_wgs84(tmp_pat
 
 
 def test_unknown_tiles_are_named_in_the_scenario_and_on_the_command_line(mini_city, tmp_path, monkeypatch):
-    from tests.conftest import MINI_SCENARIO
+    from tests.cities import MINI_SCENARIO
 
     mini_city.write_text(MINI_SCENARIO + '\n[map]\ntiles = "google"\n', encoding="utf-8")
     res = runner.invoke(app, ["run", str(mini_city), "--out", str(tmp_path / "a")])

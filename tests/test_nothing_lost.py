@@ -1,7 +1,7 @@
 """Nothing lost: a write failure, a killed run or Ctrl-C leaves the previous outputs intact.
 
 A run writes into a temporary folder beside the output folder and moves it
-into place only at the end (:func:`siteplan.export.write_outputs`). These
+into place only at the end (:func:`siteplan.outputs.export.write_outputs`). These
 tests break that at each step and check that the planner gets one clear
 line, never a traceback, and that the previous outputs are byte-identical.
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from siteplan import export
+from siteplan.outputs import export
 from siteplan.cli import app
 from siteplan.errors import OutputError
 from tests.badinputs import mini_city_copy

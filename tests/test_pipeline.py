@@ -108,7 +108,7 @@ def test_failed_run_keeps_previous_outputs(mini_city, tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def alt_run(tmp_path_factory):
-    from tests.conftest import write_mini_city
+    from tests.cities import write_mini_city
 
     folder = tmp_path_factory.mktemp("alternatives")
     out = folder / "out"
@@ -134,7 +134,7 @@ def test_allocation_geojson_has_selected_in_with_alternatives(alt_run, mini_run)
 
 
 def test_map_layer_colours_parcels_by_selection_frequency(alt_run, tmp_path):
-    from siteplan.render import frequency_colours
+    from siteplan.outputs.webmap import frequency_colours
     from tests.browser import open_offline
 
     out, result = alt_run
@@ -165,7 +165,7 @@ def test_map_layer_colours_parcels_by_selection_frequency(alt_run, tmp_path):
 
 def test_a_run_computes_the_features_once(mini_city, tmp_path, monkeypatch):
     # the checks before solving compute the features; the solve reuses them
-    import siteplan.features as features
+    import siteplan.model.features as features
 
     calls = []
     real = features.compute_features

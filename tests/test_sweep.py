@@ -111,7 +111,7 @@ def test_sweep_cli_errors_are_one_line(mini_city, tmp_path):
 
 def _second_city(tmp_path, *, name: str, targets: str):
     """The mini city again in its own folder, with its own plan name and targets."""
-    from tests.conftest import MINI_SCENARIO, write_mini_city
+    from tests.cities import MINI_SCENARIO, write_mini_city
 
     text = MINI_SCENARIO.replace('name = "mini"', f'name = "{name}"').replace("targets = [600, 400]", f"targets = {targets}")
     return write_mini_city(tmp_path / name, scenario=text)

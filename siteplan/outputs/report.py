@@ -1,0 +1,320 @@
+"""A one-page report of a run: ``report.html``, self-contained and offline.
+
+:func:`write_report` writes one HTML page with no script and no external
+reference: the scenario's settings, charts of placed units against targets
+by year and type and of units by district (matplotlib PNGs embedded as
+``data:`` URIs), the compliance table (one row per rule), the solver's
+status and gap, and a thumbnail of the map. Every text from the scenario or
+the layers is HTML-escaped.
+
+Chinese chart labels need a CJK font; when matplotlib finds none (e.g. a
+bare Linux server), the charts are labelled in English so that no label is
+drawn as empty boxes, and the page says so.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..inputs.layers import Layers
+from ..solve.plan import Plan
+from ..inputs.scenario import Scenario
+
+__all__ = ["write_report", "report_html", "chart_units_by_year", "chart_units_by_district", "map_thumbnail", "cjk_font"]
+
+log = logging.getLogger(__name__)
+
+_CJK_FONTS = ("Microsoft YaHei", "SimHei", "PingFang SC", "Hiragino Sans GB", "Noto Sans CJK SC", "Noto Sans SC",
+              "Source Han Sans SC", "WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "Droid Sans Fallback")
+
+_TEXT = {
+    "zh": {
+        "title": "规划方案报告", "settings": "情景设置", "charts": "落实情况", "compliance": "规则核验", "solver": "求解",
+        "thumb": "方案示意图", "period": "规划期", "crs": "工作坐标系", "ntg": "净毛比", "status": "候选地块状态",
+        "type": "类型", "unit_area": "套均面积（m²）", "targets": "年度目标（套）", "cost": "单方造价（元/m²）",
+        "zones": "片区目标（套）", "rules": "规则参数", "rule": "规则", "description": "说明", "required": "要求",
+        "achieved": "实现", "binding": "起约束", "shortfall": "缺口（套）", "ok": "满足", "yes": "是", "no": "否",
+        "solver_name": "求解器", "method": "方法", "solver_status": "状态", "gap": "相对间隙", "bound": "最优界",
+        "objective": "目标值", "time": "用时（秒）", "time_limit": "达到时限", "placed": "落实", "target": "目标",
+        "year": "年份", "units": "套数", "district": "行政区", "scenario": "情景", "file": "情景文件",
+        "no_cjk": "本机未找到中文字体，图表标注使用英文。", "total": "合计", "placed_units": "落实套数",
+        "shortfall_units": "未落实套数",
+    },
+    "en": {
+        "title": "Plan report", "settings": "Scenario settings", "charts": "Placed units", "compliance": "Compliance",
+        "solver": "Solver", "thumb": "Map thumbnail", "period": "Plan period", "crs": "Working CRS",
+        "ntg": "Net-to-gross ratio", "status": "Candidate status", "type": "Type", "unit_area": "Unit area (m²)",
+        "targets": "Yearly targets (units)", "cost": "Cost (yuan/m²)", "zones": "Zone targets (units)",
+        "rules": "Rule settings", "rule": "Rule", "description": "Description", "required": "Required",
+        "achieved": "Achieved", "binding": "Binding", "shortfall": "Shortfall (units)", "ok": "Kept", "yes": "yes",
+        "no": "no", "solver_name": "Solver", "method": "Method", "solver_status": "Status", "gap": "Relative gap",
+        "bound": "Bound", "objective": "Objective", "time": "Time (s)", "time_limit": "Time limit hit",
+        "placed": "Placed", "target": "Target", "year": "Year", "units": "Units", "district": "District",
+        "scenario": "Scenario", "file": "Scenario file", "no_cjk": "", "total": "Total", "placed_units": "Units placed",
+        "shortfall_units": "Units short",
+    },
+}
+
+
+def _esc(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def cjk_font() -> str | None:
+    """The name of an installed font that draws Chinese, or ``None``."""
+    from matplotlib import font_manager
+
+    names = {f.name for f in font_manager.fontManager.ttflist}
+    return next((n for n in _CJK_FONTS if n in names), None)
+
+
+def _png(fig) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _setup(lang: str) -> str:
+    """Configure matplotlib for a chart; return the language the chart can be labelled in."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    font = cjk_font()
+    if font:
+        matplotlib.rcParams["font.sans-serif"] = [font, "DejaVu Sans"]
+    matplotlib.rcParams["font.family"] = "sans-serif"
+    matplotlib.rcParams["axes.unicode_minus"] = False
+    return lang if (lang == "en" or font) else "en"
+
+
+def _labels(plan: Plan, scenario: Scenario, lang: str) -> dict[str, str]:
+    out = {}
+    for t in plan.problem.types:
+        label = scenario.type_label(t, lang)
+        if lang == "en" and not label.isascii():
+            label = t
+        out[t] = label
+    return out
+
+
+def chart_units_by_year(plan: Plan, scenario: Scenario, *, lang: str = "zh") -> str:
+    """Placed units by year and type (bars) against the targets (black ticks), as a PNG data URI."""
+    import matplotlib.pyplot as plt
+
+    from .webmap import _colours
+
+    lang = _setup(lang)
+    tx = _TEXT[lang]
+    types = list(plan.problem.types)
+    labels, colours = _labels(plan, scenario, lang), _colours(types)
+    s = plan.summary()
+    years = sorted(s["year"].unique())
+    width = 0.8 / max(len(types), 1)
+    fig, ax = plt.subplots(figsize=(7.5, 3.4))
+    for k, t in enumerate(types):
+        part = s.loc[s["type"] == t].set_index("year").reindex(years, fill_value=0)
+        x = np.arange(len(years)) + (k - (len(types) - 1) / 2) * width
+        ax.bar(x, part["placed"], width=width * 0.92, color=colours[t], label=labels[t])
+        ax.hlines(part["target"], x - width / 2, x + width / 2, colors="black", linewidth=1.6,
+                  label=tx["target"] if k == 0 else None)
+    ax.set_xticks(np.arange(len(years)), [str(y) for y in years])
+    ax.set_ylabel(tx["units"])
+    ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.legend(ncol=min(len(types) + 1, 5), fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(0, 1.18))
+    return _png(fig)
+
+
+def chart_units_by_district(plan: Plan, scenario: Scenario, *, lang: str = "zh") -> str:
+    """Placed units by district, stacked by type, grouped by zone, as a PNG data URI."""
+    import matplotlib.pyplot as plt
+
+    from .webmap import _colours
+
+    lang = _setup(lang)
+    tx = _TEXT[lang]
+    types = list(plan.problem.types)
+    labels, colours = _labels(plan, scenario, lang), _colours(types)
+    a = plan.allocation(net_to_gross=scenario.plan.net_to_gross)
+    wide = a.pivot_table(index=["zone", "district"], columns="type", values="units", aggfunc="sum", fill_value=0)
+    wide = wide.reindex(columns=types, fill_value=0).sort_index()
+    fig, ax = plt.subplots(figsize=(7.5, 0.32 * max(len(wide), 3) + 0.8))
+    left = np.zeros(len(wide))
+    names = [d if lang != "en" or str(d).isascii() else f"{k + 1}" for k, (_, d) in enumerate(wide.index)]
+    y = np.arange(len(wide))[::-1]
+    for t in types:
+        ax.barh(y, wide[t], left=left, color=colours[t], label=labels[t], height=0.75)
+        left += wide[t].to_numpy()
+    for yy, total in zip(y, left):
+        ax.text(total, yy, f" {total:,.0f}", va="center", fontsize=7)
+    ax.set_yticks(y, names, fontsize=8)
+    ax.set_xlabel(tx["units"])
+    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return _png(fig)
+
+
+def map_thumbnail(plan: Plan, layers: Layers, scenario: Scenario, *, lang: str = "zh") -> str:
+    """A small static map: districts by zone, metro lines, used parcels by type, as a PNG data URI."""
+    import matplotlib.pyplot as plt
+
+    from .webmap import _LINE_COLOURS, _ZONE_FILLS, _colours
+
+    _setup(lang)
+    types = list(plan.problem.types)
+    colours = _colours(types)
+    fig, ax = plt.subplots(figsize=(6, 5))
+    d = layers.districts
+    zones = sorted(d["zone"].dropna().unique())
+    fills = {z: _ZONE_FILLS[k % len(_ZONE_FILLS)] for k, z in enumerate(zones)}
+    d.plot(ax=ax, color=[fills.get(z, "#eeeeee") for z in d["zone"]], edgecolor="#8a8a8a", linewidth=0.5)
+    d.dissolve(by="zone").boundary.plot(ax=ax, color="#555555", linewidth=1.0, linestyle="--")
+    if len(layers.lines):
+        for k, (_, row) in enumerate(layers.lines.iterrows()):
+            ax.plot(*np.asarray(row.geometry.coords if row.geometry.geom_type == "LineString" else
+                                max(row.geometry.geoms, key=lambda g: g.length).coords).T,
+                    color=_LINE_COLOURS[k % len(_LINE_COLOURS)], linewidth=1.4)
+    g = plan.to_geodataframe(net_to_gross=scenario.plan.net_to_gross)
+    if len(g):
+        c = g.geometry.centroid
+        ax.scatter(c.x, c.y, s=np.clip(g["units"].to_numpy() / 40.0, 4, 60), c=[colours.get(t, "#444444") for t in g["main_type"]],
+                   edgecolors="#222222", linewidths=0.3, zorder=3)
+    ax.set_axis_off()
+    ax.set_aspect("equal")
+    return _png(fig)
+
+
+def _table(header: list[str], rows: list[list[object]], *, numeric: tuple[int, ...] = ()) -> str:
+    """An HTML table; every cell escaped; columns in ``numeric`` right-aligned."""
+    head = "" if not any(header) else "<thead><tr>" + "".join(f"<th>{_esc(h)}</th>" for h in header) + "</tr></thead>"
+    body = "".join(
+        "<tr>" + "".join(f"<td class='{'num' if j in numeric else ''}'>{_esc(v)}</td>" for j, v in enumerate(r)) + "</tr>"
+        for r in rows
+    )
+    return f"<table>{head}<tbody>{body}</tbody></table>"
+
+
+def _fmt(value: object) -> str:
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return "-"
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (int, np.integer)):
+        return f"{int(value):,}"
+    if isinstance(value, (float, np.floating)):
+        return f"{value:,.2f}" if abs(value) < 1e6 else f"{value:,.0f}"
+    return str(value)
+
+
+def _rule_settings(scenario: Scenario) -> list[list[str]]:
+    rows = []
+    rules = scenario.rules.model_dump(exclude_none=True) if hasattr(scenario.rules, "model_dump") else {}
+    for name, settings in rules.items():
+        if isinstance(settings, Mapping):
+            if settings.get("enabled") is False:
+                continue
+            text = "; ".join(f"{k} = {v}" for k, v in settings.items() if k != "enabled" and v not in ([], {}, None))
+        else:
+            text = str(settings)
+        rows.append([name, text or "-"])
+    return rows
+
+
+def report_html(plan: Plan, layers: Layers, scenario: Scenario, *, lang: str = "zh") -> str:
+    """The report page as a string (see :func:`write_report`)."""
+    tx = _TEXT["en" if lang == "en" else "zh"]
+    chart_lang = _setup(lang)
+    types = list(plan.problem.types)
+    title = scenario.plan.title or scenario.plan.name
+    years = scenario.years
+
+    settings_rows = [
+        [tx["scenario"], scenario.plan.name],
+        [tx["file"], f"{scenario.source.name if scenario.source else '-'} (SHA-256 {scenario.sha256[:12] or '-'})"],
+        [tx["period"], f"{years[0]}-{years[-1]}"],
+        [tx["crs"], scenario.plan.crs],
+        [tx["ntg"], f"{scenario.plan.net_to_gross:g}"],
+        [tx["status"], ", ".join(scenario.plan.candidate_status)],
+    ]
+    type_rows = []
+    for t in types:
+        ts = scenario.types[t]
+        cost = getattr(ts, "cost_yuan_per_m2", None)
+        type_rows.append([scenario.type_label(t, lang), f"{ts.unit_area_m2:g}", " / ".join(f"{v:,}" for v in ts.targets),
+                          f"{cost:,.0f}" if cost is not None else "-"])
+    zone_rows = [[z, " / ".join(f"{x:,}" for x in v) if isinstance(v, list) else f"{v:,}"] for z, v in scenario.zones.items()]
+
+    comp = plan.compliance()
+    comp_rows = [[r["rule"], r["description"], _fmt(r["required"]), _fmt(r["achieved"]), tx["yes"] if r["binding"] else tx["no"],
+                  _fmt(r["shortfall"]), tx["yes"] if r["ok"] else tx["no"]] for _, r in comp.iterrows()]
+    rep = plan.report
+    solver_rows = [
+        [tx["solver_name"], rep.solver], [tx["method"], rep.method], [tx["solver_status"], rep.status],
+        [tx["gap"], f"{100 * rep.gap:.2f}% (≤ {100 * rep.gap_limit:.2f}%)" if np.isfinite(rep.gap) else "-"],
+        [tx["objective"], _fmt(rep.objective)],
+        [tx["time"], f"{rep.build_s + rep.solve_s + rep.rounding_s:.1f}"],
+        [tx["time_limit"], tx["yes"] if rep.time_limit_hit else tx["no"]],
+        [tx["placed_units"], f"{int(plan.units['units'].sum()):,}"],
+        [tx["shortfall_units"], f"{plan.total_shortfall:,.0f}"],
+    ]
+    note = f"<p class='note'>{_esc(tx['no_cjk'])}</p>" if chart_lang != lang else ""
+    css = """
+body{font:14px/1.5 "Microsoft YaHei","PingFang SC","Noto Sans CJK SC","WenQuanYi Micro Hei",sans-serif;margin:24px auto;max-width:1100px;color:#222;padding:0 16px}
+h1{font-size:22px;margin:0 0 4px} h2{font-size:17px;border-bottom:2px solid #0072B2;padding-bottom:2px;margin-top:26px}
+table{border-collapse:collapse;margin:6px 0 12px;font-size:13px} th,td{border:1px solid #bbb;padding:3px 8px;vertical-align:top}
+th{background:#e8eef6;text-align:left} td.num{text-align:right;white-space:nowrap}
+.grid{display:grid;grid-template-columns:1fr 1fr;gap:18px;align-items:start} img{max-width:100%}
+.note{color:#a05000;font-size:12px} .sub{color:#666}
+@media print{body{max-width:none;margin:0} h2{break-after:avoid} .grid{break-inside:avoid}}
+"""
+    body = f"""
+<h1>{_esc(title)}</h1>
+<div class="sub">{_esc(tx['title'])} · {_esc(scenario.plan.name)}</div>
+<h2>{_esc(tx['settings'])}</h2>
+<div class="grid"><div>{_table(['', ''], settings_rows)}
+{_table([tx['type'], tx['unit_area'], tx['targets'], tx['cost']], type_rows, numeric=(1, 2, 3))}
+{_table([tx['zones'].split('（')[0].split(' (')[0], tx['units']], zone_rows, numeric=(1,)) if zone_rows else ''}</div>
+<div>{_table([tx['rule'], tx['rules']], _rule_settings(scenario))}
+{_table([tx['solver'], ''], solver_rows)}</div></div>
+<h2>{_esc(tx['charts'])}</h2>{note}
+<div class="grid"><div><img alt="{_esc(tx['placed'])}" src="{chart_units_by_year(plan, scenario, lang=lang)}"></div>
+<div><img alt="{_esc(tx['district'])}" src="{chart_units_by_district(plan, scenario, lang=lang)}"></div></div>
+<h2>{_esc(tx['compliance'])}</h2>
+{_table([tx['rule'], tx['description'], tx['required'], tx['achieved'], tx['binding'], tx['shortfall'], tx['ok']], comp_rows, numeric=(5,))}
+<h2>{_esc(tx['thumb'])}</h2>
+<img alt="{_esc(tx['thumb'])}" style="max-width:520px" src="{map_thumbnail(plan, layers, scenario, lang=lang)}">
+"""
+    lang_attr = "en" if lang == "en" else "zh-CN"
+    return (f"<!DOCTYPE html>\n<html lang=\"{lang_attr}\"><head><meta charset=\"utf-8\">"
+            f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{_esc(title)}</title>"
+            f"<style>{css}</style></head><body>{body}</body></html>\n")
+
+
+def write_report(plan: Plan, layers: Layers, scenario: Scenario, path: str | Path, *, lang: str = "zh") -> Path:
+    """Write ``report.html``: settings, charts, compliance, solver status and a map thumbnail.
+
+    Parameters
+    ----------
+    plan, layers, scenario
+        The solved plan and what it was built from.
+    path
+        The HTML file to write.
+    lang
+        ``"zh"`` (default) or ``"en"``.
+    """
+    path = Path(path)
+    path.write_text(report_html(plan, layers, scenario, lang=lang), encoding="utf-8")
+    log.info("Wrote the report to %s", path)
+    return path

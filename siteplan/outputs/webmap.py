@@ -1,0 +1,701 @@
+"""The interactive map of a plan: one self-contained ``map.html``.
+
+:func:`render_map` draws, over the district and zone boundaries:
+
+- the used parcels coloured by their main housing type, one layer per supply
+  year, with a year control (a slider: parcels supplied up to the chosen
+  year) and popups with each parcel's numbers;
+- metro lines and stations, labelled with their opening year, and each
+  station's walking buffer (the transit rule's distance);
+- services by category, industrial parks, the locked-out areas of the
+  ``constraints`` layer and the unused candidate parcels;
+- a categorical legend, a panel of targets against placed units per year
+  and type, the plan's title, fullscreen and measure controls;
+- with alternative plans, every parcel any of them uses, coloured by how
+  many plans use it (a layer off at first, with its own legend rows).
+
+The page makes no network request: :func:`siteplan.outputs.offline.save_offline`
+inlines every script, stylesheet, font and icon, and refuses to write a map
+that would still fetch anything. By default there are no tiles (district
+boundaries stand in). Optional basemaps for online use are OpenStreetMap,
+Tianditu (天地图, needs a user key) and Gaode/AMap; Gaode's tiles are in the
+GCJ-02 datum, so over them every *displayed* geometry is shifted to GCJ-02
+(:mod:`siteplan.inputs.gcj02`); exports never are.
+
+Every text that comes from a layer or the scenario is HTML-escaped before it
+reaches the page, whether in a popup, a tooltip, the layer control, the
+legend, the panel or the title.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from branca.element import MacroElement
+from folium.plugins import Fullscreen, MeasureControl
+from jinja2 import Template
+
+from ..errors import ScenarioError
+from ..inputs.gcj02 import geometry_to_gcj02
+from ..inputs.layers import Layers
+from .offline import save_offline
+from ..solve.plan import Plan
+from ..inputs.scenario import Scenario
+
+__all__ = [
+    "TYPE_COLOURS",
+    "TILES",
+    "TileChoice",
+    "tile_choice",
+    "build_map",
+    "render_map",
+    "display_frame",
+    "frequency_colours",
+]
+
+log = logging.getLogger(__name__)
+
+#: Colour of each housing type on the map (Okabe-Ito, colour-blind-safe).
+TYPE_COLOURS: dict[str, str] = {
+    "public_rental": "#0072B2",
+    "low_rent": "#56B4E9",
+    "economy": "#009E73",
+    "price_capped": "#E69F00",
+    "talent_apartment": "#CC79A7",
+    "resettlement": "#D55E00",
+}
+_FALLBACK = ["#999933", "#882255", "#44AA99", "#332288", "#AA4499", "#117733"]
+_ZONE_FILLS = ["#f2efe9", "#e6eef6", "#ebf3e6", "#f6ebe6", "#eee8f6", "#f4f4e4"]
+_LINE_COLOURS = ["#d7191c", "#2c7bb6", "#1a9641", "#fdae61", "#7b3294", "#008080", "#8c510a"]
+_SERVICE_COLOURS = {
+    "school": "#1f78b4", "clinic": "#e31a1c", "hospital": "#b2182b", "market": "#ff7f00",
+    "park": "#33a02c", "culture": "#6a3d9a",
+}
+_COORD_DECIMALS = 6  # about 0.1 m, for the used parcels
+_CONTEXT_DECIMALS = 5  # about 1 m, for context layers
+#: folium's default scripts and stylesheets that this map needs: Leaflet only.
+#: (jQuery, Bootstrap, Font Awesome and awesome-markers serve folium's icon
+#: markers, which this map does not use; leaving them out halves the file.)
+_KEEP_DEFAULTS = {"leaflet", "leaflet_css"}
+
+#: Tile providers for online use: name -> (URL template, attribution, subdomains).
+TILES: dict[str, tuple[str, str, str]] = {
+    "osm": ("https://tile.openstreetmap.org/{z}/{x}/{y}.png", "&copy; OpenStreetMap contributors", "abc"),
+    "tianditu": (
+        "https://t{s}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER={layer}"
+        "&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk={key}",
+        "天地图 Tianditu", "01234567",
+    ),
+    "gaode": (
+        "https://webrd0{s}.is.autonavi.com/appmaptile?lang={lang}&size=1&scale=1&style=8&x={x}&y={y}&z={z}",
+        "高德地图 AutoNavi", "1234",
+    ),
+}
+_TIANDITU_ENV = ("SITEPLAN_TIANDITU_KEY", "TIANDITU_KEY")
+
+_TEXT = {
+    "zh": {
+        "districts": "行政区与片区", "lines": "地铁线路", "stations": "地铁站点", "buffers": "站点步行范围（{m} m）",
+        "parks": "产业园区", "constraints": "禁止建设区", "candidates": "候选地块（未选用）", "services": "服务设施：{c}",
+        "year": "{y}年供地", "legend": "图例", "types": "住房类型", "panel": "目标与落实（套）", "all": "全部年份",
+        "upto": "截至{y}年供地", "parcel": "地块编号", "name": "名称", "district": "行政区", "zone": "片区",
+        "units": "套数", "floor": "建筑面积（m²）", "net": "净用地（公顷）", "gross": "毛用地（公顷）",
+        "far": "容积率上限", "open": "开通年份", "line": "线路", "workers": "就业人数", "supply": "供地年份",
+        "type": "主要类型", "role": "用地类型", "new": "保障性住房新增用地", "inclusionary": "普通商品房配建",
+        "area": "地块面积（公顷）", "kind": "类型", "opens": "{y}年开通", "total": "合计", "station": "站点",
+        "placed_of": "落实 / 目标", "year_label": "供地年份", "available": "可供年份",
+        "freq": "备选方案选用次数（共{k}个方案）", "freq_n": "{n}个方案选用", "plans": "选用方案",
+        "selected_in": "选用次数",
+        "kinds": {"ecological_redline": "生态保护红线", "flood_zone": "洪涝风险区"},
+        "categories": {"school": "学校", "clinic": "社区卫生", "hospital": "医院", "market": "菜市场",
+                       "park": "公园", "culture": "文化设施"},
+    },
+    "en": {
+        "districts": "Districts and zones", "lines": "Metro lines", "stations": "Metro stations",
+        "buffers": "Station walking range ({m} m)", "parks": "Industrial parks", "constraints": "Locked-out areas",
+        "candidates": "Candidate parcels (unused)", "services": "Services: {c}", "year": "Supplied {y}",
+        "legend": "Legend", "types": "Housing type", "panel": "Targets and placed units", "all": "All years",
+        "upto": "Supplied up to {y}", "parcel": "Parcel", "name": "Name", "district": "District", "zone": "Zone",
+        "units": "Units", "floor": "Floor area (m²)", "net": "Net land (ha)", "gross": "Gross land (ha)",
+        "far": "Plot ratio cap", "open": "Opens", "line": "Line", "workers": "Workers", "supply": "Supply year",
+        "type": "Main type", "role": "Land", "new": "New land", "inclusionary": "Inclusionary share",
+        "area": "Parcel area (ha)", "kind": "Kind", "opens": "opens {y}", "total": "Total", "station": "Station",
+        "placed_of": "placed / target", "year_label": "Supply year", "available": "Available",
+        "freq": "Selected in how many of {k} alternative plans", "freq_n": "in {n} plans", "plans": "Plans",
+        "selected_in": "Selected in",
+        "kinds": {"ecological_redline": "Ecological red line", "flood_zone": "Flood zone"},
+        "categories": {"school": "Schools", "clinic": "Clinics", "hospital": "Hospitals", "market": "Markets",
+                       "park": "Parks", "culture": "Culture"},
+    },
+}
+
+
+def _esc(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+# ---------------------------------------------------------------------------
+# Tiles
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TileChoice:
+    """A basemap: ``name`` is ``"none"``, ``"osm"``, ``"tianditu"`` or ``"gaode"``."""
+
+    name: str = "none"
+    key: str | None = None
+
+    @property
+    def gcj02(self) -> bool:
+        """Whether displayed geometry must be shifted to GCJ-02 (Gaode tiles)."""
+        return self.name == "gaode"
+
+
+def tile_choice(scenario: Scenario | None = None, *, tiles: str | None = None, key: str | None = None) -> TileChoice:
+    """The basemap to draw: the argument, else the scenario's ``[map]``, else none.
+
+    Parameters
+    ----------
+    scenario
+        A scenario; its optional ``[map]`` section (``tiles``,
+        ``tianditu_key``) is used when the arguments are not given.
+    tiles
+        ``"none"``, ``"osm"``, ``"tianditu"`` or ``"gaode"``.
+    key
+        The Tianditu key; default the scenario's ``[map] tianditu_key``,
+        then the environment variables ``SITEPLAN_TIANDITU_KEY`` and
+        ``TIANDITU_KEY``.
+
+    Raises
+    ------
+    ScenarioError
+        For an unknown tile name, or Tianditu without a usable key.
+    """
+    settings = getattr(scenario, "map", None) if scenario is not None else None
+    name = (tiles or getattr(settings, "tiles", None) or "none").lower()
+    if name not in ("none", *TILES):
+        raise ScenarioError(f"unknown map tiles {name!r}; use one of none, {', '.join(TILES)} ([map] tiles)")
+    if name != "tianditu":
+        return TileChoice(name)
+    key = key or getattr(settings, "tianditu_key", None) or next((os.environ[v] for v in _TIANDITU_ENV if os.environ.get(v)), None)
+    if not key:
+        raise ScenarioError(
+            "Tianditu tiles need a key: set [map] tianditu_key in the scenario or the environment variable "
+            "SITEPLAN_TIANDITU_KEY (apply for a free key at the Tianditu website), or use tiles = \"none\""
+        )
+    if not re.fullmatch(r"[A-Za-z0-9]{8,64}", key):
+        raise ScenarioError("the Tianditu key must be 8-64 letters and digits (a Tianditu key is 32 hex digits); check [map] tianditu_key")
+    return TileChoice(name, key)
+
+
+def _add_tiles(m: folium.Map, choice: TileChoice, lang: str) -> list[str]:
+    """Add the chosen tile layers; return the URL prefixes the offline check may allow."""
+    if choice.name == "none":
+        return []
+    url, attr, subdomains = TILES[choice.name]
+    if choice.name == "tianditu":
+        layers = [("vec", "天地图矢量" if lang == "zh" else "Tianditu"), ("cva" if lang == "zh" else "eva", "注记")]
+        allow = []
+        for k, (layer, label) in enumerate(layers):
+            u = url.replace("{layer}", layer).replace("{key}", choice.key or "")
+            folium.TileLayer(u, attr=attr, name=label, subdomains=subdomains, overlay=k > 0, control=k == 0, max_zoom=18).add_to(m)
+            allow.append(u.split("{s}", 1)[0])
+        return allow
+    if choice.name == "gaode":
+        url = url.replace("{lang}", "zh_cn" if lang == "zh" else "en")
+    folium.TileLayer(url, attr=attr, name={"osm": "OpenStreetMap", "gaode": "高德地图"}[choice.name],
+                     subdomains=subdomains, max_zoom=18).add_to(m)
+    return [url.split("{s}", 1)[0] if "{s}" in url else url.split("{z}", 1)[0]]
+
+
+# ---------------------------------------------------------------------------
+# Geometry and text preparation
+# ---------------------------------------------------------------------------
+
+
+def display_frame(gdf: gpd.GeoDataFrame, *, gcj02: bool = False, simplify_m: float = 0.0,
+                  decimals: int = _CONTEXT_DECIMALS) -> gpd.GeoDataFrame:
+    """A copy for display: text HTML-escaped, geometry in WGS84 (or GCJ-02).
+
+    Parameters
+    ----------
+    gdf
+        A layer in a projected CRS (or WGS84).
+    gcj02
+        Shift the WGS84 geometry to GCJ-02 (for Gaode tiles only).
+    simplify_m
+        Simplify tolerance in the layer's own units (metres), 0 for none.
+    decimals
+        Decimals kept of each coordinate (5: about 1 m).
+
+    Every text column is escaped with :func:`html.escape`, numbers and
+    booleans are kept, missing values become ``None``.
+    """
+    out = gdf.copy()
+    if simplify_m > 0 and out.crs is not None and out.crs.is_projected:
+        out["geometry"] = out.geometry.simplify(simplify_m)
+    out = out.to_crs("EPSG:4326")
+    geoms = out.geometry.to_numpy()
+    if gcj02:
+        geoms = geometry_to_gcj02(geoms)
+    geoms = shapely.transform(geoms, lambda c: np.round(c, decimals))
+    out = gpd.GeoDataFrame(out.drop(columns=out.geometry.name), geometry=geoms, crs="EPSG:4326")
+    for col in out.columns:
+        if col == "geometry":
+            continue
+        s = out[col]
+        if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
+            out[col] = s.astype(object).where(s.notna(), None)
+        else:
+            out[col] = s.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA else _esc(v))
+    return out
+
+
+def _district_labels(districts: gpd.GeoDataFrame, lang: str) -> gpd.GeoDataFrame:
+    """``districts`` with a ``label`` column: ``district_en`` in English where
+    the layer has one (not blank), else the ``district`` name."""
+    label = districts["district"]
+    if lang == "en" and "district_en" in districts.columns:
+        en = districts["district_en"].astype("string").str.strip()
+        label = en.where(en.notna() & (en != ""), label.astype("string"))
+    return districts.assign(label=label.astype(object))
+
+
+def _colours(types: list[str]) -> dict[str, str]:
+    out, k = {}, 0
+    for t in types:
+        if t in TYPE_COLOURS:
+            out[t] = TYPE_COLOURS[t]
+        else:
+            out[t] = _FALLBACK[k % len(_FALLBACK)]
+            k += 1
+    return out
+
+
+def _table_html(rows: list[list[str]], header: list[str]) -> str:
+    head = "".join(f"<th>{_esc(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{_esc(c)}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table class='sp-table'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _locked_kinds(scenario: Scenario) -> list[str] | None:
+    lock_out = getattr(getattr(scenario, "rules", None), "lock_out", None)
+    kinds = getattr(lock_out, "constraint_kinds", None)
+    return list(kinds) if kinds is not None else None
+
+
+def _transit_m(scenario: Scenario) -> float:
+    transit = getattr(getattr(scenario, "rules", None), "transit", None)
+    return float(getattr(transit, "within_m", 800.0) or 800.0)
+
+
+class _YearControl(MacroElement):
+    """A Leaflet control with a slider: show parcels supplied up to a year."""
+
+    _template = Template("""
+{% macro script(this, kwargs) %}
+(function () {
+  var map = {{ this._parent.get_name() }};
+  var layers = { {% for y, name in this.layers %}{{ y|tojson }}: {{ name }}{% if not loop.last %}, {% endif %}{% endfor %} };
+  var years = {{ this.years|tojson }};
+  var text = {{ this.text|tojson }};
+  var ctl = L.control({position: "topleft"});
+  ctl.onAdd = function () {
+    var div = L.DomUtil.create("div", "sp-box sp-year-control leaflet-control");
+    var label = L.DomUtil.create("div", "sp-year-label", div);
+    var input = L.DomUtil.create("input", "sp-year-slider", div);
+    input.type = "range"; input.min = 0; input.max = years.length; input.step = 1; input.value = years.length;
+    input.setAttribute("aria-label", text.title);
+    function show(k) {
+      var upto = k >= years.length ? null : years[k];
+      label.textContent = upto === null ? text.all : text.upto.replace("{y}", String(upto));
+      years.forEach(function (y) {
+        var layer = layers[y];
+        if (!layer) { return; }
+        if (upto === null || y <= upto) { map.addLayer(layer); } else { map.removeLayer(layer); }
+      });
+    }
+    L.DomEvent.disableClickPropagation(div);
+    L.DomEvent.disableScrollPropagation(div);
+    L.DomEvent.on(input, "input change", function () { show(parseInt(input.value, 10)); });
+    show(years.length);
+    return div;
+  };
+  ctl.addTo(map);
+})();
+{% endmacro %}
+""")
+
+    def __init__(self, layers: list[tuple[int, str]], years: list[int], text: dict[str, str]):
+        super().__init__()
+        self._name = "YearControl"
+        self.layers = layers
+        self.years = years
+        self.text = text
+
+
+# ---------------------------------------------------------------------------
+# The map
+# ---------------------------------------------------------------------------
+
+
+def build_map(
+    plan: Plan,
+    layers: Layers,
+    scenario: Scenario,
+    *,
+    lang: str = "zh",
+    tiles: str | TileChoice | None = None,
+    frequency: pd.DataFrame | None = None,
+) -> tuple[folium.Map, list[str]]:
+    """Build the Folium map of a plan (see the module docstring).
+
+    Parameters
+    ----------
+    plan, layers, scenario
+        The solved plan and what it was built from.
+    lang
+        ``"zh"`` (default) or ``"en"`` for every label.
+    tiles
+        A :class:`TileChoice`, a tile name, or ``None`` for the scenario's
+        ``[map]`` choice (no tiles by default).
+    frequency
+        With alternative plans, :func:`siteplan.solve.alternatives.selection_frequency`
+        of them: adds a layer (off at first) of every parcel any plan uses,
+        coloured by how many plans use it, and its legend.
+
+    Returns
+    -------
+    (folium.Map, list of str)
+        The map, and the URL prefixes of its tile server (empty without
+        tiles), which the offline check allows.
+    """
+    tx = _TEXT["en" if lang == "en" else "zh"]
+    choice = tiles if isinstance(tiles, TileChoice) else tile_choice(scenario, tiles=tiles)
+    gcj = choice.gcj02
+    types = list(plan.problem.types)
+    colours = _colours(types)
+    labels = {t: scenario.type_label(t, lang) for t in types}
+    years = list(plan.problem.years)
+
+    districts = display_frame(_district_labels(layers.districts, lang)[["district", "label", "zone", "geometry"]],
+                              gcj02=gcj, simplify_m=5.0)
+    west, south, east, north = districts.total_bounds
+    m = folium.Map(location=[(south + north) / 2, (west + east) / 2], zoom_start=11, tiles=None,
+                   control_scale=True, prefer_canvas=False, zoom_snap=0.25, zoom_delta=0.5)
+    m.default_js = [(n, u) for n, u in m.default_js if n in _KEEP_DEFAULTS]
+    m.default_css = [(n, u) for n, u in m.default_css if n in _KEEP_DEFAULTS]
+    allow = _add_tiles(m, choice, lang)
+    m.fit_bounds([[south, west], [north, east]])
+
+    # Districts filled by zone, zone outlines, district names.
+    zones = sorted(districts["zone"].dropna().unique())
+    zone_fill = {z: _ZONE_FILLS[k % len(_ZONE_FILLS)] for k, z in enumerate(zones)}
+    fg = folium.FeatureGroup(name=_esc(tx["districts"]), show=True)
+    folium.GeoJson(
+        districts,
+        style_function=lambda f: {"fillColor": zone_fill.get(f["properties"]["zone"], "#eeeeee"), "color": "#8a8a8a",
+                                  "weight": 1, "fillOpacity": 0.0 if choice.name != "none" else 0.7},
+        tooltip=folium.GeoJsonTooltip(["label", "zone"], aliases=[_esc(tx["district"]), _esc(tx["zone"])]),
+    ).add_to(fg)
+    zone_geo = layers.districts[["zone", "geometry"]].dissolve(by="zone").reset_index()
+    folium.GeoJson(
+        display_frame(zone_geo, gcj02=gcj, simplify_m=5.0),
+        style_function=lambda f: {"color": "#555555", "weight": 2.5, "fill": False, "dashArray": "6 4"},
+        interactive=False,
+    ).add_to(fg)
+    for _, row in districts.iterrows():
+        c = row.geometry.representative_point()
+        folium.Marker(
+            [c.y, c.x],
+            # display_frame has escaped the label already.
+            icon=folium.DivIcon(html=f"<div class='sp-district-label'>{row['label']}</div>", icon_size=(120, 18), icon_anchor=(60, 9)),
+            interactive=False,
+        ).add_to(fg)
+    fg.add_to(m)
+
+    # Locked-out areas.
+    if len(layers.constraints):
+        kinds = _locked_kinds(scenario)
+        cons = layers.constraints[["kind", "name", "geometry"]].copy()
+        cons["locked"] = cons["kind"].isin(kinds) if kinds is not None else True
+        cons["kind_label"] = cons["kind"].map(lambda k: tx["kinds"].get(k, k))
+        folium.GeoJson(
+            display_frame(cons, gcj02=gcj, simplify_m=5.0),
+            name=_esc(tx["constraints"]),
+            style_function=lambda f: ({"fillColor": "#d7301f", "color": "#b30000", "weight": 1, "fillOpacity": 0.25, "dashArray": "3 3"}
+                                      if f["properties"]["locked"] else
+                                      {"fillColor": "#fdbb84", "color": "#e34a33", "weight": 1, "fillOpacity": 0.12}),
+            tooltip=folium.GeoJsonTooltip(["kind_label", "name"], aliases=[_esc(tx["kind"]), _esc(tx["name"])]),
+        ).add_to(m)
+
+    # Industrial parks.
+    if len(layers.parks):
+        folium.GeoJson(
+            display_frame(layers.parks[["park", "workers", "geometry"]], gcj02=gcj, simplify_m=5.0),
+            name=_esc(tx["parks"]),
+            style_function=lambda f: {"fillColor": "#8e7cc3", "color": "#5b4a91", "weight": 1.2, "fillOpacity": 0.3, "dashArray": "5 3"},
+            tooltip=folium.GeoJsonTooltip(["park", "workers"], aliases=[_esc(tx["parks"]), _esc(tx["workers"])], localize=True),
+        ).add_to(m)
+
+    # Unused candidate parcels (off by default: context on demand).
+    used_ids = set(plan.units["parcel_id"])
+    cand = plan.problem.parcels
+    unused = cand.loc[~cand["parcel_id"].isin(used_ids), ["parcel_id", "name", "far_max", "available_year", "geometry"]]
+    if len(unused):
+        folium.GeoJson(
+            display_frame(gpd.GeoDataFrame(unused, geometry="geometry", crs=cand.crs), gcj02=gcj, simplify_m=2.0),
+            name=_esc(tx["candidates"]),
+            show=False,
+            style_function=lambda f: {"fillColor": "#bdbdbd", "color": "#969696", "weight": 0.5, "fillOpacity": 0.45},
+            tooltip=folium.GeoJsonTooltip(["parcel_id", "name", "far_max", "available_year"],
+                                          aliases=[_esc(tx["parcel"]), _esc(tx["name"]), _esc(tx["far"]), _esc(tx["available"])]),
+        ).add_to(m)
+
+    # Services by category (off by default).
+    if len(layers.services):
+        svc = layers.services[["category", "name", "geometry"]]
+        svc = svc.assign(name=svc["name"].fillna("").astype(str))
+        for cat in sorted(svc["category"].astype(str).unique(), key=lambda c: list(_SERVICE_COLOURS).index(c) if c in _SERVICE_COLOURS else 99):
+            part = display_frame(svc.loc[svc["category"].astype(str) == cat, ["name", "geometry"]], gcj02=gcj)
+            colour = _SERVICE_COLOURS.get(cat, "#636363")
+            fgs = folium.FeatureGroup(name=_esc(tx["services"].format(c=tx["categories"].get(cat, cat))), show=False)
+            folium.GeoJson(
+                part,
+                marker=folium.CircleMarker(radius=3, color=colour, weight=1, fill=True, fill_color=colour, fill_opacity=0.8),
+                tooltip=folium.GeoJsonTooltip(["name"], labels=False),
+            ).add_to(fgs)
+            fgs.add_to(m)
+
+    # Metro: walking buffers, lines, stations.
+    within = _transit_m(scenario)
+    if len(layers.stations):
+        ring = shapely.union_all(layers.stations.geometry.buffer(within, 12).to_numpy())
+        buf = gpd.GeoDataFrame({"within_m": [within]}, geometry=[ring], crs=layers.stations.crs)
+        folium.GeoJson(
+            display_frame(buf, gcj02=gcj, simplify_m=2.0),
+            name=_esc(tx["buffers"].format(m=f"{within:,.0f}")),
+            style_function=lambda f: {"fillColor": "#41b6c4", "color": "#2c7fb8", "weight": 0.6, "fillOpacity": 0.08},
+            interactive=False,
+        ).add_to(m)
+    if len(layers.lines):
+        lines = display_frame(layers.lines[["line", "open_year", "geometry"]], gcj02=gcj, simplify_m=2.0)
+        line_colour = {n: _LINE_COLOURS[k % len(_LINE_COLOURS)] for k, n in enumerate(sorted(lines["line"].dropna().unique()))}
+        folium.GeoJson(
+            lines,
+            name=_esc(tx["lines"]),
+            style_function=lambda f: {"color": line_colour.get(f["properties"]["line"], "#333333"), "weight": 4, "opacity": 0.9},
+            tooltip=folium.GeoJsonTooltip(["line", "open_year"], aliases=[_esc(tx["line"]), _esc(tx["open"])]),
+        ).add_to(m)
+    if len(layers.stations):
+        st = layers.stations[["station", "line", "open_year", "geometry"]].copy()
+        st["label"] = [f"{s} · {tx['opens'].format(y=int(y))}" if pd.notna(y) else str(s) for s, y in zip(st["station"], st["open_year"])]
+        st["future"] = st["open_year"] > years[0]
+        stations = display_frame(st, gcj02=gcj)
+        fgst = folium.FeatureGroup(name=_esc(tx["stations"]), show=True)
+        folium.GeoJson(
+            stations,
+            marker=folium.CircleMarker(radius=3, color="#222222", weight=1.2, fill=True, fill_color="#ffffff", fill_opacity=1),
+            style_function=lambda f: {"fillColor": "#ffffff" if not f["properties"]["future"] else "#bdbdbd", "color": "#222222"},
+            tooltip=folium.GeoJsonTooltip(["label", "line"], aliases=[_esc(tx["station"]), _esc(tx["line"])]),
+        ).add_to(fgst)
+        fgst.add_to(m)
+
+    # Used parcels, one layer per supply year.
+    alloc = plan.to_geodataframe(net_to_gross=scenario.plan.net_to_gross)
+    roles = plan.allocation(net_to_gross=scenario.plan.net_to_gross).groupby("parcel_id")["role"].first()
+    alloc["role_label"] = alloc["parcel_id"].map(roles).map(lambda r: tx.get(str(r), str(r)))
+    unit_cols = [f"units_{t}" for t in types]
+    alloc = alloc.round({"floor_area_m2": 0, "net_land_ha": 2, "gross_land_ha": 2, "area_ha": 2})
+    alloc["main_label"] = alloc["main_type"].map(labels)
+    fields = ["parcel_id", "name", "district", "zone", "year", "role_label", "main_label", "units", *unit_cols,
+              "floor_area_m2", "net_land_ha", "gross_land_ha", "far_max", "area_ha"]
+    aliases = [tx["parcel"], tx["name"], tx["district"], tx["zone"], tx["supply"], tx["role"], tx["type"], tx["units"],
+               *[labels[t] for t in types], tx["floor"], tx["net"], tx["gross"], tx["far"], tx["area"]]
+    aliases = [_esc(a) for a in aliases]
+    year_layers: list[tuple[int, str]] = []
+    for year in years:
+        part = alloc.loc[alloc["year"] == year]
+        if not len(part):
+            continue
+        fgy = folium.FeatureGroup(name=_esc(tx["year"].format(y=year)), show=True)
+        folium.GeoJson(
+            # The year as text, so that the popup's number formatting does not print "2,017".
+            display_frame(part[[*fields, "main_type", "geometry"]].assign(year=part["year"].astype(str)), gcj02=gcj,
+                          decimals=_COORD_DECIMALS),
+            # The outline in the type's colour keeps a 1-ha parcel visible at city scale.
+            style_function=lambda f: {"fillColor": colours.get(html.unescape(f["properties"]["main_type"]), "#444444"),
+                                      "color": colours.get(html.unescape(f["properties"]["main_type"]), "#444444"),
+                                      "weight": 2.5, "opacity": 0.95, "fillOpacity": 0.85,
+                                      "className": f"sp-parcel sp-y{f['properties']['year']}"},
+            highlight_function=lambda f: {"weight": 4, "color": "#000000"},
+            tooltip=folium.GeoJsonTooltip(["parcel_id", "main_label", "units"], aliases=[aliases[0], aliases[6], aliases[7]], localize=True),
+            popup=folium.GeoJsonPopup(fields, aliases=aliases, localize=True),
+        ).add_to(fgy)
+        fgy.add_to(m)
+        year_layers.append((year, fgy.get_name()))
+    _YearControl(year_layers, [y for y, _ in year_layers],
+                 {"all": tx["all"], "upto": tx["upto"], "title": tx["year_label"]}).add_to(m)
+
+    freq_legend = ""
+    if frequency is not None and len(frequency):
+        freq_legend = _add_frequency_layer(m, frequency, layers.parcels, tx, gcj)
+
+    m.get_root().html.add_child(folium.Element(_overlay_html(plan, scenario, tx, types, labels, colours, within, lang,
+                                                             extra_legend=freq_legend)))
+    Fullscreen(position="topleft").add_to(m)
+    MeasureControl(position="topleft", primary_length_unit="meters", secondary_length_unit="kilometers",
+                   primary_area_unit="hectares", secondary_area_unit="sqmeters").add_to(m)
+    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    return m, allow
+
+
+#: Colours of the selection-frequency layer, from one plan (light) to all plans (dark).
+_FREQ_COLOURS = ("#fee391", "#fd8d3c", "#bd0026")
+
+
+def frequency_colours(n_plans: int) -> dict[int, str]:
+    """The colour of "used by ``n`` plans", for ``n`` = 1 .. ``n_plans``."""
+    from branca.colormap import LinearColormap
+
+    ramp = LinearColormap(list(_FREQ_COLOURS), vmin=1, vmax=max(n_plans, 2))
+    return {n: (ramp.rgb_hex_str(n) if n_plans > 1 else _FREQ_COLOURS[-1]) for n in range(1, n_plans + 1)}
+
+
+def _add_frequency_layer(m: folium.Map, frequency: pd.DataFrame, parcels: gpd.GeoDataFrame, tx: dict, gcj: bool) -> str:
+    """Add the layer of parcels coloured by how many alternative plans use them; return its legend rows."""
+    k = int(round(float((frequency["selected_in"] / frequency["frequency"]).max())))
+    colours = frequency_colours(k)
+    geo = parcels.drop_duplicates("parcel_id").set_index("parcel_id")
+    freq = frequency.loc[frequency["parcel_id"].isin(geo.index)]
+    geo = geo.loc[freq["parcel_id"]]
+    gdf = gpd.GeoDataFrame({
+        "parcel_id": freq["parcel_id"].to_numpy(),
+        "name": geo["name"].to_numpy() if "name" in geo.columns else "",
+        "district": geo["district"].to_numpy(),
+        "selected_in": freq["selected_in"].astype(int).to_numpy(),
+        "share": [f"{n} / {k}" for n in freq["selected_in"]],
+        "plans": freq["plans"].astype(str).to_numpy(),
+    }, geometry=geo.geometry.to_numpy(), crs=parcels.crs)
+    title = tx["freq"].format(k=k)
+    folium.GeoJson(
+        display_frame(gdf, gcj02=gcj, decimals=_COORD_DECIMALS),
+        name=_esc(title),
+        show=False,
+        style_function=lambda f: {"fillColor": colours.get(int(f["properties"]["selected_in"]), "#444444"), "color": "#636363",
+                                  "weight": 1, "fillOpacity": 0.9, "className": f"sp-freq sp-freq-{int(f['properties']['selected_in'])}"},
+        tooltip=folium.GeoJsonTooltip(["parcel_id", "name", "district", "share", "plans"],
+                                      aliases=[_esc(tx["parcel"]), _esc(tx["name"]), _esc(tx["district"]),
+                                               _esc(tx["selected_in"]), _esc(tx["plans"])]),
+    ).add_to(m)
+    rows = "".join(
+        f"<div><span class='sp-swatch' style='background:{c}'></span>{_esc(tx['freq_n'].format(n=n))}</div>"
+        for n, c in sorted(colours.items(), reverse=True)
+    )
+    return f'<div id="sp-freq-legend"><hr style="margin:4px 0"><b>{_esc(title)}</b>{rows}</div>'
+
+
+def _overlay_html(plan: Plan, scenario: Scenario, tx: dict, types: list[str], labels: Mapping[str, str],
+                  colours: Mapping[str, str], within: float, lang: str, *, extra_legend: str = "") -> str:
+    """Title, legend (``extra_legend``, already escaped HTML, at its end) and the targets panel, every text escaped."""
+    legend_types = "".join(
+        f"<div><span class='sp-swatch' style='background:{colours[t]}'></span>{_esc(labels[t])}</div>" for t in types
+    )
+    others = [
+        ("<span class='sp-swatch' style='background:#f2efe9;border-color:#8a8a8a'></span>", tx["districts"]),
+        ("<span class='sp-swatch' style='background:rgba(215,48,31,0.35);border:1px dashed #b30000'></span>", tx["constraints"]),
+        ("<span class='sp-swatch' style='background:rgba(142,124,195,0.4);border:1px dashed #5b4a91'></span>", tx["parks"]),
+        ("<span class='sp-dot' style='background:#fff'></span>", tx["stations"]),
+        ("<span class='sp-dot' style='background:#bdbdbd'></span>", tx["opens"].format(y=f"≥{plan.problem.years[0] + 1}")),
+        ("<span class='sp-swatch' style='background:rgba(65,182,196,0.2);border-color:#2c7fb8;border-radius:50%'></span>",
+         tx["buffers"].format(m=f"{within:,.0f}")),
+    ]
+    legend_others = "".join(f"<div>{sym}{_esc(text)}</div>" for sym, text in others)
+    summary = plan.summary()
+    rows = []
+    for y, part in summary.groupby("year"):
+        by_type = part.set_index("type")
+        cells = [str(y)]
+        for t in types:
+            if t in by_type.index:
+                r = by_type.loc[t]
+                cells.append(f"{int(r['placed']):,} / {int(r['target']):,}")
+            else:
+                cells.append("-")
+        cells.append(f"{int(part['placed'].sum()):,} / {int(part['target'].sum()):,}")
+        rows.append(cells)
+    rows.append([tx["total"], *[f"{int(summary.loc[summary['type'] == t, 'placed'].sum()):,} / {int(summary.loc[summary['type'] == t, 'target'].sum()):,}" for t in types],
+                 f"{int(summary['placed'].sum()):,} / {int(summary['target'].sum()):,}"])
+    panel = _table_html(rows, [""] + [labels[t] for t in types] + [tx["total"]])
+    title = _esc(scenario.plan.title or scenario.plan.name)
+    return f"""
+<style>
+.sp-box {{position:absolute; z-index:1000; background:rgba(255,255,255,0.94); padding:6px 9px; border:1px solid #999;
+  border-radius:4px; font:12px/1.4 "Microsoft YaHei","PingFang SC","Noto Sans CJK SC","WenQuanYi Micro Hei",sans-serif;}}
+.sp-year-control {{position:relative; min-width:150px;}}
+.sp-year-slider {{width:150px;}}
+.sp-swatch {{display:inline-block; width:13px; height:13px; margin-right:6px; vertical-align:middle; border:1px solid #333;}}
+.sp-dot {{display:inline-block; width:9px; height:9px; margin:0 8px 0 2px; vertical-align:middle; border:1.5px solid #222; border-radius:50%;}}
+.sp-table td, .sp-table th {{padding:1px 5px; text-align:right; white-space:nowrap;}}
+.sp-table td:first-child {{text-align:left;}}
+.sp-district-label {{font:bold 12px "Microsoft YaHei","PingFang SC","Noto Sans CJK SC","WenQuanYi Micro Hei",sans-serif;
+  color:#555; text-align:center; text-shadow:0 0 3px #fff, 0 0 3px #fff; white-space:nowrap; pointer-events:none;}}
+.leaflet-popup-content table th {{text-align:left; padding-right:8px; font-weight:normal; color:#555;}}
+</style>
+<div class="sp-box" id="sp-title" style="top:10px; left:50%; transform:translateX(-50%); font-size:15px; font-weight:bold;" lang="{'en' if lang == 'en' else 'zh-CN'}">{title}</div>
+<div class="sp-box" id="sp-legend" style="bottom:50px; left:10px;"><b>{_esc(tx['types'])}</b>{legend_types}<hr style="margin:4px 0">{legend_others}{extra_legend}</div>
+<div class="sp-box" id="sp-panel" style="bottom:30px; right:10px; max-width:60%;"><b>{_esc(tx['panel'])}</b>
+<span style="color:#666"> ({_esc(tx['placed_of'])})</span>{panel}</div>
+"""
+
+
+def render_map(
+    plan: Plan,
+    layers: Layers,
+    scenario: Scenario,
+    path: str | Path,
+    *,
+    lang: str = "zh",
+    tiles: str | TileChoice | None = None,
+    frequency: pd.DataFrame | None = None,
+) -> Path:
+    """Write the self-contained ``map.html`` of a plan.
+
+    Parameters
+    ----------
+    plan, layers, scenario
+        The solved plan and what it was built from.
+    path
+        Where to write the HTML file.
+    lang
+        ``"zh"`` (default) or ``"en"`` for labels.
+    tiles
+        ``None`` (default: the scenario's ``[map] tiles``, else none),
+        ``"none"``, ``"osm"``, ``"tianditu"`` or ``"gaode"``. Without tiles
+        the page makes no network request; with tiles it fetches only from
+        that tile server.
+    frequency
+        The selection frequency of alternative plans (see :func:`build_map`).
+
+    Raises
+    ------
+    siteplan.outputs.offline.OfflineError
+        If the page would fetch anything else (nothing is written then).
+    """
+    path = Path(path)
+    m, allow = build_map(plan, layers, scenario, lang=lang, tiles=tiles, frequency=frequency)
+    save_offline(m, path, allow=allow)
+    log.info("Wrote the map to %s (%.1f MB, offline%s)", path, path.stat().st_size / 1e6, "" if not allow else " except tiles")
+    return path
