@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from ..model.problem import register_solver
 from .plan import Plan, SolverReport, land_supply
-from .search import SolveResult, solve_compiled, solve_model, solve_problem, to_pulp
+from .backends import SolveResult, solve_model, to_pulp
+from .search import solve_compiled, solve_problem
 
 register_solver(solve_problem)
 

@@ -42,8 +42,9 @@ import pandas as pd
 
 from ..errors import SpecificationError
 from ..model.problem import Problem
+from .backends import _with_row, _with_rows
 from .plan import Plan
-from .search import _with_row, _with_rows, solve_compiled, solve_problem
+from .search import solve_compiled, solve_problem
 
 __all__ = ["alternatives", "difference_table", "movable_parcels", "selection_frequency"]
 

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from siteplan import PlotRatio, ProjectSize, TransitAccess, YearlyTargets, ZoneTargets, problem
 from siteplan.solve.alternatives import alternatives
-from siteplan.solve.search import solve_model
+from siteplan.solve.backends import solve_model
 from tests.cities import grid_parcels
 
 YEARS = (2016, 2017)

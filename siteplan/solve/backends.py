@@ -1,0 +1,321 @@
+"""Solver adapters: a compiled model to a :class:`SolveResult`, by HiGHS or by CBC through pulp.
+
+Two adapters take a :class:`~siteplan.model.problem.CompiledModel`:
+
+- ``"highs"`` (default): the arrays go straight to HiGHS through highspy;
+- ``"cbc"``: the model is handed to CBC through pulp (slower; also the way
+  to write ``.lp``/``.mps`` files with :func:`to_pulp`).
+
+:func:`solve_model` picks one; HiGHS runs stoppable by Ctrl-C (:func:`_run`).
+Also here: the small variants of a model the search stages solve (relaxed,
+with rows added, over a subset of columns).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import warnings
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from ..errors import SolverError
+from ..model.problem import CompiledModel
+
+if TYPE_CHECKING:
+    import pulp
+
+__all__ = ["SolveResult", "solve_model", "to_pulp"]
+
+#: The least time any solver step is given, seconds. Sifting, the dive and
+#: the search import it by name, so a test that patches it patches each of them.
+MIN_STEP_S = 0.5
+
+
+@dataclass(frozen=True)
+class SolveResult:
+    """What a solver returned for one model."""
+
+    solver: str
+    status: str
+    has_solution: bool
+    optimal: bool
+    time_limit_hit: bool
+    x: np.ndarray
+    objective: float
+    bound: float
+    gap: float
+    runtime_s: float
+    row_dual: np.ndarray | None = None
+
+
+def _highs(model: CompiledModel, *, time_limit_s: float, gap: float, threads: int | None, seed: int, abs_gap: float = 0.0):
+    """A HiGHS instance holding the model, options set, not yet run."""
+    try:
+        import highspy
+    except ImportError:
+        raise SolverError("HiGHS is not installed: run `pip install highspy`, or set [solver] name = \"cbc\"") from None
+    A = model.A.tocsc()
+    lp = highspy.HighsLp()
+    lp.num_col_ = model.n_cols
+    lp.num_row_ = model.n_rows
+    lp.col_cost_ = model.cost
+    lp.col_lower_ = model.col_lower
+    lp.col_upper_ = model.col_upper
+    lp.row_lower_ = model.row_lower
+    lp.row_upper_ = model.row_upper
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = A.indptr
+    lp.a_matrix_.index_ = A.indices
+    lp.a_matrix_.value_ = A.data
+    if model.integrality.any():
+        kint, kcont = highspy.HighsVarType.kInteger, highspy.HighsVarType.kContinuous
+        lp.integrality_ = [kint if v else kcont for v in model.integrality]
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("time_limit", float(time_limit_s))
+    h.setOptionValue("mip_rel_gap", float(gap))
+    if abs_gap > 0:
+        h.setOptionValue("mip_abs_gap", float(abs_gap))
+    h.setOptionValue("random_seed", int(seed))
+    if threads:
+        h.setOptionValue("threads", int(threads))
+    h.passModel(lp)
+    return h
+
+
+def _highs_result(h, model: CompiledModel, runtime: float) -> SolveResult:
+    import highspy
+
+    status = h.getModelStatus()
+    info = h.getInfo()
+    has_solution = info.primal_solution_status == 2
+    solution = h.getSolution()
+    n = h.getNumCol()
+    x = np.asarray(solution.col_value, dtype=float) if has_solution else np.zeros(n)
+    row_dual = None
+    if has_solution and not model.integrality.any() and solution.dual_valid:
+        row_dual = np.asarray(solution.row_dual, dtype=float)
+    objective = float(info.objective_function_value) if has_solution else float("nan")
+    if model.integrality.any():
+        bound, mip_gap = float(info.mip_dual_bound), float(info.mip_gap)
+    else:
+        bound, mip_gap = objective, 0.0
+    return SolveResult(
+        solver="highs",
+        status=h.modelStatusToString(status),
+        has_solution=has_solution,
+        optimal=status == highspy.HighsModelStatus.kOptimal,
+        time_limit_hit=status == highspy.HighsModelStatus.kTimeLimit,
+        x=x,
+        objective=objective,
+        bound=bound,
+        gap=mip_gap,
+        runtime_s=runtime,
+        row_dual=row_dual,
+    )
+
+
+def _solve_highs(model: CompiledModel, *, time_limit_s: float, gap: float, threads: int | None, seed: int, start: np.ndarray | None = None, abs_gap: float = 0.0) -> SolveResult:
+    import highspy
+
+    h = _highs(model, time_limit_s=time_limit_s, gap=gap, threads=threads, seed=seed, abs_gap=abs_gap)
+    if start is not None:
+        sol = highspy.HighsSolution()
+        sol.col_value = np.asarray(start, dtype=float)
+        sol.value_valid = True
+        h.setSolution(sol)
+    t0 = time.perf_counter()
+    _run(h)
+    return _highs_result(h, model, time.perf_counter() - t0)
+
+
+def _run(h) -> None:
+    """``h.run()``, stoppable by Ctrl-C.
+
+    HiGHS runs in highspy's solver thread while this one waits, so a
+    KeyboardInterrupt arrives at once instead of when the solver returns
+    (up to the whole time limit later). HiGHS is then asked to stop
+    (highspy's user interrupt, which simplex, IPM and the MIP check as
+    they go), its thread is waited for, and the interrupt raised again.
+    """
+    h.HandleUserInterrupt = True
+    h.startSolve()
+    try:
+        while not h.wait(0.1)[0]:
+            pass
+    except KeyboardInterrupt as stop:
+        h.cancelSolve()
+        while True:
+            try:
+                if h.wait(0.1)[0]:
+                    break
+            except KeyboardInterrupt:  # pressed again: HiGHS is stopping already
+                continue
+        raise stop
+
+
+def _run_for(h, seconds: float) -> None:
+    """Run a HiGHS instance for at most ``seconds`` more: its time limit counts
+    the instance's own run time across every ``run()``, so a limit of just
+    ``seconds`` would stop a later run early."""
+    h.setOptionValue("time_limit", h.getRunTime() + float(seconds))
+    _run(h)
+
+
+def to_pulp(model: CompiledModel, *, name: str = "siteplan") -> pulp.LpProblem:
+    """The compiled model as a pulp problem (for CBC, or ``writeLP``/``writeMPS``)."""
+    import pulp
+
+    prob = pulp.LpProblem(name, pulp.LpMinimize)
+    xs = [
+        prob.add_variable(
+            f"x{j}",
+            lowBound=float(model.col_lower[j]),
+            upBound=None if not np.isfinite(model.col_upper[j]) else float(model.col_upper[j]),
+            cat=pulp.LpInteger if model.integrality[j] else pulp.LpContinuous,
+        )
+        for j in range(model.n_cols)
+    ]
+    prob += pulp.LpAffineExpression([(xs[j], float(c)) for j, c in enumerate(model.cost) if c != 0.0])
+    A = model.A
+    for r in range(model.n_rows):
+        lo, hi = A.indptr[r], A.indptr[r + 1]
+        expr = pulp.LpAffineExpression([(xs[j], float(v)) for j, v in zip(A.indices[lo:hi], A.data[lo:hi])])
+        lb, ub = model.row_lower[r], model.row_upper[r]
+        if np.isfinite(lb) and np.isfinite(ub) and lb == ub:
+            prob += expr == float(lb), f"r{r}"
+            continue
+        if np.isfinite(lb):
+            prob += expr >= float(lb), f"r{r}_lo"
+        if np.isfinite(ub):
+            prob += expr <= float(ub), f"r{r}_hi"
+    return prob
+
+
+def _solve_cbc(model: CompiledModel, *, time_limit_s: float, gap: float, threads: int | None, seed: int, start: np.ndarray | None = None, abs_gap: float = 0.0) -> SolveResult:
+    import pulp
+
+    prob = to_pulp(model)
+    opts = dict(msg=False, timeLimit=time_limit_s, gapRel=gap, gapAbs=abs_gap or None, threads=threads, options=[f"randomSeed {seed or 1}"])
+    cmd = pulp.COIN_CMD(**opts)
+    if not cmd.available():
+        # The CBC binary bundled with pulp 3.x: deprecated there, still the
+        # one every pulp install has.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            cmd = pulp.PULP_CBC_CMD(**opts)
+    if not cmd.available():
+        raise SolverError("CBC is not available to pulp; reinstall pulp (`pip install --force-reinstall pulp`) or use [solver] name = \"highs\"")
+    t0 = time.perf_counter()
+    prob.solve(cmd)
+    runtime = time.perf_counter() - t0
+    has_solution = prob.sol_status in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible)
+    variables = {v.name: v.value() for v in prob.variables()}
+    x = np.array([variables.get(f"x{j}") or 0.0 for j in range(model.n_cols)]) if has_solution else np.zeros(model.n_cols)
+    objective = float(model.cost @ x) if has_solution else float("nan")
+    optimal = prob.sol_status == pulp.LpSolutionOptimal
+    return SolveResult(
+        solver="cbc",
+        status=pulp.LpSolution[prob.sol_status],
+        has_solution=has_solution,
+        optimal=optimal,
+        time_limit_hit=has_solution and not optimal,
+        x=x,
+        objective=objective,
+        bound=objective if optimal else float("nan"),
+        gap=0.0 if optimal else float("nan"),
+        runtime_s=runtime,
+    )
+
+
+def solve_model(
+    model: CompiledModel,
+    *,
+    solver: Literal["highs", "cbc"] = "highs",
+    time_limit_s: float = 120.0,
+    gap: float = 0.01,
+    threads: int | None = None,
+    seed: int = 0,
+    start: np.ndarray | None = None,
+    abs_gap: float = 0.0,
+) -> SolveResult:
+    """Solve a compiled model with one adapter; never raises on infeasibility.
+
+    ``start`` is a feasible solution to start from (HiGHS uses it; CBC
+    ignores it). ``abs_gap``, when positive, also stops the search once the
+    objective is within that much of the bound.
+    """
+    adapters = {"highs": _solve_highs, "cbc": _solve_cbc}
+    if solver not in adapters:
+        raise SolverError(f"unknown solver {solver!r}; use one of {sorted(adapters)}")
+    return adapters[solver](model, time_limit_s=time_limit_s, gap=gap, threads=threads, seed=seed, start=start, abs_gap=abs_gap)
+
+
+def _relaxed(model: CompiledModel) -> CompiledModel:
+    return dataclasses.replace(model, integrality=np.zeros_like(model.integrality))
+
+
+def _restricted(model: CompiledModel, keep_z: np.ndarray) -> CompiledModel:
+    """The model with every parcel-year outside ``keep_z`` closed (z = 0, u = 0)."""
+    ctx = model.ctx
+    upper = model.col_upper.copy()
+    upper[ctx.z_col(np.nonzero(~keep_z)[0])] = 0.0
+    upper[: ctx.n_u][~keep_z[ctx.u_z]] = 0.0
+    return dataclasses.replace(model, col_upper=upper)
+
+
+def _rel_gap(objective: float, bound: float) -> float:
+    return abs(objective - bound) / max(abs(objective), 1e-9)
+
+
+def _with_rows(model: CompiledModel, block: sp.spmatrix, lb, ub, *, rule: str) -> CompiledModel:
+    """The model with the hard rows ``lb <= block x <= ub`` added (``block``
+    has one column per model column; ``lb``, ``ub`` scalars or one per row)."""
+    m = block.shape[0]
+    rows = pd.concat([model.rows, pd.DataFrame({"rule": [rule] * m, "elastic": [""] * m})], ignore_index=True)
+    return dataclasses.replace(
+        model,
+        A=sp.vstack([model.A, block], format="csr"),
+        row_lower=np.append(model.row_lower, np.broadcast_to(lb, (m,))),
+        row_upper=np.append(model.row_upper, np.broadcast_to(ub, (m,))),
+        rows=rows,
+    )
+
+
+def _with_row(model: CompiledModel, cols: np.ndarray, vals: np.ndarray, lb: float, ub: float, *, rule: str) -> CompiledModel:
+    """The model with one more row ``lb <= sum vals x[cols] <= ub``."""
+    row = sp.csr_matrix((vals, (np.zeros(len(cols), dtype=int), cols)), shape=(1, model.n_cols))
+    return _with_rows(model, row, lb, ub, rule=rule)
+
+
+def _solve_columns(model: CompiledModel, cols: np.ndarray, *, start: np.ndarray | None = None, **kw) -> SolveResult:
+    """Solve the model over a subset of its columns (the others fixed at 0).
+
+    The result's ``x`` is mapped back to all columns.
+    """
+    sub = dataclasses.replace(
+        model,
+        A=model.A[:, cols],
+        cost=model.cost[cols],
+        col_lower=model.col_lower[cols],
+        col_upper=model.col_upper[cols],
+        integrality=model.integrality[cols],
+    )
+    res = solve_model(sub, start=None if start is None else start[cols], **kw)
+    x = np.zeros(model.n_cols)
+    x[cols] = res.x
+    return dataclasses.replace(res, x=x)
+
+
+def _columns_of(model: CompiledModel, keep_z: np.ndarray) -> np.ndarray:
+    """Columns of the kept parcel-years (their u and z), plus every auxiliary and shortfall column."""
+    ctx = model.ctx
+    u = np.nonzero(keep_z[ctx.u_z])[0]
+    z = ctx.z_col(np.nonzero(keep_z)[0])
+    rest = np.arange(ctx.n_u + ctx.n_z, model.n_cols)
+    return np.concatenate([u, z, rest])
