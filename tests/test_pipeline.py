@@ -134,7 +134,7 @@ def test_allocation_geojson_has_selected_in_with_alternatives(alt_run, mini_run)
 
 
 def test_map_layer_colours_parcels_by_selection_frequency(alt_run, tmp_path):
-    from siteplan.outputs.webmap import frequency_colours
+    from siteplan.outputs.styles import frequency_colours
     from tests.browser import open_offline
 
     out, result = alt_run

@@ -37,7 +37,7 @@ import pandas as pd
 from folium.plugins import DualMap
 
 from ..errors import SiteplanError
-from .webmap import _KEEP_DEFAULTS, _colours, display_frame
+from .styles import KEEP_DEFAULTS, display_frame, type_colours
 
 __all__ = ["RunOutputs", "CompareError", "load_run", "compare_runs", "compare_map", "write_comparison", "default_compare_dir",
            "difference_sheets"]
@@ -273,7 +273,7 @@ def compare_map(a: RunOutputs, b: RunOutputs, parcels: pd.DataFrame | None = Non
     ``plan.gpkg``) give context; there are no tiles.
     """
     types = sorted(set(a.parcels["main_type"]) | set(b.parcels["main_type"]))
-    colours = _colours(types)
+    colours = type_colours(types)
     ids_a, ids_b = set(a.parcels["parcel_id"]), set(b.parcels["parcel_id"])
     change = (parcels if parcels is not None else _parcel_table(a, b)).set_index("parcel_id")["change"]
     context = a.districts if a.districts is not None else b.districts
@@ -281,10 +281,10 @@ def compare_map(a: RunOutputs, b: RunOutputs, parcels: pd.DataFrame | None = Non
     west, south, east, north = gpd.GeoDataFrame(bounds_src, crs=bounds_src.crs).to_crs("EPSG:4326").total_bounds
     dm = DualMap(location=[(south + north) / 2, (west + east) / 2], zoom_start=11, tiles=None, layout="horizontal")
     for m in (dm.m1, dm.m2):
-        m.default_js = [(n, u) for n, u in m.default_js if n in _KEEP_DEFAULTS]
-        m.default_css = [(n, u) for n, u in m.default_css if n in _KEEP_DEFAULTS]
-    dm.default_js = [(n, u) for n, u in dm.default_js if n in _KEEP_DEFAULTS or n == "Leaflet.Sync"]
-    dm.default_css = [(n, u) for n, u in dm.default_css if n in _KEEP_DEFAULTS]
+        m.default_js = [(n, u) for n, u in m.default_js if n in KEEP_DEFAULTS]
+        m.default_css = [(n, u) for n, u in m.default_css if n in KEEP_DEFAULTS]
+    dm.default_js = [(n, u) for n, u in dm.default_js if n in KEEP_DEFAULTS or n == "Leaflet.Sync"]
+    dm.default_css = [(n, u) for n, u in dm.default_css if n in KEEP_DEFAULTS]
     dm.m1.fit_bounds([[south, west], [north, east]])
     dm.m2.fit_bounds([[south, west], [north, east]])
     for m, run, other in ((dm.m1, a, ids_b), (dm.m2, b, ids_a)):

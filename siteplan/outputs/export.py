@@ -423,10 +423,10 @@ def gpkg_layers(plan: Plan, layers, scenario: Scenario) -> dict[str, gpd.GeoData
 
 
 def _styles(plan: Plan, scenario: Scenario, data: Mapping[str, gpd.GeoDataFrame]) -> dict[str, str]:
-    from .webmap import _LINE_COLOURS, _SERVICE_COLOURS, _ZONE_FILLS, _colours
+    from .styles import LINE_COLOURS, SERVICE_COLOURS, ZONE_FILLS, type_colours
 
     types = list(plan.problem.types)
-    colours = _colours(types)
+    colours = type_colours(types)
 
     def aliases(gdf: gpd.GeoDataFrame) -> dict[str, str]:
         return {c: _field_label(c, scenario) or c for c in gdf.columns if c != gdf.geometry.name}
@@ -438,19 +438,19 @@ def _styles(plan: Plan, scenario: Scenario, data: Mapping[str, gpd.GeoDataFrame]
                                 outline="#969696", width=0.15, aliases=aliases(data["candidates"])),
     }
     zones = sorted(z for z in data["districts"]["zone"].dropna().unique())
-    out["districts"] = qml_style("fill", attr="zone", categories=[(z, z, _ZONE_FILLS[k % len(_ZONE_FILLS)]) for k, z in enumerate(zones)],
+    out["districts"] = qml_style("fill", attr="zone", categories=[(z, z, ZONE_FILLS[k % len(ZONE_FILLS)]) for k, z in enumerate(zones)],
                                  outline="#6e6e6e", width=0.5, label_field="district", aliases=aliases(data["districts"]))
     out["stations"] = qml_style("marker", colour="#ffffff", outline="#232323", size=2.2, width=0.4, label_field="station",
                                 aliases=aliases(data["stations"]))
     lines = sorted(data["lines"]["line"].dropna().astype(str).unique())
-    out["lines"] = qml_style("line", attr="line", categories=[(n, n, _LINE_COLOURS[k % len(_LINE_COLOURS)]) for k, n in enumerate(lines)],
+    out["lines"] = qml_style("line", attr="line", categories=[(n, n, LINE_COLOURS[k % len(LINE_COLOURS)]) for k, n in enumerate(lines)],
                              width=1.2, aliases=aliases(data["lines"]))
     if "parks" in data:
         out["parks"] = qml_style("fill", colour="#8e7cc3", alpha=90, outline="#5b4a91", dashed=True, label_field="park",
                                  aliases=aliases(data["parks"]))
     if "services" in data:
         cats = sorted(data["services"]["category"].dropna().astype(str).unique())
-        out["services"] = qml_style("marker", attr="category", categories=[(c, c, _SERVICE_COLOURS.get(c, "#636363")) for c in cats],
+        out["services"] = qml_style("marker", attr="category", categories=[(c, c, SERVICE_COLOURS.get(c, "#636363")) for c in cats],
                                     size=1.4, width=0.1, outline="#ffffff", aliases=aliases(data["services"]))
     if "constraints" in data:
         out["constraints"] = qml_style("fill", colour="#d7301f", alpha=70, outline="#b30000", dashed=True,

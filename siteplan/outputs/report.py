@@ -112,12 +112,12 @@ def chart_units_by_year(plan: Plan, scenario: Scenario, *, lang: str = "zh") -> 
     """Placed units by year and type (bars) against the targets (black ticks), as a PNG data URI."""
     import matplotlib.pyplot as plt
 
-    from .webmap import _colours
+    from .styles import type_colours
 
     lang = _setup(lang)
     tx = _TEXT[lang]
     types = list(plan.problem.types)
-    labels, colours = _labels(plan, scenario, lang), _colours(types)
+    labels, colours = _labels(plan, scenario, lang), type_colours(types)
     s = plan.summary()
     years = sorted(s["year"].unique())
     width = 0.8 / max(len(types), 1)
@@ -140,12 +140,12 @@ def chart_units_by_district(plan: Plan, scenario: Scenario, *, lang: str = "zh")
     """Placed units by district, stacked by type, grouped by zone, as a PNG data URI."""
     import matplotlib.pyplot as plt
 
-    from .webmap import _colours
+    from .styles import type_colours
 
     lang = _setup(lang)
     tx = _TEXT[lang]
     types = list(plan.problem.types)
-    labels, colours = _labels(plan, scenario, lang), _colours(types)
+    labels, colours = _labels(plan, scenario, lang), type_colours(types)
     a = plan.allocation(net_to_gross=scenario.plan.net_to_gross)
     wide = a.pivot_table(index=["zone", "district"], columns="type", values="units", aggfunc="sum", fill_value=0)
     wide = wide.reindex(columns=types, fill_value=0).sort_index()
@@ -170,22 +170,22 @@ def map_thumbnail(plan: Plan, layers: Layers, scenario: Scenario, *, lang: str =
     """A small static map: districts by zone, metro lines, used parcels by type, as a PNG data URI."""
     import matplotlib.pyplot as plt
 
-    from .webmap import _LINE_COLOURS, _ZONE_FILLS, _colours
+    from .styles import LINE_COLOURS, ZONE_FILLS, type_colours
 
     _setup(lang)
     types = list(plan.problem.types)
-    colours = _colours(types)
+    colours = type_colours(types)
     fig, ax = plt.subplots(figsize=(6, 5))
     d = layers.districts
     zones = sorted(d["zone"].dropna().unique())
-    fills = {z: _ZONE_FILLS[k % len(_ZONE_FILLS)] for k, z in enumerate(zones)}
+    fills = {z: ZONE_FILLS[k % len(ZONE_FILLS)] for k, z in enumerate(zones)}
     d.plot(ax=ax, color=[fills.get(z, "#eeeeee") for z in d["zone"]], edgecolor="#8a8a8a", linewidth=0.5)
     d.dissolve(by="zone").boundary.plot(ax=ax, color="#555555", linewidth=1.0, linestyle="--")
     if len(layers.lines):
         for k, (_, row) in enumerate(layers.lines.iterrows()):
             ax.plot(*np.asarray(row.geometry.coords if row.geometry.geom_type == "LineString" else
                                 max(row.geometry.geoms, key=lambda g: g.length).coords).T,
-                    color=_LINE_COLOURS[k % len(_LINE_COLOURS)], linewidth=1.4)
+                    color=LINE_COLOURS[k % len(LINE_COLOURS)], linewidth=1.4)
     g = plan.to_geodataframe(net_to_gross=scenario.plan.net_to_gross)
     if len(g):
         c = g.geometry.centroid

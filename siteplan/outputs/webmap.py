@@ -17,10 +17,12 @@
 The page makes no network request: :func:`siteplan.outputs.offline.save_offline`
 inlines every script, stylesheet, font and icon, and refuses to write a map
 that would still fetch anything. By default there are no tiles (district
-boundaries stand in). Optional basemaps for online use are OpenStreetMap,
-Tianditu (天地图, needs a user key) and Gaode/AMap; Gaode's tiles are in the
-GCJ-02 datum, so over them every *displayed* geometry is shifted to GCJ-02
-(:mod:`siteplan.inputs.gcj02`); exports never are.
+boundaries stand in). Optional basemaps for online use
+(:mod:`siteplan.outputs.tiles`) are OpenStreetMap, Tianditu (天地图, needs a
+user key) and Gaode/AMap; Gaode's tiles are in the GCJ-02 datum, so over them
+every *displayed* geometry is shifted to GCJ-02 (:mod:`siteplan.inputs.gcj02`);
+exports never are. Colours and :func:`~siteplan.outputs.styles.display_frame`
+come from :mod:`siteplan.outputs.styles`.
 
 Every text that comes from a layer or the scenario is HTML-escaped before it
 reaches the page, whether in a popup, a tooltip, the layer control, the
@@ -31,78 +33,35 @@ from __future__ import annotations
 
 import html
 import logging
-import os
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 import folium
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import shapely
 from branca.element import MacroElement
 from folium.plugins import Fullscreen, MeasureControl
 from jinja2 import Template
 
-from ..errors import ScenarioError
-from ..inputs.gcj02 import geometry_to_gcj02
 from ..inputs.layers import Layers
 from .offline import save_offline
 from ..solve.plan import Plan
 from ..inputs.scenario import Scenario
+from .styles import KEEP_DEFAULTS, LINE_COLOURS, SERVICE_COLOURS, ZONE_FILLS, display_frame, esc, frequency_colours, type_colours
+from .tiles import TileChoice, add_tiles, tile_choice
 
+# TileChoice and tile_choice (from .tiles) are part of build_map's and render_map's signature.
 __all__ = [
-    "TYPE_COLOURS",
-    "TILES",
     "TileChoice",
     "tile_choice",
     "build_map",
     "render_map",
-    "display_frame",
-    "frequency_colours",
 ]
 
 log = logging.getLogger(__name__)
 
-#: Colour of each housing type on the map (Okabe-Ito, colour-blind-safe).
-TYPE_COLOURS: dict[str, str] = {
-    "public_rental": "#0072B2",
-    "low_rent": "#56B4E9",
-    "economy": "#009E73",
-    "price_capped": "#E69F00",
-    "talent_apartment": "#CC79A7",
-    "resettlement": "#D55E00",
-}
-_FALLBACK = ["#999933", "#882255", "#44AA99", "#332288", "#AA4499", "#117733"]
-_ZONE_FILLS = ["#f2efe9", "#e6eef6", "#ebf3e6", "#f6ebe6", "#eee8f6", "#f4f4e4"]
-_LINE_COLOURS = ["#d7191c", "#2c7bb6", "#1a9641", "#fdae61", "#7b3294", "#008080", "#8c510a"]
-_SERVICE_COLOURS = {
-    "school": "#1f78b4", "clinic": "#e31a1c", "hospital": "#b2182b", "market": "#ff7f00",
-    "park": "#33a02c", "culture": "#6a3d9a",
-}
 _COORD_DECIMALS = 6  # about 0.1 m, for the used parcels
-_CONTEXT_DECIMALS = 5  # about 1 m, for context layers
-#: folium's default scripts and stylesheets that this map needs: Leaflet only.
-#: (jQuery, Bootstrap, Font Awesome and awesome-markers serve folium's icon
-#: markers, which this map does not use; leaving them out halves the file.)
-_KEEP_DEFAULTS = {"leaflet", "leaflet_css"}
-
-#: Tile providers for online use: name -> (URL template, attribution, subdomains).
-TILES: dict[str, tuple[str, str, str]] = {
-    "osm": ("https://tile.openstreetmap.org/{z}/{x}/{y}.png", "&copy; OpenStreetMap contributors", "abc"),
-    "tianditu": (
-        "https://t{s}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER={layer}"
-        "&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk={key}",
-        "天地图 Tianditu", "01234567",
-    ),
-    "gaode": (
-        "https://webrd0{s}.is.autonavi.com/appmaptile?lang={lang}&size=1&scale=1&style=8&x={x}&y={y}&z={z}",
-        "高德地图 AutoNavi", "1234",
-    ),
-}
-_TIANDITU_ENV = ("SITEPLAN_TIANDITU_KEY", "TIANDITU_KEY")
 
 _TEXT = {
     "zh": {
@@ -141,128 +100,6 @@ _TEXT = {
 }
 
 
-def _esc(value: object) -> str:
-    return html.escape(str(value), quote=True)
-
-
-# ---------------------------------------------------------------------------
-# Tiles
-# ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TileChoice:
-    """A basemap: ``name`` is ``"none"``, ``"osm"``, ``"tianditu"`` or ``"gaode"``."""
-
-    name: str = "none"
-    key: str | None = None
-
-    @property
-    def gcj02(self) -> bool:
-        """Whether displayed geometry must be shifted to GCJ-02 (Gaode tiles)."""
-        return self.name == "gaode"
-
-
-def tile_choice(scenario: Scenario | None = None, *, tiles: str | None = None, key: str | None = None) -> TileChoice:
-    """The basemap to draw: the argument, else the scenario's ``[map]``, else none.
-
-    Parameters
-    ----------
-    scenario
-        A scenario; its optional ``[map]`` section (``tiles``,
-        ``tianditu_key``) is used when the arguments are not given.
-    tiles
-        ``"none"``, ``"osm"``, ``"tianditu"`` or ``"gaode"``.
-    key
-        The Tianditu key; default the scenario's ``[map] tianditu_key``,
-        then the environment variables ``SITEPLAN_TIANDITU_KEY`` and
-        ``TIANDITU_KEY``.
-
-    Raises
-    ------
-    ScenarioError
-        For an unknown tile name, or Tianditu without a usable key.
-    """
-    settings = getattr(scenario, "map", None) if scenario is not None else None
-    name = (tiles or getattr(settings, "tiles", None) or "none").lower()
-    if name not in ("none", *TILES):
-        raise ScenarioError(f"unknown map tiles {name!r}; use one of none, {', '.join(TILES)} ([map] tiles)")
-    if name != "tianditu":
-        return TileChoice(name)
-    key = key or getattr(settings, "tianditu_key", None) or next((os.environ[v] for v in _TIANDITU_ENV if os.environ.get(v)), None)
-    if not key:
-        raise ScenarioError(
-            "Tianditu tiles need a key: set [map] tianditu_key in the scenario or the environment variable "
-            "SITEPLAN_TIANDITU_KEY (apply for a free key at the Tianditu website), or use tiles = \"none\""
-        )
-    if not re.fullmatch(r"[A-Za-z0-9]{8,64}", key):
-        raise ScenarioError("the Tianditu key must be 8-64 letters and digits (a Tianditu key is 32 hex digits); check [map] tianditu_key")
-    return TileChoice(name, key)
-
-
-def _add_tiles(m: folium.Map, choice: TileChoice, lang: str) -> list[str]:
-    """Add the chosen tile layers; return the URL prefixes the offline check may allow."""
-    if choice.name == "none":
-        return []
-    url, attr, subdomains = TILES[choice.name]
-    if choice.name == "tianditu":
-        layers = [("vec", "天地图矢量" if lang == "zh" else "Tianditu"), ("cva" if lang == "zh" else "eva", "注记")]
-        allow = []
-        for k, (layer, label) in enumerate(layers):
-            u = url.replace("{layer}", layer).replace("{key}", choice.key or "")
-            folium.TileLayer(u, attr=attr, name=label, subdomains=subdomains, overlay=k > 0, control=k == 0, max_zoom=18).add_to(m)
-            allow.append(u.split("{s}", 1)[0])
-        return allow
-    if choice.name == "gaode":
-        url = url.replace("{lang}", "zh_cn" if lang == "zh" else "en")
-    folium.TileLayer(url, attr=attr, name={"osm": "OpenStreetMap", "gaode": "高德地图"}[choice.name],
-                     subdomains=subdomains, max_zoom=18).add_to(m)
-    return [url.split("{s}", 1)[0] if "{s}" in url else url.split("{z}", 1)[0]]
-
-
-# ---------------------------------------------------------------------------
-# Geometry and text preparation
-# ---------------------------------------------------------------------------
-
-
-def display_frame(gdf: gpd.GeoDataFrame, *, gcj02: bool = False, simplify_m: float = 0.0,
-                  decimals: int = _CONTEXT_DECIMALS) -> gpd.GeoDataFrame:
-    """A copy for display: text HTML-escaped, geometry in WGS84 (or GCJ-02).
-
-    Parameters
-    ----------
-    gdf
-        A layer in a projected CRS (or WGS84).
-    gcj02
-        Shift the WGS84 geometry to GCJ-02 (for Gaode tiles only).
-    simplify_m
-        Simplify tolerance in the layer's own units (metres), 0 for none.
-    decimals
-        Decimals kept of each coordinate (5: about 1 m).
-
-    Every text column is escaped with :func:`html.escape`, numbers and
-    booleans are kept, missing values become ``None``.
-    """
-    out = gdf.copy()
-    if simplify_m > 0 and out.crs is not None and out.crs.is_projected:
-        out["geometry"] = out.geometry.simplify(simplify_m)
-    out = out.to_crs("EPSG:4326")
-    geoms = out.geometry.to_numpy()
-    if gcj02:
-        geoms = geometry_to_gcj02(geoms)
-    geoms = shapely.transform(geoms, lambda c: np.round(c, decimals))
-    out = gpd.GeoDataFrame(out.drop(columns=out.geometry.name), geometry=geoms, crs="EPSG:4326")
-    for col in out.columns:
-        if col == "geometry":
-            continue
-        s = out[col]
-        if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
-            out[col] = s.astype(object).where(s.notna(), None)
-        else:
-            out[col] = s.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA else _esc(v))
-    return out
-
-
 def _district_labels(districts: gpd.GeoDataFrame, lang: str) -> gpd.GeoDataFrame:
     """``districts`` with a ``label`` column: ``district_en`` in English where
     the layer has one (not blank), else the ``district`` name."""
@@ -273,20 +110,9 @@ def _district_labels(districts: gpd.GeoDataFrame, lang: str) -> gpd.GeoDataFrame
     return districts.assign(label=label.astype(object))
 
 
-def _colours(types: list[str]) -> dict[str, str]:
-    out, k = {}, 0
-    for t in types:
-        if t in TYPE_COLOURS:
-            out[t] = TYPE_COLOURS[t]
-        else:
-            out[t] = _FALLBACK[k % len(_FALLBACK)]
-            k += 1
-    return out
-
-
 def _table_html(rows: list[list[str]], header: list[str]) -> str:
-    head = "".join(f"<th>{_esc(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{_esc(c)}</td>" for c in r) + "</tr>" for r in rows)
+    head = "".join(f"<th>{esc(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in rows)
     return f"<table class='sp-table'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -386,7 +212,7 @@ def build_map(
     choice = tiles if isinstance(tiles, TileChoice) else tile_choice(scenario, tiles=tiles)
     gcj = choice.gcj02
     types = list(plan.problem.types)
-    colours = _colours(types)
+    colours = type_colours(types)
     labels = {t: scenario.type_label(t, lang) for t in types}
     years = list(plan.problem.years)
 
@@ -395,20 +221,20 @@ def build_map(
     west, south, east, north = districts.total_bounds
     m = folium.Map(location=[(south + north) / 2, (west + east) / 2], zoom_start=11, tiles=None,
                    control_scale=True, prefer_canvas=False, zoom_snap=0.25, zoom_delta=0.5)
-    m.default_js = [(n, u) for n, u in m.default_js if n in _KEEP_DEFAULTS]
-    m.default_css = [(n, u) for n, u in m.default_css if n in _KEEP_DEFAULTS]
-    allow = _add_tiles(m, choice, lang)
+    m.default_js = [(n, u) for n, u in m.default_js if n in KEEP_DEFAULTS]
+    m.default_css = [(n, u) for n, u in m.default_css if n in KEEP_DEFAULTS]
+    allow = add_tiles(m, choice, lang)
     m.fit_bounds([[south, west], [north, east]])
 
     # Districts filled by zone, zone outlines, district names.
     zones = sorted(districts["zone"].dropna().unique())
-    zone_fill = {z: _ZONE_FILLS[k % len(_ZONE_FILLS)] for k, z in enumerate(zones)}
-    fg = folium.FeatureGroup(name=_esc(tx["districts"]), show=True)
+    zone_fill = {z: ZONE_FILLS[k % len(ZONE_FILLS)] for k, z in enumerate(zones)}
+    fg = folium.FeatureGroup(name=esc(tx["districts"]), show=True)
     folium.GeoJson(
         districts,
         style_function=lambda f: {"fillColor": zone_fill.get(f["properties"]["zone"], "#eeeeee"), "color": "#8a8a8a",
                                   "weight": 1, "fillOpacity": 0.0 if choice.name != "none" else 0.7},
-        tooltip=folium.GeoJsonTooltip(["label", "zone"], aliases=[_esc(tx["district"]), _esc(tx["zone"])]),
+        tooltip=folium.GeoJsonTooltip(["label", "zone"], aliases=[esc(tx["district"]), esc(tx["zone"])]),
     ).add_to(fg)
     zone_geo = layers.districts[["zone", "geometry"]].dissolve(by="zone").reset_index()
     folium.GeoJson(
@@ -434,20 +260,20 @@ def build_map(
         cons["kind_label"] = cons["kind"].map(lambda k: tx["kinds"].get(k, k))
         folium.GeoJson(
             display_frame(cons, gcj02=gcj, simplify_m=5.0),
-            name=_esc(tx["constraints"]),
+            name=esc(tx["constraints"]),
             style_function=lambda f: ({"fillColor": "#d7301f", "color": "#b30000", "weight": 1, "fillOpacity": 0.25, "dashArray": "3 3"}
                                       if f["properties"]["locked"] else
                                       {"fillColor": "#fdbb84", "color": "#e34a33", "weight": 1, "fillOpacity": 0.12}),
-            tooltip=folium.GeoJsonTooltip(["kind_label", "name"], aliases=[_esc(tx["kind"]), _esc(tx["name"])]),
+            tooltip=folium.GeoJsonTooltip(["kind_label", "name"], aliases=[esc(tx["kind"]), esc(tx["name"])]),
         ).add_to(m)
 
     # Industrial parks.
     if len(layers.parks):
         folium.GeoJson(
             display_frame(layers.parks[["park", "workers", "geometry"]], gcj02=gcj, simplify_m=5.0),
-            name=_esc(tx["parks"]),
+            name=esc(tx["parks"]),
             style_function=lambda f: {"fillColor": "#8e7cc3", "color": "#5b4a91", "weight": 1.2, "fillOpacity": 0.3, "dashArray": "5 3"},
-            tooltip=folium.GeoJsonTooltip(["park", "workers"], aliases=[_esc(tx["parks"]), _esc(tx["workers"])], localize=True),
+            tooltip=folium.GeoJsonTooltip(["park", "workers"], aliases=[esc(tx["parks"]), esc(tx["workers"])], localize=True),
         ).add_to(m)
 
     # Unused candidate parcels (off by default: context on demand).
@@ -457,21 +283,21 @@ def build_map(
     if len(unused):
         folium.GeoJson(
             display_frame(gpd.GeoDataFrame(unused, geometry="geometry", crs=cand.crs), gcj02=gcj, simplify_m=2.0),
-            name=_esc(tx["candidates"]),
+            name=esc(tx["candidates"]),
             show=False,
             style_function=lambda f: {"fillColor": "#bdbdbd", "color": "#969696", "weight": 0.5, "fillOpacity": 0.45},
             tooltip=folium.GeoJsonTooltip(["parcel_id", "name", "far_max", "available_year"],
-                                          aliases=[_esc(tx["parcel"]), _esc(tx["name"]), _esc(tx["far"]), _esc(tx["available"])]),
+                                          aliases=[esc(tx["parcel"]), esc(tx["name"]), esc(tx["far"]), esc(tx["available"])]),
         ).add_to(m)
 
     # Services by category (off by default).
     if len(layers.services):
         svc = layers.services[["category", "name", "geometry"]]
         svc = svc.assign(name=svc["name"].fillna("").astype(str))
-        for cat in sorted(svc["category"].astype(str).unique(), key=lambda c: list(_SERVICE_COLOURS).index(c) if c in _SERVICE_COLOURS else 99):
+        for cat in sorted(svc["category"].astype(str).unique(), key=lambda c: list(SERVICE_COLOURS).index(c) if c in SERVICE_COLOURS else 99):
             part = display_frame(svc.loc[svc["category"].astype(str) == cat, ["name", "geometry"]], gcj02=gcj)
-            colour = _SERVICE_COLOURS.get(cat, "#636363")
-            fgs = folium.FeatureGroup(name=_esc(tx["services"].format(c=tx["categories"].get(cat, cat))), show=False)
+            colour = SERVICE_COLOURS.get(cat, "#636363")
+            fgs = folium.FeatureGroup(name=esc(tx["services"].format(c=tx["categories"].get(cat, cat))), show=False)
             folium.GeoJson(
                 part,
                 marker=folium.CircleMarker(radius=3, color=colour, weight=1, fill=True, fill_color=colour, fill_opacity=0.8),
@@ -486,30 +312,30 @@ def build_map(
         buf = gpd.GeoDataFrame({"within_m": [within]}, geometry=[ring], crs=layers.stations.crs)
         folium.GeoJson(
             display_frame(buf, gcj02=gcj, simplify_m=2.0),
-            name=_esc(tx["buffers"].format(m=f"{within:,.0f}")),
+            name=esc(tx["buffers"].format(m=f"{within:,.0f}")),
             style_function=lambda f: {"fillColor": "#41b6c4", "color": "#2c7fb8", "weight": 0.6, "fillOpacity": 0.08},
             interactive=False,
         ).add_to(m)
     if len(layers.lines):
         lines = display_frame(layers.lines[["line", "open_year", "geometry"]], gcj02=gcj, simplify_m=2.0)
-        line_colour = {n: _LINE_COLOURS[k % len(_LINE_COLOURS)] for k, n in enumerate(sorted(lines["line"].dropna().unique()))}
+        line_colour = {n: LINE_COLOURS[k % len(LINE_COLOURS)] for k, n in enumerate(sorted(lines["line"].dropna().unique()))}
         folium.GeoJson(
             lines,
-            name=_esc(tx["lines"]),
+            name=esc(tx["lines"]),
             style_function=lambda f: {"color": line_colour.get(f["properties"]["line"], "#333333"), "weight": 4, "opacity": 0.9},
-            tooltip=folium.GeoJsonTooltip(["line", "open_year"], aliases=[_esc(tx["line"]), _esc(tx["open"])]),
+            tooltip=folium.GeoJsonTooltip(["line", "open_year"], aliases=[esc(tx["line"]), esc(tx["open"])]),
         ).add_to(m)
     if len(layers.stations):
         st = layers.stations[["station", "line", "open_year", "geometry"]].copy()
         st["label"] = [f"{s} · {tx['opens'].format(y=int(y))}" if pd.notna(y) else str(s) for s, y in zip(st["station"], st["open_year"])]
         st["future"] = st["open_year"] > years[0]
         stations = display_frame(st, gcj02=gcj)
-        fgst = folium.FeatureGroup(name=_esc(tx["stations"]), show=True)
+        fgst = folium.FeatureGroup(name=esc(tx["stations"]), show=True)
         folium.GeoJson(
             stations,
             marker=folium.CircleMarker(radius=3, color="#222222", weight=1.2, fill=True, fill_color="#ffffff", fill_opacity=1),
             style_function=lambda f: {"fillColor": "#ffffff" if not f["properties"]["future"] else "#bdbdbd", "color": "#222222"},
-            tooltip=folium.GeoJsonTooltip(["label", "line"], aliases=[_esc(tx["station"]), _esc(tx["line"])]),
+            tooltip=folium.GeoJsonTooltip(["label", "line"], aliases=[esc(tx["station"]), esc(tx["line"])]),
         ).add_to(fgst)
         fgst.add_to(m)
 
@@ -524,13 +350,13 @@ def build_map(
               "floor_area_m2", "net_land_ha", "gross_land_ha", "far_max", "area_ha"]
     aliases = [tx["parcel"], tx["name"], tx["district"], tx["zone"], tx["supply"], tx["role"], tx["type"], tx["units"],
                *[labels[t] for t in types], tx["floor"], tx["net"], tx["gross"], tx["far"], tx["area"]]
-    aliases = [_esc(a) for a in aliases]
+    aliases = [esc(a) for a in aliases]
     year_layers: list[tuple[int, str]] = []
     for year in years:
         part = alloc.loc[alloc["year"] == year]
         if not len(part):
             continue
-        fgy = folium.FeatureGroup(name=_esc(tx["year"].format(y=year)), show=True)
+        fgy = folium.FeatureGroup(name=esc(tx["year"].format(y=year)), show=True)
         folium.GeoJson(
             # The year as text, so that the popup's number formatting does not print "2,017".
             display_frame(part[[*fields, "main_type", "geometry"]].assign(year=part["year"].astype(str)), gcj02=gcj,
@@ -562,18 +388,6 @@ def build_map(
     return m, allow
 
 
-#: Colours of the selection-frequency layer, from one plan (light) to all plans (dark).
-_FREQ_COLOURS = ("#fee391", "#fd8d3c", "#bd0026")
-
-
-def frequency_colours(n_plans: int) -> dict[int, str]:
-    """The colour of "used by ``n`` plans", for ``n`` = 1 .. ``n_plans``."""
-    from branca.colormap import LinearColormap
-
-    ramp = LinearColormap(list(_FREQ_COLOURS), vmin=1, vmax=max(n_plans, 2))
-    return {n: (ramp.rgb_hex_str(n) if n_plans > 1 else _FREQ_COLOURS[-1]) for n in range(1, n_plans + 1)}
-
-
 def _add_frequency_layer(m: folium.Map, frequency: pd.DataFrame, parcels: gpd.GeoDataFrame, tx: dict, gcj: bool) -> str:
     """Add the layer of parcels coloured by how many alternative plans use them; return its legend rows."""
     k = int(round(float((frequency["selected_in"] / frequency["frequency"]).max())))
@@ -592,26 +406,26 @@ def _add_frequency_layer(m: folium.Map, frequency: pd.DataFrame, parcels: gpd.Ge
     title = tx["freq"].format(k=k)
     folium.GeoJson(
         display_frame(gdf, gcj02=gcj, decimals=_COORD_DECIMALS),
-        name=_esc(title),
+        name=esc(title),
         show=False,
         style_function=lambda f: {"fillColor": colours.get(int(f["properties"]["selected_in"]), "#444444"), "color": "#636363",
                                   "weight": 1, "fillOpacity": 0.9, "className": f"sp-freq sp-freq-{int(f['properties']['selected_in'])}"},
         tooltip=folium.GeoJsonTooltip(["parcel_id", "name", "district", "share", "plans"],
-                                      aliases=[_esc(tx["parcel"]), _esc(tx["name"]), _esc(tx["district"]),
-                                               _esc(tx["selected_in"]), _esc(tx["plans"])]),
+                                      aliases=[esc(tx["parcel"]), esc(tx["name"]), esc(tx["district"]),
+                                               esc(tx["selected_in"]), esc(tx["plans"])]),
     ).add_to(m)
     rows = "".join(
-        f"<div><span class='sp-swatch' style='background:{c}'></span>{_esc(tx['freq_n'].format(n=n))}</div>"
+        f"<div><span class='sp-swatch' style='background:{c}'></span>{esc(tx['freq_n'].format(n=n))}</div>"
         for n, c in sorted(colours.items(), reverse=True)
     )
-    return f'<div id="sp-freq-legend"><hr style="margin:4px 0"><b>{_esc(title)}</b>{rows}</div>'
+    return f'<div id="sp-freq-legend"><hr style="margin:4px 0"><b>{esc(title)}</b>{rows}</div>'
 
 
 def _overlay_html(plan: Plan, scenario: Scenario, tx: dict, types: list[str], labels: Mapping[str, str],
                   colours: Mapping[str, str], within: float, lang: str, *, extra_legend: str = "") -> str:
     """Title, legend (``extra_legend``, already escaped HTML, at its end) and the targets panel, every text escaped."""
     legend_types = "".join(
-        f"<div><span class='sp-swatch' style='background:{colours[t]}'></span>{_esc(labels[t])}</div>" for t in types
+        f"<div><span class='sp-swatch' style='background:{colours[t]}'></span>{esc(labels[t])}</div>" for t in types
     )
     others = [
         ("<span class='sp-swatch' style='background:#f2efe9;border-color:#8a8a8a'></span>", tx["districts"]),
@@ -622,7 +436,7 @@ def _overlay_html(plan: Plan, scenario: Scenario, tx: dict, types: list[str], la
         ("<span class='sp-swatch' style='background:rgba(65,182,196,0.2);border-color:#2c7fb8;border-radius:50%'></span>",
          tx["buffers"].format(m=f"{within:,.0f}")),
     ]
-    legend_others = "".join(f"<div>{sym}{_esc(text)}</div>" for sym, text in others)
+    legend_others = "".join(f"<div>{sym}{esc(text)}</div>" for sym, text in others)
     summary = plan.summary()
     rows = []
     for y, part in summary.groupby("year"):
@@ -639,7 +453,7 @@ def _overlay_html(plan: Plan, scenario: Scenario, tx: dict, types: list[str], la
     rows.append([tx["total"], *[f"{int(summary.loc[summary['type'] == t, 'placed'].sum()):,} / {int(summary.loc[summary['type'] == t, 'target'].sum()):,}" for t in types],
                  f"{int(summary['placed'].sum()):,} / {int(summary['target'].sum()):,}"])
     panel = _table_html(rows, [""] + [labels[t] for t in types] + [tx["total"]])
-    title = _esc(scenario.plan.title or scenario.plan.name)
+    title = esc(scenario.plan.title or scenario.plan.name)
     return f"""
 <style>
 .sp-box {{position:absolute; z-index:1000; background:rgba(255,255,255,0.94); padding:6px 9px; border:1px solid #999;
@@ -655,9 +469,9 @@ def _overlay_html(plan: Plan, scenario: Scenario, tx: dict, types: list[str], la
 .leaflet-popup-content table th {{text-align:left; padding-right:8px; font-weight:normal; color:#555;}}
 </style>
 <div class="sp-box" id="sp-title" style="top:10px; left:50%; transform:translateX(-50%); font-size:15px; font-weight:bold;" lang="{'en' if lang == 'en' else 'zh-CN'}">{title}</div>
-<div class="sp-box" id="sp-legend" style="bottom:50px; left:10px;"><b>{_esc(tx['types'])}</b>{legend_types}<hr style="margin:4px 0">{legend_others}{extra_legend}</div>
-<div class="sp-box" id="sp-panel" style="bottom:30px; right:10px; max-width:60%;"><b>{_esc(tx['panel'])}</b>
-<span style="color:#666"> ({_esc(tx['placed_of'])})</span>{panel}</div>
+<div class="sp-box" id="sp-legend" style="bottom:50px; left:10px;"><b>{esc(tx['types'])}</b>{legend_types}<hr style="margin:4px 0">{legend_others}{extra_legend}</div>
+<div class="sp-box" id="sp-panel" style="bottom:30px; right:10px; max-width:60%;"><b>{esc(tx['panel'])}</b>
+<span style="color:#666"> ({esc(tx['placed_of'])})</span>{panel}</div>
 """
 
 

@@ -1,4 +1,4 @@
-"""Tests for siteplan.outputs.offline: the self-contained map.html that fetches nothing.
+"""Tests for siteplan.outputs.offline (with .assets and .remote_refs): the self-contained map.html that fetches nothing.
 
 The last tests open the offline map in headless Chromium with networking
 disabled, driven over the DevTools protocol on a pipe (``--remote-debugging-pipe``,
@@ -16,7 +16,7 @@ import folium
 import folium.plugins
 import pytest
 
-from siteplan.outputs import offline
+from siteplan.outputs import assets, offline, remote_refs
 from siteplan.errors import SiteplanError
 from siteplan.outputs.offline import OfflineError, inline_assets, make_offline, remote_references, save_offline
 from tests.browser import DevTools, find_chromium
@@ -96,7 +96,7 @@ def test_saved_map_has_no_remote_reference(tmp_path):
 def test_inlined_blocks_keep_the_order_of_the_tags():
     html = demo_map().get_root().render()
     urls = _tag_urls(html)
-    by_url, _, omitted, _ = offline._index()
+    by_url, _, omitted, _ = assets.index()
     expected = [by_url[u].path for u in urls if u not in omitted]
     out = inline_assets(html)
     seen = re.findall(r"<(?:script|style)>/\* (\S+) \(siteplan/assets\) \*/", out)
@@ -131,7 +131,7 @@ def test_dualmap_with_leaflet_sync_is_self_contained(tmp_path):
 
 def test_every_folium_url_is_bundled_or_deliberately_omitted():
     """Fails first when a folium upgrade changes a library URL."""
-    by_url, _, omitted, _ = offline._index()
+    by_url, _, omitted, _ = assets.index()
     dm = folium.plugins.DualMap(tiles=None)
     urls = set(_tag_urls(demo_map(markers=True).get_root().render())) | set(_tag_urls(dm.get_root().render()))
     missing = sorted(u for u in urls if u not in by_url and u not in omitted)
@@ -308,21 +308,21 @@ def test_vendored_scripts_lex_and_can_be_inlined():
         if rec["kind"] != "js":
             continue
         text = (ASSETS / rec["path"]).read_text(encoding="utf-8")
-        offline._js_literals(text)  # raises on a lexing failure
+        remote_refs._js_literals(text)  # raises on a lexing failure
         assert "</script" not in text.lower() and "<!--" not in text, rec["path"]
         assert remote_references(f"<script>{text}</script>") == [], rec["path"]
 
 
 def test_corrupted_asset_is_refused(monkeypatch):
-    entry = offline._index()[1]["leaflet/leaflet.js"]
-    monkeypatch.setitem(offline._index()[1], "leaflet/leaflet.js", offline._Entry(entry.path, entry.kind, "0" * 64))
-    offline._asset_bytes.cache_clear()
+    entry = assets.index()[1]["leaflet/leaflet.js"]
+    monkeypatch.setitem(assets.index()[1], "leaflet/leaflet.js", assets._Entry(entry.path, entry.kind, "0" * 64))
+    assets.asset_bytes.cache_clear()
     try:
         with pytest.raises(OfflineError, match="does not match assets/manifest.json"):
-            offline._asset_bytes("leaflet/leaflet.js")
+            assets.asset_bytes("leaflet/leaflet.js")
     finally:
         monkeypatch.undo()
-        offline._asset_bytes.cache_clear()
+        assets.asset_bytes.cache_clear()
 
 
 # ---------------------------------------------------------------------------
