@@ -10,7 +10,7 @@ scenario's CRS or in WGS84 (RFC 7946).
 The forward formula is the widely published one (Krasovsky ellipsoid,
 a = 6,378,245 m, e^2 = 0.00669342162296594323); outside China the offset is
 zero. The inverse has no closed form and is solved by fixed-point iteration
-to below 1e-9 degrees (about 0.1 mm). ``tests/outputs/test_webmap.py`` checks both
+to below 1e-9 degrees (about 0.1 mm). ``tests/inputs/test_gcj02.py`` checks both
 against the published reference points of the eviltransform project.
 """
 
