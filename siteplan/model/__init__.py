@@ -10,7 +10,8 @@ from .access import ParkWorkers, ServiceAccess, TransitAccess
 from .build import build_problem
 from .dispersion import DistrictShare, MaxProjects, ProjectSize, RadiusCap
 from .features import compute_features
-from .problem import CompiledModel, Problem
+from .builder import CompiledModel
+from .problem import Problem
 from .rules import Budget, Inclusionary, LockIn, LockOut, PlotRatio, UnitSizes, YearlyTargets, ZoneTargets
 
 __all__ = [

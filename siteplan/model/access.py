@@ -22,8 +22,8 @@ import pandas as pd
 
 from ..errors import SpecificationError
 from .features import SERVICE_GROUPS
-from .problem import Context, Finding, ModelBuilder, group_rows
-from .problem import fmt_units as _fmt
+from .builder import Context, Finding, ModelBuilder, group_rows
+from .builder import fmt_units as _fmt
 
 __all__ = ["TransitAccess", "ServiceAccess", "ParkWorkers"]
 

@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import SpecificationError
-from .problem import Context, Finding, ModelBuilder, group_rows
-from .problem import fmt_units as _fmt
+from .builder import Context, Finding, ModelBuilder, group_rows
+from .builder import fmt_units as _fmt
 
 __all__ = ["DistrictShare", "ProjectSize", "RadiusCap", "MaxProjects"]
 

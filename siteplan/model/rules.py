@@ -21,8 +21,8 @@ import shapely
 
 from ..errors import SpecificationError
 from ..housing import DORMITORY_MIN_M2_PER_PERSON
-from .problem import Context, Finding, ModelBuilder, group_rows
-from .problem import fmt_units as _fmt
+from .builder import Context, Finding, ModelBuilder, group_rows
+from .builder import fmt_units as _fmt
 
 __all__ = ["PlotRatio", "YearlyTargets", "ZoneTargets", "UnitSizes", "Budget", "LockOut", "LockIn", "Inclusionary"]
 

@@ -1,6 +1,6 @@
 """Solver adapters: a compiled model to a :class:`SolveResult`, by HiGHS or by CBC through pulp.
 
-Two adapters take a :class:`~siteplan.model.problem.CompiledModel`:
+Two adapters take a :class:`~siteplan.model.builder.CompiledModel`:
 
 - ``"highs"`` (default): the arrays go straight to HiGHS through highspy;
 - ``"cbc"``: the model is handed to CBC through pulp (slower; also the way
@@ -24,7 +24,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ..errors import SolverError
-from ..model.problem import CompiledModel
+from ..model.builder import CompiledModel
 
 if TYPE_CHECKING:
     import pulp

@@ -13,7 +13,7 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
-from ..model.problem import CompiledModel
+from ..model.builder import CompiledModel
 from .backends import MIN_STEP_S, SolveResult, _run_for
 from .sift import _Sifted
 

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ..model.problem import CompiledModel, Finding
+from ..model.builder import CompiledModel, Finding
 from .rounding import over_units
 
 if TYPE_CHECKING:

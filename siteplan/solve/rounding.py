@@ -42,7 +42,7 @@ import numpy as np
 import scipy.sparse as sp
 
 if TYPE_CHECKING:
-    from ..model.problem import CompiledModel
+    from ..model.builder import CompiledModel
 
 __all__ = ["round_units", "over_units"]
 

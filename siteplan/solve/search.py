@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from ..errors import SolverError
-from ..model.problem import CompiledModel, Problem
+from ..model.builder import CompiledModel
+from ..model.problem import Problem
 from .backends import MIN_STEP_S, SolveResult, _columns_of, _rel_gap, _relaxed, _solve_columns, _with_row, solve_model
 from .dive import _dive_rows, _lp_dive
 from .sift import _sifted_lp

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..model.problem import CompiledModel
+from ..model.builder import CompiledModel
 from .backends import MIN_STEP_S, SolveResult, _columns_of, _highs, _highs_result, _relaxed, _run_for
 
 log = logging.getLogger(__name__)
