@@ -1,0 +1,288 @@
+"""Map the user's columns to siteplan's fields, and read values as bureaus write them.
+
+:data:`SCHEMA` lists each layer's fields; ``[fields.<layer>]`` in the
+scenario maps them to the layer's own columns (:func:`_rename_fields`, with
+"did you mean" hints from :data:`COLUMN_HINTS` and names cut to the
+shapefile's 10 bytes matched). Numbers stored as text (also full-width
+digits), years written as ``2017年`` or dates, and ``是``/``否`` flags are
+read as meant; the parsers return the values and a mask of what they could
+not read, for the checks to report.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import math
+import re
+import unicodedata
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from .findings import _Findings, _is_missing
+from .read import _codec
+
+#: Per layer: geometry kind, required fields and optional fields with defaults.
+SCHEMA: dict[str, dict] = {
+    "parcels": {
+        "geom": "polygon",
+        "required": ["parcel_id", "district", "far_max", "available_year"],
+        "optional": {
+            "name": "",
+            "land_use": "residential",
+            "status": "reserve",
+            "far_upper": np.nan,
+            "metro_depot": False,
+        },
+    },
+    "districts": {"geom": "polygon", "required": ["district", "zone"], "optional": {}},
+    "stations": {
+        "geom": "point",
+        "required": ["station", "open_year"],
+        "optional": {"line": ""},
+    },
+    "lines": {"geom": "line", "required": ["line", "open_year"], "optional": {}},
+    "services": {"geom": "point", "required": ["category"], "optional": {"name": ""}},
+    "parks": {"geom": "polygon", "required": ["park"], "optional": {"workers": 0}},
+    "constraints": {"geom": "polygon", "required": ["kind"], "optional": {"name": ""}},
+}
+
+#: Column names bureau data often uses for siteplan's fields (pinyin
+#: initials and Chinese), with their meaning; used for "did you mean".
+COLUMN_HINTS: dict[str, dict[str, str]] = {
+    "parcel_id": {"DKBH": "地块编号", "DKBM": "地块编码", "DKDM": "地块代码", "ZDBH": "宗地编号",
+                  "ZDDM": "宗地代码", "BH": "编号", "地块编号": "", "地块编码": "", "宗地编号": "", "编号": ""},
+    "name": {"DKMC": "地块名称", "ZDMC": "宗地名称", "MC": "名称", "地块名称": "", "名称": ""},
+    "district": {"QX": "区县", "QXMC": "区县名称", "XZQ": "行政区", "XZQMC": "行政区名称", "SSQ": "所属区",
+                 "SSQX": "所属区县", "区县": "", "行政区": "", "所属区": "", "所属区县": "", "区县名称": ""},
+    "zone": {"PQ": "片区", "PQMC": "片区名称", "FQ": "分区", "ZT": "组团", "片区": "", "分区": "", "组团": ""},
+    "far_max": {"RJL": "容积率", "RJLSX": "容积率上限", "容积率": "", "容积率上限": ""},
+    "available_year": {"GYNF": "供应年份", "GDNF": "供地年份", "CRNF": "出让年份", "NF": "年份",
+                       "供应年份": "", "供地年份": "", "出让年份": "", "年份": ""},
+    "land_use": {"YDXZ": "用地性质", "YDLX": "用地类型", "DLMC": "地类名称", "用地性质": "", "用地类型": ""},
+    "status": {"ZT": "状态", "DKZT": "地块状态", "状态": "", "地块状态": ""},
+    "station": {"ZDMC": "站点名称", "ZM": "站名", "站点名称": "", "站名": "", "站点": ""},
+    "line": {"XL": "线路", "XLMC": "线路名称", "线路": "", "线路名称": ""},
+    "open_year": {"KTNF": "开通年份", "TCNF": "通车年份", "NF": "年份", "开通年份": "", "通车年份": "", "年份": ""},
+    "category": {"LB": "类别", "LX": "类型", "SSLB": "设施类别", "类别": "", "类型": "", "设施类别": ""},
+    "park": {"YQMC": "园区名称", "YQ": "园区", "园区": "", "园区名称": ""},
+    "workers": {"JYRS": "就业人数", "ZGRS": "职工人数", "就业人数": "", "职工人数": ""},
+    "kind": {"LX": "类型", "LB": "类别", "类型": "", "类别": ""},
+}
+
+_ID_COLUMN = {"parcels": "parcel_id", "districts": "district", "stations": "station", "lines": "line", "parks": "park"}
+
+
+def _as_text(series: pd.Series) -> pd.Series:
+    """Text values: whole floats without ``.0``, stripped; missing as None."""
+
+    def one(v):
+        if _is_missing(v):
+            return None
+        if isinstance(v, (bool, np.bool_)):
+            return str(bool(v))
+        if isinstance(v, (float, np.floating)):
+            if not math.isfinite(v):
+                return str(v)
+            return str(int(v)) if float(v).is_integer() and abs(v) < 1e15 else repr(float(v))
+        if isinstance(v, (int, np.integer)):
+            return str(int(v))
+        if isinstance(v, bytes):
+            return v.decode("utf-8", "replace").strip() or None
+        return str(v).strip() or None
+
+    return pd.Series([one(v) for v in series], index=series.index, dtype=object)
+
+
+def _parse_numbers(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Numbers from a column that may hold text; returns (values, unreadable mask).
+
+    Missing values come back as NaN and are not flagged; text is read after
+    Unicode normalisation, so full-width digits work.
+    """
+    if pd.api.types.is_bool_dtype(series):
+        return pd.Series(np.nan, index=series.index), np.ones(len(series), dtype=bool)
+    if pd.api.types.is_numeric_dtype(series):
+        vals = series.astype("float64")
+        return vals, ~np.isfinite(vals.to_numpy()) & vals.notna().to_numpy()
+    out = np.full(len(series), np.nan)
+    bad = np.zeros(len(series), dtype=bool)
+    for i, v in enumerate(series):
+        if _is_missing(v):
+            continue
+        if isinstance(v, (bool, np.bool_)):
+            bad[i] = True
+            continue
+        if isinstance(v, (int, float, np.integer, np.floating)):
+            x = float(v)
+        else:
+            text = unicodedata.normalize("NFKC", str(v)).strip()
+            try:
+                x = float(text)
+            except ValueError:
+                bad[i] = True
+                continue
+        if math.isfinite(x):
+            out[i] = x
+        else:
+            bad[i] = True
+    return pd.Series(out, index=series.index), bad
+
+
+_YEAR_TEXT = re.compile(
+    r"^(\d{4})(?:\s*年(?:\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?)?"  # 2017年, 2017年6月, 2017年6月30日
+    r"|[-/]\d{1,2}(?:[-/]\d{1,2})?(?:[ T].*)?"  # 2017-06, 2017/6/30, 2017-06-30 00:00:00
+    r"|\.\d{1,2}\.\d{1,2})$"  # 2017.06.30 (but 2017.5 is a number, not May)
+)
+
+
+def _parse_years(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Years from numbers, ``"2017"``, ``"2017年"`` or dates; returns (years, unreadable mask)."""
+    if pd.api.types.is_datetime64_any_dtype(series):
+        years = series.dt.year.astype("float64")
+        return years, np.zeros(len(series), dtype=bool)
+    out = np.full(len(series), np.nan)
+    bad = np.zeros(len(series), dtype=bool)
+    for i, v in enumerate(series):
+        if _is_missing(v):
+            continue
+        if isinstance(v, (dt.date, pd.Timestamp)):
+            out[i] = v.year
+            continue
+        if isinstance(v, (bool, np.bool_)):
+            bad[i] = True
+            continue
+        if isinstance(v, (int, float, np.integer, np.floating)):
+            x = float(v)
+            if math.isfinite(x) and x.is_integer():
+                out[i] = x
+            else:
+                bad[i] = True
+            continue
+        text = unicodedata.normalize("NFKC", str(v)).strip()
+        try:
+            x = float(text)
+        except ValueError:
+            x = None
+        if x is not None:
+            if math.isfinite(x) and x.is_integer():
+                out[i] = x
+            else:
+                bad[i] = True
+            continue
+        m = _YEAR_TEXT.match(text)
+        if m:
+            out[i] = float(m.group(1))
+        else:
+            bad[i] = True
+    return pd.Series(out, index=series.index), bad
+
+
+_TRUE = {"1", "1.0", "true", "t", "yes", "y", "是", "√", "有"}
+_FALSE = {"0", "0.0", "false", "f", "no", "n", "否", "无", "×"}
+
+
+def _parse_flags(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """True/false from booleans, 1/0, yes/no or 是/否; missing is false."""
+    out = np.zeros(len(series), dtype=bool)
+    bad = np.zeros(len(series), dtype=bool)
+    for i, v in enumerate(series):
+        if _is_missing(v):
+            continue
+        key = unicodedata.normalize("NFKC", str(v)).strip().lower()
+        if isinstance(v, (bool, np.bool_)):
+            out[i] = bool(v)
+        elif key in _TRUE:
+            out[i] = True
+        elif key not in _FALSE:
+            bad[i] = True
+    return pd.Series(out, index=series.index), bad
+
+
+def _rename_fields(gdf: gpd.GeoDataFrame, kind: str, mapping: dict[str, str], path: Path,
+                   raw_names: dict[str, bytes], codec_label: str, found: _Findings,
+                   tables: dict[str, pd.DataFrame] | None = None) -> gpd.GeoDataFrame | None:
+    spec = SCHEMA[kind]
+    known = set(spec["required"]) | set(spec["optional"])
+    geom_col = gdf.geometry.name
+    cols = [str(c) for c in gdf.columns if c != geom_col]
+    ok = True
+    unknown = sorted(set(mapping) - known)
+    if unknown:
+        close = {u: difflib.get_close_matches(u, sorted(known), n=1, cutoff=0.5) for u in unknown}
+        did = "".join(f" Did you mean {c[0]!r} for {u!r}?" for u, c in close.items() if c)
+        found.error(path, f"[fields.{kind}] names siteplan field(s) {unknown} that a {kind} layer does not "
+                          f"have; siteplan's fields are {sorted(known)}.{did} Write the siteplan field on the left "
+                          "of = and your column on the right, e.g. far_max = \"RJL\"")
+        ok = False
+    rename: dict[str, str] = {}
+    for ours, theirs in mapping.items():
+        if ours not in known:
+            continue
+        col = theirs if theirs in cols else _cut_match(theirs, raw_names, codec_label)
+        if col is None:
+            hint = difflib.get_close_matches(theirs, cols, n=3)
+            did = f" Did you mean {', '.join(repr(h) for h in hint)}?" if hint else ""
+            found.error(path, f"column {theirs!r} (mapped to {ours!r} in [fields.{kind}]) is not in the layer.{did} "
+                              f"The layer has: {', '.join(cols)}. Correct the line {ours} = {theirs!r} in "
+                              f"[fields.{kind}] to name one of these columns")
+            ok = False
+            continue
+        if col != theirs:
+            found.note(path, f"column {theirs!r} in [fields.{kind}] matched the field {col!r}, its name as cut to "
+                             "10 bytes in the shapefile")
+        if col in rename:
+            found.error(path, f"[fields.{kind}] maps both {rename[col]!r} and {ours!r} to the column {col!r}; "
+                              "map each siteplan field to its own column")
+            ok = False
+            continue
+        rename[col] = ours
+    if not ok:
+        return None
+    shadowed = [c for c in cols if c in rename.values() and c not in rename]
+    gdf = gdf.drop(columns=shadowed).rename(columns=rename)
+    cols = [str(c) for c in gdf.columns if c != geom_col]
+    for ours in [*spec["required"], *spec["optional"]]:
+        short = ours[:10]
+        if ours not in cols and len(ours) > 10 and short in cols and short not in rename.values():
+            gdf = gdf.rename(columns={short: ours})
+            found.note(path, f"field {short!r} read as {ours!r} (shapefile field names hold 10 bytes)")
+    cols = [str(c) for c in gdf.columns if c != geom_col]
+    for req in spec["required"]:
+        if req in gdf.columns:
+            continue
+        hinted = []
+        for c in cols:
+            gloss = COLUMN_HINTS.get(req, {})
+            key = c.upper() if c.isascii() else c
+            if key in gloss:
+                hinted.append(f"{c!r} ({gloss[key]})" if gloss[key] else repr(c))
+        close = [repr(h) for h in difflib.get_close_matches(req, cols, n=3, cutoff=0.5)]
+        suggestions = list(dict.fromkeys(hinted + close))
+        did = f" Did you mean {', '.join(suggestions)}?" if suggestions else ""
+        example = suggestions[0].split(" ")[0].strip("'") if suggestions else "YOUR_COLUMN"
+        found.error(path, f"required field {req!r} is missing.{did} Map your column to it in the scenario: "
+                          f'[fields.{kind}] {req} = "{example}". The layer has: {", ".join(cols) or "no fields"}')
+        ok = False
+    for opt, default in spec["optional"].items():
+        if opt not in gdf.columns:
+            gdf[opt] = default
+    if tables is not None:
+        tables[kind] = gdf  # the attribute table, for checks on the columns present
+    return gdf if ok else None
+
+
+def _cut_match(name: str, raw_names: dict[str, bytes], codec_label: str) -> str | None:
+    """The column whose name is ``name`` cut to the shapefile's 10 bytes, if any."""
+    codec = _codec(codec_label.split(" ")[0]) or "utf-8"
+    try:
+        full = name.encode(codec)
+    except (UnicodeEncodeError, LookupError):
+        return None
+    for col, raw in raw_names.items():
+        if len(raw) >= 9 and len(full) > len(raw) and full[: len(raw)] == raw:
+            return col
+    return None
