@@ -30,7 +30,6 @@ from importlib import metadata
 from pathlib import Path
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 
 from ..errors import OutputError, SiteplanError

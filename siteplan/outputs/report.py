@@ -22,7 +22,6 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from ..inputs.layers import Layers
 from ..solve.plan import Plan
