@@ -1,7 +1,7 @@
 """Tests for siteplan.outputs.offline (with .assets and .remote_refs): the self-contained map.html that fetches nothing.
 
 The last tests open the offline map in headless Chromium with networking
-disabled, driven over the DevTools protocol on a pipe (``--remote-debugging-pipe``,
+disabled, driven over the DevTools protocol on a pipe (tests/browser.py,
 standard library only). They are skipped only when no Chromium is installed.
 """
 
@@ -19,7 +19,7 @@ import pytest
 from siteplan.outputs import assets, offline, remote_refs
 from siteplan.errors import SiteplanError
 from siteplan.outputs.offline import OfflineError, inline_assets, make_offline, remote_references, save_offline
-from tests.browser import DevTools, find_chromium
+from tests.browser import open_offline
 
 ASSETS = Path(offline.__file__).resolve().parents[1] / "assets"
 
@@ -352,49 +352,8 @@ _PAGE_STATE = """
 
 def open_in_chromium(page: Path, profile: Path) -> dict:
     """Load ``page`` offline; return the requests it made, console errors and DOM state."""
-    chromium = find_chromium()
-    if chromium is None:
-        pytest.skip("Chromium is not installed (CI installs it with apt-get install chromium)")
-    url = page.resolve().as_uri()
-    dt = DevTools(chromium, profile)
-    try:
-        target = dt.call("Target.createTarget", {"url": "about:blank"})["targetId"]
-        session = dt.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-        for domain in ("Network", "Runtime", "Log", "Page"):
-            dt.call(f"{domain}.enable", session=session)
-        dt.call(
-            "Network.emulateNetworkConditions",
-            {"offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
-            session=session,
-        )
-        dt.call("Page.navigate", {"url": url}, session=session)
-        loaded = dt.wait_for("Page.loadEventFired", timeout=30)
-        state = dt.call("Runtime.evaluate", {"expression": _PAGE_STATE, "awaitPromise": True, "returnByValue": True}, session=session)
-        dt.pump(1.0)  # late requests (lazy images, timers) still get recorded
-    finally:
-        dt.close()
-
-    requests, errors = [], []
-    for ev in dt.events:
-        method, params = ev.get("method"), ev.get("params", {})
-        if method == "Network.requestWillBeSent":
-            req = params["request"]["url"]
-            if req != url and not req.startswith(("data:", "blob:", "about:")):
-                requests.append(req)
-        elif method == "Runtime.exceptionThrown":
-            d = params["exceptionDetails"]
-            errors.append(f"exception: {d.get('exception', {}).get('description') or d.get('text')}")
-        elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
-            errors.append("console.error: " + " ".join(str(a.get("value", a.get("description", ""))) for a in params.get("args", [])))
-        elif method == "Log.entryAdded" and params["entry"].get("level") == "error":
-            errors.append(f"log: {params['entry'].get('text')} {params['entry'].get('url', '')}".strip())
-    result = state.get("result", {})
-    return {
-        "loaded": loaded,
-        "requests": requests,
-        "errors": errors,
-        "state": result.get("value") if "value" in result else {"error": result.get("description")},
-    }
+    res = open_offline(page, profile, _PAGE_STATE)
+    return {**res, "state": res["value"]}
 
 
 def test_offline_map_in_headless_chromium(tmp_path):
