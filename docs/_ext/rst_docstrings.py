@@ -5,8 +5,9 @@ usually are: ``.. math::`` blocks, ``:math:`` and ``:func:``-style roles and
 ``::`` literal blocks. The API pages render them through mkdocstrings, which
 reads Markdown, so this extension rewrites that markup on loading:
 
-- ``.. math::`` and its indented block become a ``$$`` block (arithmatex);
-- ``:math:`x``` becomes ``$x$``;
+- ``.. math::`` and its indented block, and ``:math:`x```, become MathML
+  (latex2mathml), which browsers draw themselves: the pages need no script
+  and no network to show a formula;
 - ``:func:`a.b```, ``:class:``, ``:mod:``, ``:meth:``, ``:data:``,
   ``:attr:`` become inline code (``~a.b`` shows the last name only);
 - a paragraph ending in ``::`` ends in ``:`` and its indented block stays code.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import re
 
 import griffe
+from latex2mathml.converter import convert
 
 _ROLE = re.compile(r":(?:func|class|mod|meth|data|attr|exc|obj):`(~?)([^`]+)`")
 _MATH_ROLE = re.compile(r":math:`([^`]+)`")
@@ -44,16 +46,18 @@ def rst_to_markdown(text: str) -> str:
                 i += 1
             while body and not body[-1]:
                 body.pop()
-            formula = "\n".join(b for b in body if b)
-            pad = " " * indent
-            out.extend(["", f"{pad}$$", *(pad + f for f in formula.splitlines()), f"{pad}$$", ""])
+            formula = " ".join(b for b in body if b)
+            out.extend(["", " " * indent + convert(formula, display="block"), ""])
             continue
         if stripped.endswith("::") and not stripped.startswith(".."):
             line = line[:-1] if stripped != "::" else ""
         out.append(line)
         i += 1
     text = "\n".join(out)
-    text = _MATH_ROLE.sub(lambda m: f"${m.group(1)}$", text)
+    # A line that opens with a tag is an HTML block to Markdown: an inline
+    # formula that starts a line of a paragraph joins the line before it.
+    text = re.sub(r"(?<=\S)\n[ \t]*(?=:math:`)", " ", text)
+    text = _MATH_ROLE.sub(lambda m: convert(m.group(1)), text)
     return _ROLE.sub(_role, text)
 
 

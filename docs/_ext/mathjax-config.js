@@ -1,5 +1,0 @@
-// MathJax reads the \( \) and \[ \] spans that pymdownx.arithmatex writes.
-window.MathJax = {
-  tex: { inlineMath: [["\\(", "\\)"]], displayMath: [["\\[", "\\]"]], processEscapes: true, tags: "ams" },
-  options: { ignoreHtmlClass: ".*", processHtmlClass: "arithmatex" },
-};
