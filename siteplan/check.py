@@ -29,6 +29,7 @@ import pandas as pd
 from rich.cells import cell_len
 
 from .errors import SiteplanError
+from .inputs.landuse import candidate_mask
 from .inputs.layers import Diagnostic, LayerCheck, check_layers, crs_label
 from .inputs.scenario import LAYER_PATH_KEYS, Scenario, load_scenario
 
@@ -88,7 +89,7 @@ def capacity_table(parcels: pd.DataFrame, scenario: Scenario) -> CapacityTable:
     """Capacity of the candidate parcels against the targets, per district and year.
 
     Capacity is parcel area x ``far_max`` / the target-weighted average unit
-    size, over parcels whose ``status`` is a candidate status, counted from
+    size, over the candidate parcels (:func:`~siteplan.inputs.landuse.candidate_mask`), counted from
     their ``available_year`` on. It is an upper bound: the rules (lock-outs,
     project sizes, shares) may use less.
 
@@ -106,7 +107,7 @@ def capacity_table(parcels: pd.DataFrame, scenario: Scenario) -> CapacityTable:
     mean_area = float(floor.sum() / total_units.sum()) if total_units.sum() > 0 else float(
         np.mean([t.unit_area_m2 for t in scenario.types.values()])
     )
-    cand = parcels.loc[parcels["status"].isin(scenario.plan.candidate_status)]
+    cand = parcels.loc[candidate_mask(parcels, scenario)]
     cap_units = cand.geometry.area.to_numpy() * cand["far_max"].to_numpy(dtype=float) / mean_area
     frame = pd.DataFrame({"district": cand["district"].to_numpy(), "zone": cand["zone"].to_numpy(),
                           "year": cand["available_year"].to_numpy(), "units": cap_units})
@@ -364,6 +365,7 @@ def format_report(report: CheckReport, *, base: Path | None = None) -> str:
             rows.append([kind, _shown(info.path, base), info.driver or "-", info.encoding or "-",
                          crs or "-", count, types or "-"])
         out += _table(["layer", "file", "driver", "encoding", "CRS", "features", "geometry"], rows, right_from=99)
+        out += _location_lines(report.layers.info)
     out += findings_lines(report, base=base)
     if report.capacity is not None:
         out += ["", *_capacity_lines(report.capacity)]
@@ -372,6 +374,15 @@ def format_report(report: CheckReport, *, base: Path | None = None) -> str:
     verdict = {0: "clean", 1: f"{n_warn} warning(s), no error", 2: f"{n_err} error(s), {n_warn} warning(s)"}[code]
     out += ["", f"Result: {verdict} (exit code {code})"]
     return "\n".join(out)
+
+
+def _location_lines(info: dict) -> list[str]:
+    """Datum conversions and how the parcels' districts were found, under the layer table."""
+    out = [f"  {kind}: {i.datum}" for kind, i in info.items() if getattr(i, "datum", "")]
+    loc = getattr(info.get("parcels"), "location", None)
+    if loc:
+        out.append("  parcel districts: " + ", ".join(f"{n:,} {how}" for how, n in loc.items() if n or how == "as named"))
+    return out
 
 
 _SECTIONS = {

@@ -124,16 +124,17 @@ def broken_demo(tmp_path_factory):
     ids["dup"] = p.loc[0, "parcel_id"]
     p.loc[1, "parcel_id"] = ids["dup"]
     p["far_max"] = [f"{v:g}" for v in p["far_max"]]
-    p.loc[2, "far_max"] = "高"
-    ids["far"] = p.loc[2, "parcel_id"]
+    cand = [i for i in p.index[p["status"] == "reserve"] if i > 6]  # only candidates need a plot ratio and a year
+    p.loc[cand[0], "far_max"] = "高"
+    ids["far"] = p.loc[cand[0], "parcel_id"]
     row = p.index[p["district"] == "临空区"][0]
     p.loc[row, "district"] = "临空"
     ids["dist"] = p.loc[row, "parcel_id"]
     x0, y0, x1, y1 = p.geometry[3].bounds
     p.loc[3, "geometry"] = shapely.Polygon([(x0, y0), (x1, y1), (x1, y0), (x0, y1)])
     ids["bow"] = p.loc[3, "parcel_id"]
-    p.loc[4, "available_year"] = 2030
-    ids["late"] = p.loc[4, "parcel_id"]
+    p.loc[cand[1], "available_year"] = 2030
+    ids["late"] = p.loc[cand[1], "parcel_id"]
     p.loc[6, "geometry"] = p.geometry[5]
     ids["ov_a"], ids["ov_b"] = p.loc[5, "parcel_id"], p.loc[6, "parcel_id"]
     p.to_file(lay / "parcels.gpkg")
@@ -246,9 +247,10 @@ def interacting_demo(tmp_path_factory):
     shutil.copytree(ROOT / "layers", root / "layers")
     lay = root / "layers"
     p = gpd.read_file(lay / "parcels.gpkg")
-    ids = {"dup": p.loc[0, "parcel_id"], "neg": p.loc[2, "parcel_id"]}
+    neg = next(i for i in p.index[p["status"] == "reserve"] if i > 1)  # only candidates need a plot ratio
+    ids = {"dup": p.loc[0, "parcel_id"], "neg": p.loc[neg, "parcel_id"]}
     p.loc[1, "parcel_id"] = ids["dup"]
-    p.loc[2, "far_max"] = -1.0
+    p.loc[neg, "far_max"] = -1.0
     row = p.index[p["district"] == "临空区"][0]
     p.loc[row, "district"] = "临空"
     ids["dist"] = p.loc[row, "parcel_id"]

@@ -29,8 +29,13 @@ from .read import _codec
 SCHEMA: dict[str, dict] = {
     "parcels": {
         "geom": "polygon",
-        "required": ["parcel_id", "district", "far_max", "available_year"],
+        "required": ["parcel_id"],
+        # Needed on candidate parcels only (checked in validate.py, with
+        # [defaults] and constants); the stated area is checked against the geometry.
+        "candidate": ["far_max", "available_year"],
+        "stated": ["area_m2"],
         "optional": {
+            "district": None,  # empty: the district the parcel overlaps most (siteplan.inputs.location)
             "name": "",
             "land_use": "residential",
             "status": "reserve",
@@ -38,7 +43,7 @@ SCHEMA: dict[str, dict] = {
             "metro_depot": False,
         },
     },
-    "districts": {"geom": "polygon", "required": ["district", "zone"], "optional": {}},
+    "districts": {"geom": "polygon", "required": ["district"], "optional": {"zone": None}},  # or [zone_districts]
     "stations": {
         "geom": "point",
         "required": ["station", "open_year"],
@@ -60,6 +65,7 @@ COLUMN_HINTS: dict[str, dict[str, str]] = {
                  "SSQX": "所属区县", "区县": "", "行政区": "", "所属区": "", "所属区县": "", "区县名称": ""},
     "zone": {"PQ": "片区", "PQMC": "片区名称", "FQ": "分区", "ZT": "组团", "片区": "", "分区": "", "组团": ""},
     "far_max": {"RJL": "容积率", "RJLSX": "容积率上限", "容积率": "", "容积率上限": ""},
+    "area_m2": {"YDMJ": "用地面积", "DKMJ": "地块面积", "MJ": "面积", "用地面积": "", "地块面积": "", "面积": ""},
     "available_year": {"GYNF": "供应年份", "GDNF": "供地年份", "CRNF": "出让年份", "NF": "年份",
                        "供应年份": "", "供地年份": "", "出让年份": "", "年份": ""},
     "land_use": {"YDXZ": "用地性质", "YDLX": "用地类型", "DLMC": "地类名称", "用地性质": "", "用地类型": ""},
@@ -181,6 +187,107 @@ def _parse_years(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
     return pd.Series(out, index=series.index), bad
 
 
+#: Area units as bureaus write them, in m2 (1 亩 = 10000/15 m2 = 666.67 m2).
+AREA_UNITS: dict[str, float] = {
+    "m2": 1.0, "平方米": 1.0, "平米": 1.0, "sqm": 1.0,
+    "亩": 10000.0 / 15.0,
+    "公顷": 10000.0, "ha": 10000.0, "hm2": 10000.0,
+    "万平方米": 10000.0, "万m2": 10000.0, "km2": 1e6, "平方公里": 1e6, "平方千米": 1e6,
+}
+_NUMBER = r"[+-]?(?:\d+(?:,\d{3})*(?:\.\d*)?|\.\d+)"
+_AREA_TEXT = re.compile(rf"^({_NUMBER})\s*({'|'.join(sorted(map(re.escape, AREA_UNITS), key=len, reverse=True))})?$", re.I)
+
+
+def _number(text: str) -> float:
+    return float(text.replace(",", ""))
+
+
+def _parse_areas(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Areas in m2 from numbers (taken as m2) or text with a unit: ``"65亩"``, ``"1.2公顷"``, ``"3.5 ha"``, ``"800㎡"``.
+
+    Returns (m2, unreadable mask); missing values are NaN and not flagged.
+    """
+    if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+        return _parse_numbers(series)
+    out = np.full(len(series), np.nan)
+    bad = np.zeros(len(series), dtype=bool)
+    for i, v in enumerate(series):
+        if _is_missing(v):
+            continue
+        if isinstance(v, (bool, np.bool_)):
+            bad[i] = True
+            continue
+        if isinstance(v, (int, float, np.integer, np.floating)):
+            out[i] = float(v) if math.isfinite(float(v)) else np.nan
+            bad[i] = not math.isfinite(float(v))
+            continue
+        text = re.sub(r"\s+", " ", unicodedata.normalize("NFKC", str(v))).strip()
+        m = _AREA_TEXT.match(text)
+        if m is None:
+            bad[i] = True
+            continue
+        unit = (m.group(2) or "m2").lower()
+        factor = next(f for u, f in AREA_UNITS.items() if u.lower() == unit)
+        out[i] = _number(m.group(1)) * factor
+    return pd.Series(out, index=series.index), bad
+
+
+_LE = r"(?:<=|≤|<|≦|不大于|不超过|不高于|小于等于|小于|最大|最高|上限)"
+_RANGE_SEP = r"(?:-|~|–|—|－|至|到)"
+_FAR_RANGE = re.compile(rf"^({_NUMBER})\s*{_RANGE_SEP}\s*({_NUMBER})$")
+_FAR_BETWEEN = re.compile(rf"^({_NUMBER})\s*(?:<=|≤|<|≦)\s*[^\d\s]*\s*(?:<=|≤|<|≦)\s*({_NUMBER})$")  # 1.0<FAR≤2.5
+_FAR_BOUND = re.compile(rf"^(?:容积率|FAR)?\s*{_LE}\s*({_NUMBER})$|^({_NUMBER})\s*(?:以下|以内)$", re.I)
+
+
+def _parse_far(series: pd.Series) -> tuple[pd.Series, pd.Series, np.ndarray, np.ndarray, np.ndarray]:
+    """Plot ratios as the regulatory plan writes them.
+
+    ``"2.5"`` is a cap; a range ``"2.0-2.5"`` (also ``~``, ``–``, ``至``,
+    ``1.0<FAR≤2.5``) gives ``far_max`` 2.0 and ``far_upper`` 2.5; a bound
+    ``"≤2.5"`` (``<=2.5``, ``2.5以下``, ``不大于2.5``) gives ``far_max``
+    2.5. Full-width forms are read too.
+
+    Returns
+    -------
+    tuple
+        (far_max, far_upper, unreadable mask, read-from-a-range mask,
+        read-from-a-bound mask). A lower bound alone (``"≥1.0"``) gives no
+        cap and is unreadable.
+    """
+    n = len(series)
+    lo, hi = np.full(n, np.nan), np.full(n, np.nan)
+    rng, bnd = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+    if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+        vals, bad = _parse_numbers(series)
+        return vals, pd.Series(hi, index=series.index), bad, rng, bnd
+    bad = np.zeros(n, dtype=bool)
+    for i, v in enumerate(series):
+        if _is_missing(v):
+            continue
+        if isinstance(v, (bool, np.bool_)):
+            bad[i] = True
+            continue
+        text = re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(v)))
+        try:
+            x = float(text)
+        except ValueError:
+            x = None
+        if x is not None:
+            lo[i], bad[i] = (x, False) if math.isfinite(x) else (np.nan, True)
+            continue
+        m = _FAR_RANGE.match(text) or _FAR_BETWEEN.match(text)
+        if m:
+            a, b = sorted((_number(m.group(1)), _number(m.group(2))))
+            lo[i], hi[i], rng[i] = a, (b if b > a else np.nan), True
+            continue
+        m = _FAR_BOUND.match(text)
+        if m:
+            lo[i], bnd[i] = _number(m.group(1) or m.group(2)), True
+            continue
+        bad[i] = True
+    return pd.Series(lo, index=series.index), pd.Series(hi, index=series.index), bad, rng, bnd
+
+
 _TRUE = {"1", "1.0", "true", "t", "yes", "y", "是", "√", "有"}
 _FALSE = {"0", "0.0", "false", "f", "no", "n", "否", "无", "×"}
 
@@ -206,11 +313,13 @@ def _rename_fields(gdf: gpd.GeoDataFrame, kind: str, mapping: dict[str, str], pa
                    raw_names: dict[str, bytes], codec_label: str, found: _Findings,
                    tables: dict[str, pd.DataFrame] | None = None) -> gpd.GeoDataFrame | None:
     spec = SCHEMA[kind]
-    known = set(spec["required"]) | set(spec["optional"])
+    known = set(spec["required"]) | set(spec["optional"]) | set(spec.get("candidate", ())) | set(spec.get("stated", ()))
     geom_col = gdf.geometry.name
     cols = [str(c) for c in gdf.columns if c != geom_col]
     ok = True
-    unknown = sorted(set(mapping) - known)
+    constants = {k: getattr(v, "value", v) for k, v in mapping.items() if not isinstance(v, str)}
+    mapping = {k: v for k, v in mapping.items() if isinstance(v, str)}
+    unknown = sorted((set(mapping) | set(constants)) - known)
     if unknown:
         close = {u: difflib.get_close_matches(u, sorted(known), n=1, cutoff=0.5) for u in unknown}
         did = "".join(f" Did you mean {c[0]!r} for {u!r}?" for u, c in close.items() if c)
@@ -245,27 +354,21 @@ def _rename_fields(gdf: gpd.GeoDataFrame, kind: str, mapping: dict[str, str], pa
     shadowed = [c for c in cols if c in rename.values() and c not in rename]
     gdf = gdf.drop(columns=shadowed).rename(columns=rename)
     cols = [str(c) for c in gdf.columns if c != geom_col]
-    for ours in [*spec["required"], *spec["optional"]]:
+    for ours in [*spec["required"], *spec["optional"], *spec.get("candidate", ()), *spec.get("stated", ())]:
         short = ours[:10]
         if ours not in cols and len(ours) > 10 and short in cols and short not in rename.values():
             gdf = gdf.rename(columns={short: ours})
             found.note(path, f"field {short!r} read as {ours!r} (shapefile field names hold 10 bytes)")
+    for ours, value in constants.items():
+        if ours not in known:
+            continue
+        gdf[ours] = value
+        found.note(path, f"{ours} = {value!r} for every feature (a constant in [fields.{kind}])")
     cols = [str(c) for c in gdf.columns if c != geom_col]
     for req in spec["required"]:
         if req in gdf.columns:
             continue
-        hinted = []
-        for c in cols:
-            gloss = COLUMN_HINTS.get(req, {})
-            key = c.upper() if c.isascii() else c
-            if key in gloss:
-                hinted.append(f"{c!r} ({gloss[key]})" if gloss[key] else repr(c))
-        close = [repr(h) for h in difflib.get_close_matches(req, cols, n=3, cutoff=0.5)]
-        suggestions = list(dict.fromkeys(hinted + close))
-        did = f" Did you mean {', '.join(suggestions)}?" if suggestions else ""
-        example = suggestions[0].split(" ")[0].strip("'") if suggestions else "YOUR_COLUMN"
-        found.error(path, f"required field {req!r} is missing.{did} Map your column to it in the scenario: "
-                          f'[fields.{kind}] {req} = "{example}". The layer has: {", ".join(cols) or "no fields"}')
+        found.error(path, missing_field_message(req, kind, cols))
         ok = False
     for opt, default in spec["optional"].items():
         if opt not in gdf.columns:
@@ -273,6 +376,22 @@ def _rename_fields(gdf: gpd.GeoDataFrame, kind: str, mapping: dict[str, str], pa
     if tables is not None:
         tables[kind] = gdf  # the attribute table, for checks on the columns present
     return gdf if ok else None
+
+
+def missing_field_message(req: str, kind: str, cols: list[str], extra: str = "") -> str:
+    """The error for a required field the layer lacks: what it has, what looks like it, how to map it."""
+    hinted = []
+    gloss = COLUMN_HINTS.get(req, {})
+    for c in cols:
+        key = c.upper() if c.isascii() else c
+        if key in gloss:
+            hinted.append(f"{c!r} ({gloss[key]})" if gloss[key] else repr(c))
+    close = [repr(h) for h in difflib.get_close_matches(req, cols, n=3, cutoff=0.5)]
+    suggestions = list(dict.fromkeys(hinted + close))
+    did = f" Did you mean {', '.join(suggestions)}?" if suggestions else ""
+    example = suggestions[0].split(" ")[0].strip("'") if suggestions else "YOUR_COLUMN"
+    return (f"required field {req!r} is missing.{did} Map your column to it in the scenario: "
+            f'[fields.{kind}] {req} = "{example}"{extra}. The layer has: {", ".join(cols) or "no fields"}')
 
 
 def _cut_match(name: str, raw_names: dict[str, bytes], codec_label: str) -> str | None:

@@ -51,6 +51,8 @@ class LayerInfo:
     features: int = 0
     kept: int = 0
     geometry_types: dict[str, int] = field(default_factory=dict)
+    datum: str = ""  # e.g. "GCJ-02 -> WGS84, mean shift 512 m" when [layers.datum] converted it
+    location: dict[str, int] = field(default_factory=dict)  # parcels: counts by how their district was found
 
 
 class _Findings:
@@ -84,6 +86,7 @@ class _Options:
     encoding: str | None = None
     crs: str | None = None
     layer: str | None = None
+    datum: str | None = None
 
 
 # -- small helpers ---------------------------------------------------------

@@ -24,6 +24,9 @@ Bureau data comes with known quirks, each handled in a module of this package
   Layers on the Xi'an-80 or Beijing-54 datum are reprojected with a warning,
   since PROJ has no datum shift from them to CGCS2000.
   (:mod:`siteplan.inputs.repair`, the datum in :mod:`siteplan.inputs.read`)
+- **GCJ-02.** Layers digitised from Gaode/AMap (``[layers.datum]``
+  ``stations = "gcj02"``) are converted vertex by vertex to WGS84 before
+  they are projected. (:func:`siteplan.inputs.read._from_gcj02`)
 - **Geometry.** Null and empty geometries are dropped, Z and M values
   dropped, invalid polygons repaired with ``make_valid``, parcels under
   :data:`MIN_PARCEL_AREA_M2` dropped, and parcels overlapping by more than
@@ -52,7 +55,7 @@ from pyproj import CRS
 from ..errors import LayerError, SiteplanError
 from .fields import _ID_COLUMN, COLUMN_HINTS, SCHEMA, _as_text, _rename_fields
 from .findings import Diagnostic, LayerInfo, Level, _Findings, _Options
-from .read import _decode_text, _project, _read_raw, _source_crs, crs_label
+from .read import _decode_text, _from_gcj02, _project, _read_raw, _source_crs, crs_label
 from .repair import MIN_PARCEL_AREA_M2, OVERLAP_TOLERANCE, _clean_geometry, _fix_coordinates, _slivers_and_overlaps
 from .scenario import Scenario
 from .validate import (
@@ -196,6 +199,10 @@ def _read_vector(path: Path, kind: str, opts: _Options, working: CRS, found: _Fi
     gdf = _clean_geometry(gdf, kind, path, id_col, found)
     if gdf is None:
         return None
+    if opts.datum == "gcj02":
+        gdf = _from_gcj02(gdf, src, path, kind, found, info)
+        if gdf is None:
+            return None
     gdf = _project(gdf, src, working, path, kind, found)
     info.kept = len(gdf)
     return gdf
@@ -203,7 +210,7 @@ def _read_vector(path: Path, kind: str, opts: _Options, working: CRS, found: _Fi
 
 def read_layer(path: str | Path, kind: str, *, mapping: dict[str, str] | None = None, crs: CRS,
                notes: list[str] | None = None, encoding: str | None = None, source_crs: str | None = None,
-               layer: str | None = None) -> gpd.GeoDataFrame:
+               layer: str | None = None, datum: str | None = None) -> gpd.GeoDataFrame:
     """Read one layer, decode its text, rename its fields, check its geometry and project it.
 
     Only the layer's own checks run here; checks across layers (parcel
@@ -224,6 +231,9 @@ def read_layer(path: str | Path, kind: str, *, mapping: dict[str, str] | None = 
     encoding, source_crs, layer
         The text encoding, the layer's CRS and the layer's name inside the
         file, when the file does not say them itself (or says them wrong).
+    datum
+        ``"gcj02"`` for lon/lat digitised from Gaode/AMap: converted to
+        WGS84 before projecting.
 
     Raises
     ------
@@ -232,7 +242,8 @@ def read_layer(path: str | Path, kind: str, *, mapping: dict[str, str] | None = 
     """
     found = _Findings()
     path = Path(path)
-    opts = _Options(mapping=dict(mapping or {}), encoding=encoding, crs=source_crs, layer=layer)
+    opts = _Options(mapping=dict(mapping or {}), encoding=encoding, crs=source_crs, layer=layer,
+                    datum=datum.strip().lower().replace("-", "") if datum else None)
     gdf = None
     with _guard(found, path, f"the {kind} layer"):
         gdf = _read_vector(path, kind, opts, CRS.from_user_input(crs), found, LayerInfo(kind, path))
@@ -260,6 +271,7 @@ def _options(scenario: Scenario, kind: str) -> _Options:
         encoding=getattr(lp, "encoding", {}).get(kind),
         crs=getattr(lp, "crs", {}).get(kind),
         layer=getattr(lp, "layer", {}).get(kind),
+        datum=getattr(lp, "datum", {}).get(kind),
     )
 
 
@@ -315,12 +327,12 @@ def check_layers(scenario: Scenario) -> LayerCheck:
     # does not hide the others.
     districts = frames.get("districts")
     table = tables.get("districts")
-    if districts is None and table is not None and {"district", "zone"} <= set(table.columns):
+    if districts is None and table is not None and "district" in table.columns:
         districts = table.assign(district=_as_text(table["district"]))
     if districts is not None:
         with _guard(found, paths.districts, "the districts layer"):
             districts = _validate_districts(districts, Path(paths.districts), scenario, found)
-        if "zone" not in districts.columns or districts["district"].isna().all():
+        if districts["district"].isna().all():
             districts = None  # no names to match parcels against
     if frames.get("parcels") is not None:
         path = Path(paths.parcels)
@@ -328,6 +340,7 @@ def check_layers(scenario: Scenario) -> LayerCheck:
             p = _validate_parcels(frames["parcels"], path, districts, scenario, found)
             frames["parcels"] = _slivers_and_overlaps(p, path, found)
             info["parcels"].kept = len(frames["parcels"])
+            info["parcels"].location = dict(p.attrs.get("location", {}))
     elif tables.get("parcels") is not None:
         path = Path(paths.parcels)
         table = tables["parcels"].copy()

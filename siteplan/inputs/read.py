@@ -1,4 +1,4 @@
-"""Read one layer file with pyogrio: choose its layer, decode its text, take its CRS and project it.
+"""Read one layer file with pyogrio: choose its layer, decode its text, take its CRS, undo GCJ-02 and project it.
 
 Text is read as raw bytes and decoded here (:func:`_decode_text`): the
 scenario's ``[layers.encoding]`` if given, else the shapefile's ``.cpg``,
@@ -6,7 +6,9 @@ else its ``.dbf`` language byte, else whichever of UTF-8 and GBK decodes
 every value; field names cut mid-character by the shapefile's 10-byte limit
 are decoded up to the cut. Layers on the Xi'an-80 or Beijing-54 datum are
 reprojected with a warning (:func:`_project`), since PROJ has no datum shift
-from them to CGCS2000.
+from them to CGCS2000. Lon/lat layers digitised from Gaode/AMap
+(``[layers.datum]``) are converted from GCJ-02 to WGS84 before projecting
+(:func:`_from_gcj02`).
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
-from pyproj import CRS
+import shapely
+from pyproj import CRS, Geod
 
 from .findings import LayerInfo, _Findings, _Options, _sample
+from .gcj02 import gcj02_to_wgs84, out_of_china
 
 # The records keep the logger name they had before layers.py was split.
 log = logging.getLogger(__package__ + ".layers")
@@ -308,4 +312,34 @@ def _project(gdf: gpd.GeoDataFrame, src: CRS, working: CRS, path: Path, kind: st
     log.info("Projecting %s (%d features) from %s to %s", path.name, len(gdf), crs_label(src), crs_label(working))
     with np.errstate(all="ignore"):
         out = gdf.set_crs(src, allow_override=True).to_crs(working)
+    return out
+
+
+def _from_gcj02(gdf: gpd.GeoDataFrame, src: CRS, path: Path, kind: str, found: _Findings,
+                info: LayerInfo) -> gpd.GeoDataFrame | None:
+    """Convert a lon/lat layer from GCJ-02 (Gaode/AMap) to WGS84, every vertex; None (an error) if it is projected."""
+    if not src.is_geographic:
+        found.error(path, f"[layers.datum] {kind} = \"gcj02\", but the layer is in {crs_label(src)}, a projected CRS; "
+                          "GCJ-02 shifts longitude and latitude, so the layer must be in degrees (EPSG:4326). "
+                          f"Export it from the source in lon/lat, or remove {kind} from [layers.datum] if it was "
+                          "converted already")
+        return None
+    before = shapely.get_coordinates(gdf.geometry.to_numpy())
+
+    def to_wgs84(xy: np.ndarray) -> np.ndarray:
+        lon, lat = gcj02_to_wgs84(xy[:, 0], xy[:, 1])
+        return np.column_stack([lon, lat])
+
+    out = gdf.copy()
+    out.geometry = gpd.GeoSeries(shapely.transform(gdf.geometry.to_numpy(), to_wgs84), index=gdf.index, crs=gdf.crs)
+    after = shapely.get_coordinates(out.geometry.to_numpy())
+    shift = Geod(ellps="WGS84").inv(before[:, 0], before[:, 1], after[:, 0], after[:, 1])[2] if len(before) else []
+    mean = float(np.mean(shift)) if len(shift) else 0.0
+    outside = int(np.sum(out_of_china(before[:, 0], before[:, 1]))) if len(before) else 0
+    info.datum = f"GCJ-02 → WGS84, mean shift {mean:,.0f} m"
+    found.note(path, f"converted {len(out):,} feature(s) from GCJ-02 (Gaode/AMap) to WGS84 ([layers.datum] {kind}): "
+                     f"mean shift {mean:,.0f} m")
+    if outside:
+        found.warn(path, f"{outside:,} vertex(es) of the {kind} layer lie outside China, where GCJ-02 does not "
+                         "apply; they were left as they are. Check the layer's coordinates")
     return out

@@ -51,6 +51,7 @@ from .settings import (
     LAYER_PATH_KEYS,
     AlternativesSettings,
     BudgetRule,
+    Defaults,
     DistrictShareRule,
     FieldMaps,
     InclusionaryRule,
@@ -85,6 +86,7 @@ __all__ = [
     "PlanSettings",
     "LayerPaths",
     "FieldMaps",
+    "Defaults",
     "TypeSettings",
     "Rules",
     "ProjectSizeRule",
@@ -120,9 +122,11 @@ class Scenario(_Section):
     plan: PlanSettings
     layers: LayerPaths
     fields: FieldMaps = FieldMaps()
+    defaults: Defaults = Defaults()
     types: dict[str, TypeSettings]
     zones: dict[str, YearlyOrTotal] = {}
     districts: dict[str, YearlyOrTotal] = {}
+    zone_districts: dict[str, list[str]] = {}
     rules: Rules = Rules()
     suitability: Suitability = Suitability()
     solver: SolverSettings = SolverSettings()
@@ -169,6 +173,13 @@ class Scenario(_Section):
                 if isinstance(v, list) and len(v) != n_years:
                     problems.append(f"{where}.{name} has {len(v)} yearly values but the plan has {n_years} years; "
                                     "give one value per year, or one number for the whole plan")
+        zone_of: dict[str, str] = {}
+        for zone, names in self.zone_districts.items():
+            for name in names:
+                if zone_of.get(name, zone) != zone:
+                    problems.append(f"zone_districts: district {name!r} is in two zones, {zone_of[name]!r} and "
+                                    f"{zone!r}; list each district in one zone only")
+                zone_of.setdefault(name, zone)
         # Type codes named in rules must be defined (defaults that name
         # types the scenario lacks are simply not used).
         used = {"rules.transit.share_by_type": list(self.rules.transit.share_by_type)}
@@ -313,6 +324,9 @@ def parse_scenario(data: dict, *, base_dir: Path | None = None, where: str = "sc
     ScenarioError
         With one line per invalid or unknown key.
     """
+    from .targets import inline_target_files  # [targets] files fill [types] targets, [zones], [districts]
+
+    data = inline_target_files(data, base_dir=base_dir, where=where)
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as err:

@@ -39,6 +39,15 @@ class PlanSettings(_Section):
     crs: str = "EPSG:4549"
     net_to_gross: float = Field(default=0.8, gt=0.0, le=1.0)
     candidate_status: list[str] = ["reserve"]
+    candidate_land_use: list[str] = []  # e.g. ["R2", "0701"]: land-use classes that may be candidates (default: any)
+    inclusionary_land_use: list[str] = []  # e.g. ["RB", "B1"]: land uses whose parcels host inclusionary units
+    max_parcel_ha: float = Field(default=50.0, gt=0.0)  # larger "parcels" are named in a warning (land-use zones?)
+
+    @field_validator("candidate_land_use", "inclusionary_land_use")
+    @classmethod
+    def _known_land_uses(cls, value: list[str]) -> list[str]:
+        _check_land_use_patterns(value)
+        return value
 
     @model_validator(mode="after")
     def _years_in_order(self) -> PlanSettings:
@@ -75,6 +84,8 @@ class LayerPaths(_Section):
         parcels = "EPSG:4528"
         [layers.layer]           # which layer of a file that holds several (GeoPackage, FileGDB)
         parcels = "地块"
+        [layers.datum]           # "gcj02": lon/lat digitised from Gaode/AMap, converted to WGS84 on reading
+        stations = "gcj02"
     """
 
     parcels: Path
@@ -88,6 +99,19 @@ class LayerPaths(_Section):
     encoding: dict[VectorLayer, str] = {}
     crs: dict[VectorLayer, str] = {}
     layer: dict[VectorLayer, str] = {}
+    datum: dict[VectorLayer, str] = {}
+
+    @field_validator("datum")
+    @classmethod
+    def _known_datums(cls, value: dict[str, str]) -> dict[str, str]:
+        out = {}
+        for kind, name in value.items():
+            key = name.strip().lower().replace("-", "").replace("_", "").replace(" ", "")
+            if key not in ("gcj02", "wgs84"):
+                raise ValueError(f"{kind} = {name!r} is not a datum siteplan converts; use \"gcj02\" (Gaode/AMap, "
+                                 "Tencent coordinates) or \"wgs84\" (no conversion)")
+            out[kind] = key
+        return out
 
     @field_validator("encoding")
     @classmethod
@@ -116,7 +140,7 @@ class LayerPaths(_Section):
 
     @model_validator(mode="after")
     def _options_name_given_layers(self) -> LayerPaths:
-        for table in ("encoding", "crs", "layer"):
+        for table in ("encoding", "crs", "layer", "datum"):
             for kind in getattr(self, table):
                 if getattr(self, kind) is None:
                     raise ValueError(f"[layers.{table}] names {kind}, but [layers] gives no {kind} file; add "
@@ -124,16 +148,73 @@ class LayerPaths(_Section):
         return self
 
 
-class FieldMaps(_Section):
-    """``[fields.<layer>]``: siteplan's field name = the layer's own column."""
+class Constant(_Section):
+    """``field = { value = "R2" }`` in ``[fields.<layer>]``: one text value for every feature."""
 
-    parcels: dict[str, str] = {}
-    districts: dict[str, str] = {}
-    stations: dict[str, str] = {}
-    lines: dict[str, str] = {}
-    services: dict[str, str] = {}
-    parks: dict[str, str] = {}
-    constraints: dict[str, str] = {}
+    value: str | bool | int | float
+
+
+#: A ``[fields.<layer>]`` entry: a column name, or a constant (a number or true/false, or ``{ value = ... }``).
+FieldValue = str | bool | int | float | Constant
+
+
+class FieldMaps(_Section):
+    """``[fields.<layer>]``: siteplan's field name = the layer's own column, or a constant.
+
+    ``far_max = "RJL"`` reads the column RJL; ``far_max = 2.5`` gives every
+    feature 2.5; ``land_use = { value = "R2" }`` gives every feature the
+    text R2.
+    """
+
+    parcels: dict[str, FieldValue] = {}
+    districts: dict[str, FieldValue] = {}
+    stations: dict[str, FieldValue] = {}
+    lines: dict[str, FieldValue] = {}
+    services: dict[str, FieldValue] = {}
+    parks: dict[str, FieldValue] = {}
+    constraints: dict[str, FieldValue] = {}
+
+
+def _check_land_use_patterns(patterns) -> None:
+    """A land-use pattern must be a code or a class name of the shipped tables."""
+    from .landuse import _pattern_codes
+
+    bad = [p for p in patterns if not _pattern_codes(p)]
+    if bad:
+        raise ValueError(f"{bad} {'is' if len(bad) == 1 else 'are'} neither a land-use code (such as R2, RB, 0701) "
+                         "nor a class name of GB 50137-2011 or the 2020 用地用海分类 (such as 二类居住用地, 商住混合用地); "
+                         "correct the spelling")
+
+
+FarValue = Annotated[float, Field(gt=0.0, le=20.0)]
+YearValue = Annotated[int, Field(ge=1900, le=2100)]
+
+
+class Defaults(_Section):
+    """``[defaults]``: parcel values used where a parcel's own value is missing.
+
+    A scalar is the value for every parcel without one
+    (``available_year = 2016``); a table gives values by land-use class,
+    the longest matching code winning::
+
+        [defaults.far_max]
+        R2 = 2.5
+        RB = 3.0
+        R22 = 1.2      # R22 parcels take 1.2, other R2 parcels 2.5
+    """
+
+    far_max: FarValue | dict[str, FarValue] | None = None
+    far_upper: FarValue | dict[str, FarValue] | None = None
+    available_year: YearValue | dict[str, YearValue] | None = None
+    status: str | dict[str, str] | None = None
+    metro_depot: bool | dict[str, bool] | None = None
+
+    @field_validator("far_max", "far_upper", "available_year", "status", "metro_depot")
+    @classmethod
+    def _known_classes(cls, value):
+        if isinstance(value, dict):
+            _check_land_use_patterns(list(value))
+        return value
 
 
 class TypeSettings(_Section):
@@ -378,3 +459,36 @@ class MapSettings(_Section):
         if not re.fullmatch(r"[A-Za-z0-9]{8,64}", key):
             raise ValueError("a Tianditu key is 8-64 letters and digits (usually 32 hex digits); copy it from the Tianditu console")
         return key
+
+
+class TargetFiles(_Section):
+    """``[targets]``: targets read from the plan's own tables (see :mod:`siteplan.inputs.targets`).
+
+    ``file`` holds type rows × year columns and fills ``[types.<code>].targets``;
+    ``zones`` and ``districts`` hold name rows and fill ``[zones]`` and
+    ``[districts]``. ``mode = "cumulative"`` reads 累计 tables (yearly =
+    differences). ``targets = "targets.xlsx"`` is the short form of ``file``.
+    """
+
+    file: Path | None = None
+    sheet: str | None = None
+    mode: Literal["yearly", "cumulative"] = "yearly"
+    zones: Path | None = None
+    districts: Path | None = None
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _mode_words(cls, value: object) -> object:
+        words = {"yearly": "yearly", "annual": "yearly", "每年": "yearly", "年度": "yearly", "当年": "yearly",
+                 "cumulative": "cumulative", "累计": "cumulative"}
+        if isinstance(value, str) and value.strip().lower() in words:
+            return words[value.strip().lower()]
+        raise ValueError(f"mode = {value!r}: use \"yearly\" (each year's own units) or \"cumulative\" (累计: running "
+                         "totals)")
+
+    @model_validator(mode="after")
+    def _some_file(self) -> TargetFiles:
+        if self.file is None and self.zones is None and self.districts is None:
+            raise ValueError("[targets] names no file; add file = \"targets.xlsx\" (type rows × year columns), "
+                             "or zones = / districts = \"<file>\"")
+        return self

@@ -14,44 +14,84 @@ import unicodedata
 from pathlib import Path
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import shapely
 from pyproj import CRS
 
-from .fields import SCHEMA, _ID_COLUMN, _as_text, _parse_flags, _parse_numbers, _parse_years
+from .fields import _ID_COLUMN, _as_text, _parse_numbers, _parse_years
 from .findings import LayerInfo, _Findings, _ids, _sample, _values, _verb
+from . import parcel_values
+from .parcel_values import YEAR_RANGE, _whole_years, read_parcel_values
+from .location import _can_locate, implausible_parcels, locate_parcels
 from .read import _gdal_words, crs_label
 from .scenario import Scenario
 
-#: Plot ratios above this are taken as data errors, not ambition.
-MAX_PLAUSIBLE_FAR = 20.0
-
-#: Years outside this range are data errors (a typo, a code, a date in another calendar).
-YEAR_RANGE = (1900, 2100)
+#: Plot ratios above this are taken as data errors, not ambition (defined with the parcels' values).
+MAX_PLAUSIBLE_FAR = parcel_values.MAX_PLAUSIBLE_FAR
+# YEAR_RANGE: years outside it are data errors (defined in .parcel_values).
 
 #: Service categories the features count (see :data:`siteplan.model.features.SERVICE_GROUPS`).
 SERVICE_CATEGORIES = ("school", "clinic", "hospital", "market", "park", "culture")
 
 
 def _validate_districts(d: gpd.GeoDataFrame, path: Path, scenario: Scenario, found: _Findings) -> gpd.GeoDataFrame:
-    d["zone"] = _as_text(d["zone"])
+    """Check the district names, give each district its zone, and check the scenario's zone and district targets.
+
+    A district's zone comes from the layer's ``zone`` field or from the
+    scenario's ``[zone_districts]`` (which wins when both are given). A
+    district in no zone forms a zone of its own, named after it; zone
+    targets (``[zones]``) may name only real zones.
+    """
+    d["zone"] = _as_text(d["zone"]) if "zone" in d.columns else None
     no_name = d["district"].isna()
     if no_name.any():
         found.error(path, f"{int(no_name.sum())} district polygon(s) have no name in field 'district' "
                           f"({_ids(d, no_name, None)}); give each district its name")
-    no_zone = d["zone"].isna() & ~no_name
-    if no_zone.any():
-        found.error(path, f"field 'zone' is empty for {_ids(d, no_zone, 'district')}; give each district its zone")
     dup = d["district"].duplicated(keep=False) & ~no_name
     if dup.any():
         names = sorted(set(d.loc[dup, 'district']))
         found.error(path, f"district names must be unique, but {_sample(names)} {_verb(len(names), 'occurs', 'occur')} "
                           "more than once; merge the polygons of one district (Dissolve in QGIS) or rename them")
-    unknown_zones = sorted(set(scenario.zones) - set(d["zone"].dropna()))
-    if unknown_zones:
-        found.error(path, f"[zones] in the scenario names {unknown_zones}, which no district has as its zone; zones in "
-                          f"the layer: {sorted(set(d['zone'].dropna()))}. Correct the names in [zones] or in field 'zone'")
+    known = sorted(set(d.loc[~no_name, "district"]))
+    where = scenario.source or path
+    if scenario.zone_districts:
+        zone_of = {name: zone for zone, names in scenario.zone_districts.items() for name in names}
+        missing = sorted(set(zone_of) - set(known))
+        if missing:
+            found.error(where, f"[zone_districts] names {_sample(missing, 10)}, which the districts layer does not "
+                               f"have. {_did_you_mean(missing, known)}The districts are: {', '.join(known)}")
+        if d["zone"].notna().any():
+            found.note(path, "zones taken from the scenario's [zone_districts], not from the layer's field 'zone'")
+        d["zone"] = d["district"].map(zone_of)
+        unzoned = d["zone"].isna() & ~no_name
+        if unzoned.any():
+            found.warn(where, f"[zone_districts] puts {_sample(sorted(d.loc[unzoned, 'district']), 10)} in no zone; "
+                              "each forms a zone of its own, named after it. Add them to a zone if they belong to one")
+        zones = set(scenario.zone_districts)
+    elif d["zone"].notna().any():
+        no_zone = d["zone"].isna() & ~no_name
+        if no_zone.any():
+            found.error(path, f"field 'zone' is empty for {_ids(d, no_zone, 'district')}; give each district its "
+                              "zone, or list the zones in the scenario's [zone_districts]")
+        zones = set(d["zone"].dropna())
+    else:
+        zones = set()
+        if scenario.zones:
+            found.error(where, f"[zones] sets targets for {_sample(sorted(scenario.zones))}, but the districts have "
+                               "no zones: the districts layer has no zone field. Map the layer's zone column "
+                               "([fields.districts] zone = \"PQ\"), or list each zone's districts in the scenario: "
+                               "[zone_districts] \"东岸城区\" = [\"望海区\", \"滨海区\"]")
+    d["zone"] = d["zone"].where(d["zone"].notna(), d["district"])  # a district in no zone is a zone of its own
+    unknown_zones = sorted(set(scenario.zones) - zones)
+    if unknown_zones and zones:
+        found.error(where, f"[zones] names {unknown_zones}, which is not a zone of the districts. "
+                           f"{_did_you_mean(unknown_zones, sorted(zones))}The zones are: {', '.join(sorted(zones))}. "
+                           "Correct the names in [zones] (or the districts' zones)")
+    unknown_districts = sorted(set(scenario.districts) - set(known))
+    if unknown_districts and known:
+        found.error(where, f"[districts] names {unknown_districts}, which the districts layer does not have. "
+                           f"{_did_you_mean(unknown_districts, known)}The districts are: {', '.join(known)}. "
+                           "Correct the names in [districts]")
     return d
 
 
@@ -68,73 +108,12 @@ def _validate_parcels(p: gpd.GeoDataFrame, path: Path, districts: gpd.GeoDataFra
         ids = sorted(set(p.loc[dup, 'parcel_id']))
         found.error(path, f"parcel_id must be unique, but {_sample(ids)} {_verb(len(ids), 'occurs', 'occur')} more "
                           f"than once ({int(dup.sum())} parcels); give each parcel its own id")
-    far, bad = _parse_numbers(p["far_max"] if "far_max" in has else pd.Series(1.0, index=p.index))
-    nan = far.isna().to_numpy() & ~bad
-    if bad.any():
-        mixed = " (the column mixes numbers and text)" if (~bad & p["far_max"].notna().to_numpy()).any() else ""
-        found.error(path, f"field 'far_max' (plot ratio) must be a number{mixed}, but {_ids(p, bad, 'parcel_id')} "
-                          f"{_verb(bad, 'holds', 'hold')} {_values(p['far_max'], bad)}; write a number such as 2.5 "
-                          "in field 'far_max' for each")
-    if nan.any():
-        found.error(path, f"field 'far_max' (plot ratio) is empty for {_ids(p, nan, 'parcel_id')}; fill in the "
-                          "plot-ratio cap of each parcel")
-    out_of_range = ((far <= 0) | (far > MAX_PLAUSIBLE_FAR)).to_numpy()
-    if out_of_range.any():
-        found.error(path, f"field 'far_max' (plot ratio) must be above 0 and at most {MAX_PLAUSIBLE_FAR:g}, but "
-                          f"{_ids(p, out_of_range, 'parcel_id')} {_verb(out_of_range, 'has', 'have')} "
-                          f"{_sample([f'{v:g}' for v in sorted(set(far[out_of_range].tolist()))])}; write each parcel's "
-                          "plot-ratio cap from the regulatory plan (2.5 is written 2.5, not 250 or 0)")
-    if "far_max" in has:
-        p["far_max"] = far
-    upper, bad_up = _parse_numbers(p["far_upper"])
-    if bad_up.any():
-        found.warn(path, f"field 'far_upper' holds text that is not a number for {_ids(p, bad_up, 'parcel_id')} "
-                         f"({_values(p['far_upper'], bad_up)}); taken as no upper plot ratio")
-    p["far_upper"] = upper.where(upper > 0)
-    years, bad_y = _parse_years(p["available_year"] if "available_year" in has
-                                else pd.Series(scenario.plan.first_year, index=p.index))
-    nan_y = years.isna().to_numpy() & ~bad_y
-    if bad_y.any():
-        found.error(path, f"field 'available_year' must be a year, but {_ids(p, bad_y, 'parcel_id')} {_verb(bad_y, 'holds', 'hold')} "
-                          f"{_values(p['available_year'], bad_y)}; write the year the land is ready, e.g. 2017")
-    if nan_y.any():
-        found.error(path, f"field 'available_year' is empty for {_ids(p, nan_y, 'parcel_id')}; fill in the year the "
-                          "land is ready")
-    absurd = ((years < YEAR_RANGE[0]) | (years > YEAR_RANGE[1])).to_numpy()
-    if absurd.any():
-        found.error(path, f"field 'available_year' must be a year between {YEAR_RANGE[0]} and {YEAR_RANGE[1]}, but "
-                          f"{_ids(p, absurd, 'parcel_id')} {_verb(absurd, 'has', 'have')} "
-                          f"{_values(years, absurd)}; write the year the land is ready, e.g. 2017")
-    if "available_year" in has:
-        p["available_year"] = _whole_years(years)
-    late = (years > scenario.plan.last_year).to_numpy() & ~absurd
-    if late.any():
-        found.warn(path, f"{int(late.sum())} parcel(s) become available after {scenario.plan.last_year}, the plan's "
-                         f"last year, and cannot be used in this plan ({_ids(p, late, 'parcel_id')})")
-    for col in ("land_use", "name"):
-        p[col] = _as_text(p[col]).fillna(SCHEMA["parcels"]["optional"][col] if col == "land_use" else "")
-    status = _as_text(p["status"])
-    no_status = status.isna().to_numpy()
-    if no_status.any() and len(p):
-        found.warn(path, f"field 'status' is empty for {int(no_status.sum())} parcel(s) ({_ids(p, no_status, 'parcel_id')}); "
-                         "taken as 'reserve' (a candidate). Fill it in if they are not")
-    p["status"] = status.fillna("reserve")
-    depot, bad_d = _parse_flags(p["metro_depot"])
-    if bad_d.any():
-        found.error(path, f"field 'metro_depot' must be true or false, but {_ids(p, bad_d, 'parcel_id')} "
-                          f"{_verb(bad_d, 'holds', 'hold')} {_values(p['metro_depot'], bad_d)}; write 1 or 0, true or "
-                          "false, 是 or 否 (empty counts as no)")
-    p["metro_depot"] = depot
-    if "district" not in has:
-        return p
-    p["district"] = _as_text(p["district"])
-    no_d = p["district"].isna().to_numpy()
-    if no_d.any():
-        found.error(path, f"field 'district' is empty for {_ids(p, no_d, 'parcel_id')}; name the district each "
-                          "parcel lies in, as in the districts layer")
+    p = read_parcel_values(p, path, scenario, found)  # land use, status, candidacy, plot ratios, years, areas
+    implausible_parcels(p, path, scenario.plan.max_parcel_ha, found)
+    p["district"] = _as_text(p["district"]) if "district" in has else None
     p["zone"] = None
     if districts is not None:
-        p = _match_districts(p, path, districts, no_d, found)
+        p = _match_districts(p, path, districts, found)
     return p
 
 
@@ -142,10 +121,11 @@ def _norm(name: str) -> str:
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", name))
 
 
-def _match_districts(p: gpd.GeoDataFrame, path: Path, districts: gpd.GeoDataFrame, no_d: np.ndarray,
-                     found: _Findings) -> gpd.GeoDataFrame:
+def _match_districts(p: gpd.GeoDataFrame, path: Path, districts: gpd.GeoDataFrame, found: _Findings) -> gpd.GeoDataFrame:
+    """Match the parcels' district names to the districts layer, then fill and check them by location."""
     known = sorted(str(x) for x in districts["district"].dropna())
     canonical = {_norm(k): k for k in known}
+    no_d = p["district"].isna().to_numpy()
     matched = p["district"].map(lambda v: v if v in known else canonical.get(_norm(v)) if isinstance(v, str) else None)
     respelt = matched.notna() & (matched != p["district"])
     if respelt.any():
@@ -154,22 +134,26 @@ def _match_districts(p: gpd.GeoDataFrame, path: Path, districts: gpd.GeoDataFram
     unknown = matched.isna().to_numpy() & ~no_d
     if unknown.any():
         names = sorted(set(p.loc[unknown, "district"]))
-        hints = {n: difflib.get_close_matches(n, known, n=1) for n in names[:5]}
-        hint_txt = "; ".join(f"{n!r} -> {h[0]!r}?" for n, h in hints.items() if h)
         found.error(path, f"{int(unknown.sum())} parcel(s) name districts that are not in the districts layer: "
-                          f"{names[:5]} ({_ids(p, unknown, 'parcel_id')}). "
-                          f"{('Perhaps: ' + hint_txt + ' ') if hint_txt else ''}Correct field 'district'; known "
-                          f"districts: {', '.join(known)}")
+                          f"{names[:5]} ({_ids(p, unknown, 'parcel_id')}). {_did_you_mean(names, known)}Correct "
+                          f"field 'district'; known districts: {', '.join(known)} (or empty it, to take the district "
+                          "from where the parcel lies)")
     p["district"] = matched.where(matched.notna(), p["district"])
+    if _can_locate(p, districts):
+        p = locate_parcels(p, path, districts, found)
+    elif no_d.any() and isinstance(p, gpd.GeoDataFrame) and p.crs is not None:
+        found.error(path, f"field 'district' is empty for {_ids(p, no_d, 'parcel_id')}, and they cannot be located "
+                          "until the districts layer reads; fix the districts layer, or name each parcel's district")
     zone_of = dict(zip(districts["district"], districts["zone"]))
     p["zone"] = p["district"].map(zone_of)
     return p
 
 
-def _whole_years(years: pd.Series) -> pd.Series:
-    """Years as integers; missing and impossible ones (already reported) as -1."""
-    ok = years.between(YEAR_RANGE[0], YEAR_RANGE[1]) & (years == np.round(years))
-    return years.where(ok, -1).astype("int64")
+def _did_you_mean(names: list[str], known: list[str]) -> str:
+    """'Did you mean: '临空区' -> '临港区'? ' for the names that resemble a known one, else ''."""
+    hints = {n: difflib.get_close_matches(n, known, n=1, cutoff=0.5) for n in names[:5]}
+    text = "; ".join(f"{n!r} -> {h[0]!r}" for n, h in hints.items() if h)
+    return f"Did you mean {text}? " if text else ""
 
 
 def _validate_years(gdf: gpd.GeoDataFrame, col: str, path: Path, kind: str, found: _Findings) -> gpd.GeoDataFrame:

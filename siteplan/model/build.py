@@ -6,6 +6,7 @@ import geopandas as gpd
 import pandas as pd
 
 from ..housing import CATALOGUE
+from ..inputs.landuse import candidate_mask, inclusionary_mask
 from ..inputs.layers import Layers
 from ..inputs.scenario import Scenario
 from .access import ParkWorkers, ServiceAccess, TransitAccess
@@ -19,20 +20,21 @@ __all__ = ["build_problem"]
 def build_problem(features: gpd.GeoDataFrame, scenario: Scenario, *, layers: Layers | None = None) -> Problem:
     """The problem a scenario describes, on the candidate parcels.
 
-    Parcels whose ``status`` is a candidate status take the role ``"new"``;
-    with the inclusionary rule on, commercial projects available within the
-    plan take the role ``"inclusionary"``. Rules are added in a fixed order;
+    Candidate parcels (:func:`~siteplan.inputs.landuse.candidate_mask`:
+    status and land use) take the role ``"new"``; with the inclusionary rule
+    on, commercial projects (:func:`~siteplan.inputs.landuse.inclusionary_mask`)
+    available within the plan take the role ``"inclusionary"``. Rules are added in a fixed order;
     those switched off in the scenario are left out. ``layers`` supplies
     the constraint polygons for the lock-out rule.
     """
     r = scenario.rules
     years = scenario.years
     role = pd.Series(pd.NA, index=features.index, dtype="object")
-    role[features["status"].isin(scenario.plan.candidate_status) & (features["available_year"] <= years[-1])] = "new"
+    role[candidate_mask(features, scenario) & (features["available_year"] <= years[-1]).to_numpy()] = "new"
     incl = r.inclusionary if r.inclusionary is not None and r.inclusionary.enabled else None
     if incl is not None:
-        ready = features["available_year"].between(years[0], years[-1])
-        role[(features["status"] == incl.status) & ready & role.isna()] = "inclusionary"
+        ready = features["available_year"].between(years[0], years[-1]).to_numpy()
+        role[inclusionary_mask(features, scenario) & ready & role.isna().to_numpy()] = "inclusionary"
     parcels = features.assign(role=role).loc[role.notna()]
     types = list(scenario.types)
     prob = problem(

@@ -38,6 +38,7 @@ import shapely
 from pyproj import CRS
 from scipy.spatial import cKDTree
 
+from ..inputs.landuse import candidate_mask
 from ..inputs.layers import Layers
 from ..inputs.scenario import Scenario
 
@@ -275,14 +276,14 @@ def compute_features(layers: Layers, scenario: Scenario) -> gpd.GeoDataFrame:
     ``svc_<group>`` (count within ``walk_m``), ``svc_<group>_m`` (distance
     to the nearest), ``park_m`` and ``park_index`` (nearest industrial
     park), ``pop_density``, ``score_<year>`` per plan
-    year, and ``candidate`` (status is a candidate status and the land is
-    ready within the plan).
+    year, and ``candidate`` (:func:`~siteplan.inputs.landuse.candidate_mask`
+    and the land is ready within the plan).
     """
     p = layers.parcels.copy()
     p["area_m2"] = area_m2(p)
-    p["floor_cap_m2"] = floor_capacity_m2(p)
+    p["floor_cap_m2"] = floor_capacity_m2(p).fillna(0.0)  # non-candidates may have no plot ratio
     upper = p["far_upper"].where(p["far_upper"] > p["far_max"], p["far_max"])
-    p["floor_cap_upper_m2"] = p["area_m2"] * upper
+    p["floor_cap_upper_m2"] = (p["area_m2"] * upper).fillna(0.0)
     for code, t in scenario.types.items():
         p[f"units_cap_{code}"] = unit_capacity(p["floor_cap_m2"], t.unit_area_m2)
     years = scenario.years
@@ -301,6 +302,6 @@ def compute_features(layers: Layers, scenario: Scenario) -> gpd.GeoDataFrame:
         p[f"score_{year}"] = suitability(
             p, year=year, weights=s.weights, transit_reach_m=s.transit_reach_m, park_reach_m=s.park_reach_m
         )
-    p["candidate"] = p["status"].isin(scenario.plan.candidate_status) & (p["available_year"] <= years[-1])
+    p["candidate"] = candidate_mask(p, scenario) & (p["available_year"] <= years[-1]).to_numpy()
     log.info("Computed features of %d parcels (%d candidates)", len(p), int(p["candidate"].sum()))
     return p

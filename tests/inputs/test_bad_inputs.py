@@ -560,8 +560,8 @@ def _(scen):
     set_value("parcels", 0, "district", " 东城区\u3000")(scen)
 
 
-@case("district-empty", "error", "parcels.gpkg", "field 'district' is empty for parcel_id P3",
-      fix='name the district each parcel lies in, as in the districts layer')
+@case("district-empty", "note", "parcels.gpkg", "1 parcel(s) had no district value", "the district they overlap most",
+      "parcel_id P3", then=lambda L: parcel(L, "P3").district == "东城区" and parcel(L, "P3").zone == "东区")
 def _(scen):
     set_value("parcels", 3, "district", None)(scen)
 
@@ -621,8 +621,8 @@ def _(scen):
     set_value("districts", 1, "zone", None)(scen)
 
 
-@case("zone-target-for-unknown-zone", "error", "districts.gpkg", "[zones] in the scenario names ['北区']",
-      fix="Correct the names in [zones] or in field 'zone'")
+@case("zone-target-for-unknown-zone", "error", "scenario.toml", "[zones] names ['北区']",
+      fix="The zones are: 东区, 西区. Correct the names in [zones]")
 def _(scen):
     edit_scenario(scen, '"东区" = 300', '"东区" = 300\n"北区" = 100')
 
