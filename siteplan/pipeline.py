@@ -19,6 +19,7 @@ from .outputs import export
 from .model.features import compute_features
 from .inputs.layers import Layers, read_layers
 from .model.build import build_problem
+from .outputs.printed import parcel_features
 from .outputs.webmap import TileChoice, render_map, tile_choice
 from .solve.plan import Plan
 from .solve.alternatives import alternatives, difference_table, movable_parcels, selection_frequency
@@ -91,6 +92,7 @@ def write_plan(
     alternatives: list[Plan] | None = None,
     shapefile: bool = False,
     tiles: str | TileChoice | None = None,
+    output_warnings: list[str] | None = None,
 ) -> dict[str, Path]:
     """Write every output of a plan into ``out_dir`` (atomically).
 
@@ -108,20 +110,22 @@ def write_plan(
     and with ``shapefile=True`` a ``shapefile/`` folder) come from
     :func:`siteplan.outputs.export.planner_writers`. ``tiles`` is the map's basemap
     (default the scenario's ``[map] tiles``; see
-    :func:`siteplan.outputs.webmap.tile_choice`).
+    :func:`siteplan.outputs.webmap.tile_choice`). Warnings of the writers
+    (text the shapefiles cannot hold) are appended to ``output_warnings``.
     """
     ntg = scenario.plan.net_to_gross
     freq = selection_frequency(alternatives) if alternatives else None
     writers = {
         "allocation.csv": lambda p: export.write_allocation_csv(plan, p, net_to_gross=ntg),
         "land_supply.csv": lambda p: export.write_land_supply_csv(plan, p, net_to_gross=ntg),
-        "allocation.geojson": lambda p: export.write_geojson(_with_selected_in(plan.to_geodataframe(net_to_gross=ntg), freq), p),
+        "allocation.geojson": lambda p: export.write_geojson(_with_selected_in(parcel_features(plan, net_to_gross=ntg), freq), p),
         "map.html": lambda p: render_map(plan, layers, scenario, p, lang=lang, tiles=tiles, frequency=freq),
         "compliance.csv": lambda p: export.write_table_csv(plan.compliance(), p),
         "shortfall.csv": lambda p: export.write_table_csv(plan.shortfall_table(), p),
         "run.json": lambda p: export.write_run_json(plan, scenario, p, extra={"warnings": layers.warnings}),
     }
-    writers.update(export.planner_writers(plan, layers, scenario, lang=lang, shapefile=shapefile))
+    writers.update(export.planner_writers(plan, layers, scenario, lang=lang, shapefile=shapefile,
+                                          output_warnings=output_warnings))
     if freq is not None:
         movable = movable_parcels(alternatives[0].problem)
         writers["alternatives.csv"] = lambda p: export.write_table_csv(
@@ -173,6 +177,8 @@ class RunResult:
     layers: Layers
     files: dict[str, Path]
     alternatives: list[Plan] = field(default_factory=list)
+    #: Warnings met while writing the outputs (the command line then exits 1).
+    output_warnings: list[str] = field(default_factory=list)
 
 
 def run(
@@ -252,6 +258,7 @@ def run(
     plan = plans[0]
     if progress:
         progress("Writing outputs")
+    written: list[str] = []
     files = write_plan(plan, layers, scenario, out, lang=lang, alternatives=plans if len(plans) > 1 else None,
-                       shapefile=shapefile, tiles=choice)
-    return RunResult(scenario=scenario, plan=plan, layers=layers, files=files, alternatives=plans)
+                       shapefile=shapefile, tiles=choice, output_warnings=written)
+    return RunResult(scenario=scenario, plan=plan, layers=layers, files=files, alternatives=plans, output_warnings=written)

@@ -9,15 +9,20 @@
   the other plan does not use it; offline like ``map.html``;
 - ``differences.xlsx`` with the sheets below, and each as a ``utf-8-sig``
   CSV copy: 地块对比 ``compare_parcels.csv`` (every parcel either plan
-  uses: only in A, only in B, or in both, with supply year and units in
-  each and what changed), 套数对比 ``compare_units.csv`` (units by
-  district, zone, type and year, A, B and B - A) and 用地对比
-  ``compare_land.csv`` (net and gross land by year). The sheets have
-  Chinese headers with units and are formatted like ``land_supply.xlsx``
-  (title row, two decimals, frozen header, A4 landscape); land is rounded
-  to 0.01 ha before differences and totals are taken, so every printed
-  B - A and 合计 adds up. :func:`compare_runs` returns the same tables with
-  plain column names, for code.
+  uses: only in A, only in B, or in both, with supply year, units, land
+  and plot ratio used in each and what changed: 相同 only when every
+  planned field of :data:`PLANNED_FIELDS` is unchanged), 套数对比
+  ``compare_units.csv`` (units by district, zone, type and year, A, B and
+  B - A) and 用地对比 ``compare_land.csv`` (net and gross land by year).
+  The sheets have Chinese headers with units and are formatted like
+  ``land_supply.xlsx`` (title row, two decimals, frozen header, A4
+  landscape). Every figure is the one the runs printed (one rounding rule,
+  :mod:`siteplan.outputs.figures`): a parcel's land from its
+  ``allocation.geojson``, a year's land from its ``land_supply.csv`` (the
+  year sheets' 合计), so differences.xlsx shows the value land_supply.xlsx
+  shows; B - A and 合计 are taken from the printed values and add up.
+  :func:`compare_runs` returns the same tables with plain column names,
+  for code.
 
 Every text from the runs is escaped before it reaches the page.
 """
@@ -37,6 +42,7 @@ import pandas as pd
 from folium.plugins import DualMap
 
 from ..errors import SiteplanError
+from .figures import fig_float, ratio_text
 from .styles import KEEP_DEFAULTS, display_frame, type_colours
 
 __all__ = ["RunOutputs", "CompareError", "load_run", "compare_runs", "compare_map", "write_comparison", "default_compare_dir",
@@ -63,6 +69,7 @@ class RunOutputs:
     districts: gpd.GeoDataFrame | None
     lines: gpd.GeoDataFrame | None
     type_labels: dict[str, str]
+    land: pd.DataFrame | None = None
 
 
 def load_run(folder: str | Path) -> RunOutputs:
@@ -92,19 +99,51 @@ def load_run(folder: str | Path) -> RunOutputs:
     if gpkg.is_file():
         districts = gpd.read_file(gpkg, layer="districts", engine="pyogrio")
         lines = gpd.read_file(gpkg, layer="lines", engine="pyogrio")
+    land = None
+    if (folder / "land_supply.csv").is_file():  # the year totals as land_supply.xlsx prints them
+        land = pd.read_csv(folder / "land_supply.csv", encoding="utf-8-sig", dtype={"type": str})
     name = str(record.get("scenario") or folder.name)
     labels = record.get("type_labels") if isinstance(record.get("type_labels"), dict) else {}
     return RunOutputs(folder=folder, name=name, title=str(record.get("title") or name), allocation=alloc,
-                      parcels=parcels, districts=districts, lines=lines, type_labels={str(k): str(v) for k, v in labels.items()})
+                      parcels=parcels, districts=districts, lines=lines, type_labels={str(k): str(v) for k, v in labels.items()},
+                      land=land)
+
+
+#: The planned fields of a parcel, compared one by one: (code, column of :func:`_per_parcel`).
+PLANNED_FIELDS = (("year", "year"), ("units", "units"), ("types", "types"), ("floor", "floor_area_m2"),
+                  ("net", "net_land_ha"), ("gross", "gross_land_ha"), ("role", "role"), ("far", "far_used"))
+
+
+def _per_parcel(run: RunOutputs) -> pd.DataFrame:
+    """One row per used parcel: every planned field, figures as the run printed them (allocation.geojson)."""
+    al = run.allocation
+    g = al.groupby("parcel_id")
+    out = pd.DataFrame({"district": g["district"].first(), "zone": g["zone"].first(), "year": g["year"].first(),
+                        "units": g["units"].sum()})
+    out["types"] = g[["type", "units"]].apply(
+        lambda part: ",".join(f"{t}:{int(u)}" for t, u in sorted(zip(part["type"].astype(str), part["units"]))))
+    par = run.parcels.drop(columns=run.parcels.geometry.name).set_index("parcel_id")
+    for col in ("floor_area_m2", "net_land_ha", "gross_land_ha", "role", "far_used"):
+        if col in par.columns:  # a run written before siteplan printed far_used has none
+            out[col] = par[col].reindex(out.index)
+        elif col in al.columns:
+            out[col] = g[col].sum() if col.endswith(("_m2", "_ha")) else g[col].agg(lambda v: ",".join(sorted(set(map(str, v)))))
+        else:
+            out[col] = None
+    return out
+
+
+def _differs(va: object, vb: object) -> bool:
+    """Whether two printed values of a field differ (missing on either side: cannot tell, so not)."""
+    if va is None or vb is None or (not isinstance(va, str) and pd.isna(va)) or (not isinstance(vb, str) and pd.isna(vb)):
+        return False
+    if isinstance(va, str) or isinstance(vb, str):
+        return str(va) != str(vb)
+    return abs(float(va) - float(vb)) > 1e-9
 
 
 def _parcel_table(a: RunOutputs, b: RunOutputs) -> pd.DataFrame:
-    def per_parcel(run: RunOutputs) -> pd.DataFrame:
-        g = run.allocation.groupby("parcel_id")
-        return pd.DataFrame({"district": g["district"].first(), "zone": g["zone"].first(), "year": g["year"].first(),
-                             "units": g["units"].sum(), "gross_land_ha": g["gross_land_ha"].sum()})
-
-    pa, pb = per_parcel(a), per_parcel(b)
+    pa, pb = _per_parcel(a), _per_parcel(b)
     ids = sorted(set(pa.index) | set(pb.index))
     out = pd.DataFrame(index=pd.Index(ids, name="parcel_id"))
     out["district"] = pa["district"].combine_first(pb["district"])
@@ -115,14 +154,20 @@ def _parcel_table(a: RunOutputs, b: RunOutputs) -> pd.DataFrame:
     out["units_a"] = pa["units"].reindex(ids).fillna(0).astype(int)
     out["units_b"] = pb["units"].reindex(ids).fillna(0).astype(int)
     out["delta_units"] = out["units_b"] - out["units_a"]
-    year_diff = (out["year_a"] != out["year_b"]).fillna(False).to_numpy(dtype=bool)
-    unit_diff = (out["delta_units"] != 0).to_numpy()
-    out["change"] = [
-        where if where != "both" else ("year, units" if y and u else "year" if y else "units" if u else "same")
-        for where, y, u in zip(out["in"], year_diff, unit_diff)
-    ]
-    out["gross_land_ha_a"] = pa["gross_land_ha"].reindex(ids).fillna(0.0)
-    out["gross_land_ha_b"] = pb["gross_land_ha"].reindex(ids).fillna(0.0)
+    # Unchanged (相同) only when every planned field is unchanged, as printed.
+    changes = []
+    for pid, where in zip(ids, out["in"]):
+        if where != "both":
+            changes.append(where)
+            continue
+        moved = [code for code, col in PLANNED_FIELDS if _differs(pa.at[pid, col], pb.at[pid, col])]
+        changes.append(", ".join(moved) or "same")
+    out["change"] = changes
+    for col in ("net_land_ha", "gross_land_ha"):
+        out[f"{col}_a"] = pd.to_numeric(pa[col], errors="coerce").reindex(ids).fillna(0.0)
+        out[f"{col}_b"] = pd.to_numeric(pb[col], errors="coerce").reindex(ids).fillna(0.0)
+    out["far_used_a"] = pd.to_numeric(pa["far_used"], errors="coerce").reindex(ids)
+    out["far_used_b"] = pd.to_numeric(pb["far_used"], errors="coerce").reindex(ids)
     order = {"A only": 0, "B only": 1, "both": 2}
     return out.reset_index().sort_values(["in", "parcel_id"], key=lambda s: s.map(order) if s.name == "in" else s, kind="stable").reset_index(drop=True)
 
@@ -145,16 +190,35 @@ def _units_table(a: RunOutputs, b: RunOutputs) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["by", "value", "units_a", "units_b", "delta"])
 
 
+def _year_land(run: RunOutputs) -> pd.DataFrame:
+    """Net and gross land per year as the run's land_supply.xlsx printed them (its land_supply.csv 合计 rows).
+
+    A folder without ``land_supply.csv`` (an older run) falls back to the
+    year tables recomputed from ``allocation.csv``.
+    """
+    from .tables import TOTAL_LABEL, land_supply_rows
+
+    land = run.land
+    if land is None or not {"year", "type", "net_land_ha", "gross_land_ha"} <= set(land.columns):
+        al = run.allocation
+        types = sorted(al["type"].astype(str).unique())
+        gross = float(al["gross_land_ha"].sum())
+        ntg = round(float(al["net_land_ha"].sum()) / gross, 3) if gross > 0 else 0.8  # gross = net / ratio there
+        land = land_supply_rows(al.assign(type=al["type"].astype(str)), types=types,
+                                years=sorted(al["year"].unique()), net_to_gross=ntg)
+    total = land.loc[land["type"].astype(str) == TOTAL_LABEL]
+    return total.set_index(total["year"].astype(int))[["net_land_ha", "gross_land_ha"]].astype(float)
+
+
 def _land_table(a: RunOutputs, b: RunOutputs) -> pd.DataFrame:
-    la = a.allocation.groupby("year")[["net_land_ha", "gross_land_ha"]].sum()
-    lb = b.allocation.groupby("year")[["net_land_ha", "gross_land_ha"]].sum()
+    la, lb = _year_land(a), _year_land(b)
     years = sorted(set(la.index) | set(lb.index))
     out = pd.DataFrame({"year": years})
     for col in ("net_land_ha", "gross_land_ha"):
         out[f"{col}_a"] = la[col].reindex(years).fillna(0.0).to_numpy()
         out[f"{col}_b"] = lb[col].reindex(years).fillna(0.0).to_numpy()
-        out[f"delta_{col}"] = out[f"{col}_b"] - out[f"{col}_a"]
-    total = {"year": "合计"} | {c: out[c].sum() for c in out.columns if c != "year"}
+        out[f"delta_{col}"] = [round(vb - va, 2) for va, vb in zip(out[f"{col}_a"], out[f"{col}_b"])]
+    total = {"year": "合计"} | {c: round(float(out[c].sum()), 2) for c in out.columns if c != "year"}
     return pd.concat([out, pd.DataFrame([total])], ignore_index=True)
 
 
@@ -178,7 +242,9 @@ _HEADERS = {
         "parcel_id": "地块编号", "district": "行政区", "zone": "片区", "in": "选用方案",
         "year_a": "A供地年份", "year_b": "B供地年份", "units_a": "A套数（套）", "units_b": "B套数（套）",
         "delta_units": "套数差 B−A（套）", "change": "变化",
+        "net_land_ha_a": "A净用地面积（公顷）", "net_land_ha_b": "B净用地面积（公顷）",
         "gross_land_ha_a": "A毛用地面积（公顷）", "gross_land_ha_b": "B毛用地面积（公顷）",
+        "far_used_a": "A采用容积率", "far_used_b": "B采用容积率",
     },
     "units": {"by": "分类", "value": "项目", "units_a": "A套数（套）", "units_b": "B套数（套）", "delta": "差值 B−A（套）"},
     "land": {
@@ -189,23 +255,23 @@ _HEADERS = {
 }
 _VALUES = {
     "in": {"A only": "仅A", "B only": "仅B", "both": "A、B均选用"},
-    "change": {"A only": "仅A", "B only": "仅B", "same": "相同", "year": "供地年份", "units": "套数", "year, units": "供地年份、套数"},
+    "change": {"A only": "仅A", "B only": "仅B", "same": "相同", "year": "供地年份", "units": "套数", "types": "住房类型",
+               "floor": "建筑面积", "net": "净用地", "gross": "毛用地", "role": "用地类型", "far": "采用容积率"},
     "by": {"zone": "片区", "district": "行政区", "type": "住房类型", "year": "年份", "year x type": "年份×住房类型"},
 }
 
 
 def _hectares(values: pd.Series) -> pd.Series:
-    from .tables import round2
-
-    return values.map(lambda v: None if pd.isna(v) else float(round2(v)))
+    return values.map(lambda v: None if pd.isna(v) else fig_float(v, "ha"))
 
 
 def difference_sheets(tables: dict[str, pd.DataFrame], a: RunOutputs, b: RunOutputs) -> dict[str, pd.DataFrame]:
     """The difference tables as printed: Chinese sheet names, headers and labels.
 
-    Land is rounded to 0.01 ha (half to even, as in ``land_supply.xlsx``)
-    before B - A and the 合计 row are computed, so the printed numbers add
-    up; housing types are shown by their labels from ``run.json``.
+    Land is as the runs printed it (0.01 ha, half to even, as in
+    ``land_supply.xlsx``), B - A and the 合计 row are computed from those,
+    so the printed numbers add up; housing types are shown by their labels
+    from ``run.json``; each change is named in Chinese (年份、套数、...).
 
     Parameters
     ----------
@@ -225,10 +291,12 @@ def difference_sheets(tables: dict[str, pd.DataFrame], a: RunOutputs, b: RunOutp
     out: dict[str, pd.DataFrame] = {}
 
     p = tables["parcels"].copy()
-    for col in ("in", "change"):
-        p[col] = p[col].map(lambda v, col=col: _VALUES[col].get(v, v))
-    for col in ("gross_land_ha_a", "gross_land_ha_b"):
+    p["in"] = p["in"].map(lambda v: _VALUES["in"].get(v, v))
+    p["change"] = p["change"].map(lambda v: "、".join(_VALUES["change"].get(c, c) for c in str(v).split(", ")))
+    for col in ("net_land_ha_a", "net_land_ha_b", "gross_land_ha_a", "gross_land_ha_b"):
         p[col] = _hectares(p[col])
+    for col in ("far_used_a", "far_used_b"):  # the plot ratio as given, as text: a number format would print 2 decimals
+        p[col] = [ratio_text(v) if pd.notna(v) else None for v in p[col]]
     for col in ("year_a", "year_b"):  # years as text: a number format would print 2,016
         p[col] = [None if pd.isna(y) else str(int(y)) for y in p[col]]
     out["parcels"] = p
@@ -247,15 +315,10 @@ def difference_sheets(tables: dict[str, pd.DataFrame], a: RunOutputs, b: RunOutp
     u["by"] = u["by"].map(lambda v: _VALUES["by"].get(v, v))
     out["units"] = u
 
-    land = tables["land"]
-    rows = land.loc[land["year"].astype(str) != TOTAL_LABEL].copy()
-    for col in ("net_land_ha", "gross_land_ha"):
-        rows[f"{col}_a"] = _hectares(rows[f"{col}_a"])
-        rows[f"{col}_b"] = _hectares(rows[f"{col}_b"])
-        rows[f"delta_{col}"] = [round(vb - va, 2) for va, vb in zip(rows[f"{col}_a"], rows[f"{col}_b"])]
-    total = {"year": TOTAL_LABEL} | {c: round(float(rows[c].sum()), 2) for c in rows.columns if c != "year"}
-    rows["year"] = rows["year"].map(lambda y: str(int(y)))
-    out["land"] = pd.concat([rows, pd.DataFrame([total])], ignore_index=True)[list(land.columns)]
+    # Land per year is already as each run's land_supply.xlsx printed it; B - A and 合计 of those.
+    land = tables["land"].copy()
+    land["year"] = [y if str(y) == TOTAL_LABEL else str(int(y)) for y in land["year"]]
+    out["land"] = land
 
     return {SHEETS[k]: t.rename(columns=_HEADERS[k]) for k, t in out.items()}
 
@@ -308,7 +371,7 @@ def compare_map(a: RunOutputs, b: RunOutputs, parcels: pd.DataFrame | None = Non
     labels = {**b.type_labels, **a.type_labels}
     legend = "".join(f"<div><span class='sp-swatch' style='background:{colours[t]}'></span>{_esc(labels.get(t, t))}</div>" for t in types)
     only_a, only_b, both = len(ids_a - ids_b), len(ids_b - ids_a), len(ids_a & ids_b)
-    changed = int(change.isin(["year", "units", "year, units"]).sum())
+    changed = int((~change.isin(["A only", "B only", "same"])).sum())
     overlay = f"""
 <style>
 .sp-box {{position:absolute; z-index:1000; background:rgba(255,255,255,0.94); padding:5px 9px; border:1px solid #999;
@@ -319,7 +382,7 @@ def compare_map(a: RunOutputs, b: RunOutputs, parcels: pd.DataFrame | None = Non
 <div class="sp-box" style="top:8px; left:75%; transform:translateX(-50%);"><b>B</b> · {_esc(b.title)} <span style="color:#666">({_esc(b.name)})</span></div>
 <div class="sp-box" style="bottom:20px; left:10px;">{legend}<hr style="margin:4px 0">
 <div><span class='sp-swatch' style='border:2px solid #e31a1c'></span>仅本方案选用 / only in this plan</div>
-<div><span class='sp-swatch' style='border:2px dashed #000'></span>供地年份或套数不同 / other year or units</div>
+<div><span class='sp-swatch' style='border:2px dashed #000'></span>年份、套数、用地或容积率不同 / planned fields differ</div>
 <div>A {only_a:,} · B {only_b:,} · 共同 both {both:,} (changed {changed:,})</div></div>
 """
     dm.get_root().html.add_child(folium.Element(overlay))
@@ -399,4 +462,9 @@ def _write_xlsx(sheets: dict[str, pd.DataFrame], path: Path, a: RunOutputs, b: R
         return run.name if run.title == run.name else f"{run.title}（{run.name}）"
 
     titles = {name: f"{what[name]}：A = {who(a)}，B = {who(b)}" for name in sheets}
-    return write_land_supply_xlsx(sheets, path, sheet_titles=titles)
+    notes = {
+        SHEETS["parcels"]: "“相同”指供地年份、套数、住房类型、建筑面积、净用地、毛用地、用地类型和采用容积率均未变化；数值取自各方案 allocation.geojson。",
+        SHEETS["units"]: "",
+        SHEETS["land"]: "各年用地取自各方案 land_supply.csv（与 land_supply.xlsx 各年度表合计相同）；差值与合计由所列数值计算。",
+    }
+    return write_land_supply_xlsx(sheets, path, sheet_titles=titles, notes=notes)

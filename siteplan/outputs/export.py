@@ -59,18 +59,24 @@ log = logging.getLogger(__name__)
 _PACKAGES = ("siteplan", "geopandas", "shapely", "pyproj", "pyogrio", "rasterio", "pulp", "highspy", "folium", "numpy", "pandas")
 
 
-def _round(df: pd.DataFrame, decimals: dict[str, int]) -> pd.DataFrame:
+def _fixed(df: pd.DataFrame, decimals: dict[str, int]) -> pd.DataFrame:
+    """``df`` with the columns in ``decimals`` as text with that many decimals (values already rounded)."""
     out = df.copy()
     for col, d in decimals.items():
         if col in out:
-            out[col] = out[col].astype(float).round(d)
+            out[col] = [None if pd.isna(v) else f"{float(v):.{d}f}" for v in out[col]]
     return out
 
 
 def write_allocation_csv(plan: Plan, path: str | Path, *, net_to_gross: float) -> Path:
-    """``allocation.csv``: one row per parcel x type x year."""
-    df = _round(plan.allocation(net_to_gross=net_to_gross), {"floor_area_m2": 2, "net_land_ha": 4, "gross_land_ha": 4})
-    df.to_csv(path, index=False, encoding="utf-8-sig", float_format="%.4f", lineterminator="\n")
+    """``allocation.csv``: one row per parcel x type x year, figures rounded once
+    (:func:`siteplan.outputs.printed.allocation_rows`), with the plot ratio used."""
+    from .figures import ratio_text
+    from .printed import allocation_rows
+
+    df = _fixed(allocation_rows(plan, net_to_gross=net_to_gross), {"net_land_ha": 2, "gross_land_ha": 2})
+    df["far_used"] = df["far_used"].map(ratio_text)
+    df.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n")
     return Path(path)
 
 
@@ -81,12 +87,15 @@ def write_table_csv(table: pd.DataFrame, path: str | Path) -> Path:
 
 
 def write_land_supply_csv(plan: Plan, path: str | Path, *, net_to_gross: float) -> Path:
-    """``land_supply.csv``: per year and type, units, floor area and land."""
-    df = _round(
-        plan.land_supply_table(net_to_gross=net_to_gross),
-        {"floor_area_m2": 2, "floor_area_10k_m2": 4, "plot_ratio": 4, "net_land_ha": 4, "gross_land_ha": 4},
-    )
-    df.to_csv(path, index=False, encoding="utf-8-sig", float_format="%.4f", lineterminator="\n")
+    """``land_supply.csv``: per year and type, units, floor area and land, as the year sheets print them
+    (:func:`siteplan.outputs.tables.land_supply_rows`)."""
+    from .tables import land_supply_rows
+
+    df = land_supply_rows(plan.allocation(net_to_gross=net_to_gross), types=list(plan.problem.types),
+                          years=list(plan.problem.years), net_to_gross=net_to_gross)
+    df["floor_area_m2"] = df["floor_area_m2"].round().astype("int64")
+    df = _fixed(df, {"floor_area_10k_m2": 2, "plot_ratio": 2, "net_land_ha": 2, "gross_land_ha": 2})
+    df.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n")
     return Path(path)
 
 
@@ -117,10 +126,11 @@ def write_run_json(plan: Plan, scenario: Scenario, path: str | Path, *, extra: d
         "type_labels": {t: scenario.type_label(t, "zh") for t in plan.problem.types},
         "scenario_file": str(scenario.source) if scenario.source else None,
         "scenario_sha256": scenario.sha256,
-        "solver": plan.report.as_dict(),
+        "status": plan.status.as_dict(),
+        "solver": {**plan.report.as_dict(), **{k: getattr(plan.status, k) for k in ("optimal", "time_limit_hit", "within_gap")}},
         "targets_units": int(round(sum(plan.problem.targets.values()))),
         "placed_units": int(plan.units["units"].sum()),
-        "shortfall_units": plan.total_shortfall,
+        "shortfall_units": plan.status.units_missing,  # of the yearly targets; other rules by rule in status.rules_short
         "compliance": plan.compliance().to_dict(orient="records"),
         "checks": [f.__dict__ for f in plan.findings],
         "versions": _versions(),
@@ -223,7 +233,9 @@ def write_outputs(out_dir: str | Path, writers: dict[str, Callable[[Path], objec
     The files are written into a temporary folder beside ``out_dir``; the
     previous outputs are moved aside, the new folder moved in, and the old
     one removed. Any failure (a full disk, Ctrl-C) removes the temporary
-    folder and leaves the previous outputs where they were.
+    folder and leaves the previous outputs where they were. The folder and
+    its files get the modes the user's umask gives (``drwxr-xr-x`` and
+    ``-rw-r--r--`` under umask 022); only the temporary folder is private.
 
     Parameters
     ----------
@@ -245,13 +257,19 @@ def write_outputs(out_dir: str | Path, writers: dict[str, Callable[[Path], objec
     out_dir = check_out_dir(out_dir)
     tmp = old = None
     try:
+        # The staging folder is private (mkdtemp makes it drwx------); the
+        # outputs go into a folder made inside it with the user's umask, and
+        # that one moves into place, so colleagues can open it as they open
+        # the user's other folders.
         tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-{os.getpid()}-", dir=out_dir.parent))
+        staged = tmp / out_dir.name
+        staged.mkdir()
         for name, write in writers.items():
-            write(tmp / name)
+            write(staged / name)
         if out_dir.exists():
             old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
             os.replace(out_dir, old)
-        os.replace(tmp, out_dir)
+        os.replace(staged, out_dir)
     except BaseException as err:
         if old is not None and old.exists() and not out_dir.exists():
             os.replace(old, out_dir)  # the previous outputs go back in place
@@ -261,6 +279,7 @@ def write_outputs(out_dir: str | Path, writers: dict[str, Callable[[Path], objec
             raise OutputError(f"cannot write the outputs to {out_dir}: {_why_not_written(err, out_dir)}; "
                               "the previous outputs were left as they were") from None
         raise
+    shutil.rmtree(tmp, ignore_errors=True)  # empty now
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
     log.info("Wrote %d files to %s", len(writers), out_dir)
@@ -280,6 +299,7 @@ FIELD_LABELS: dict[str, str] = {
     "parcel_id": "地块编号", "name": "名称", "district": "行政区", "zone": "片区", "year": "供地年份",
     "main_type": "主要类型", "units": "套数", "floor_area_m2": "建筑面积（m²）", "net_land_ha": "净用地（公顷）",
     "gross_land_ha": "毛用地（公顷）", "far_max": "容积率上限", "far_upper": "容积率上限（规划上限）",
+    "far_used": "采用容积率", "far_upper_types": "采用规划上限容积率的类型",
     "area_ha": "地块面积（公顷）", "area_m2": "地块面积（m²）", "role": "用地类型", "type": "住房类型",
     "land_use": "用地性质", "status": "地块状态", "available_year": "可供年份", "metro_depot": "地铁上盖",
     "used": "已选用", "supply_year": "供地年份", "station": "站点", "line": "线路", "open_year": "开通年份",
@@ -389,17 +409,17 @@ def gpkg_layers(plan: Plan, layers, scenario: Scenario) -> dict[str, gpd.GeoData
     """The layers of ``plan.gpkg``, in the scenario's working CRS.
 
     ``allocation`` (one feature per used parcel, its units by type, supply
-    year, land and role), ``candidates`` (every candidate parcel with its
+    year, land, role and plot ratio used: :func:`siteplan.outputs.printed.parcel_features`), ``candidates`` (every candidate parcel with its
     computed features, ``used`` (1 if the plan uses it, else 0) and
     ``supply_year``), then ``districts``,
     ``stations``, ``lines`` and, when the scenario has them, ``parks``,
     ``services`` and ``constraints``.
     """
+    from .printed import parcel_features
+
     crs = scenario.plan.crs
     ntg = scenario.plan.net_to_gross
-    alloc = plan.to_geodataframe(net_to_gross=ntg)
-    roles = plan.allocation(net_to_gross=ntg).groupby("parcel_id")["role"].agg(lambda r: ",".join(sorted(set(map(str, r)))))
-    alloc["role"] = alloc["parcel_id"].map(roles)
+    alloc = parcel_features(plan, net_to_gross=ntg)
     cand = plan.problem.parcels.copy()
     supply = alloc.set_index("parcel_id")["year"]
     # 0/1 as an Integer field, the values the QGIS style's categories name
@@ -490,7 +510,7 @@ def write_geopackage(plan: Plan, layers, scenario: Scenario, path: str | Path) -
         "update_time": now,
     })
     pyogrio.write_dataframe(rows, path, layer="layer_styles", driver="GPKG", layer_options={"FID": "id"})
-    log.info("Wrote %d layers and their QGIS styles to %s", len(data), path)
+    log.info("Wrote %d layers and their QGIS styles to %s", len(data), path.name)  # not the staging folder
     return path
 
 
@@ -499,6 +519,7 @@ SHORT_NAMES: dict[str, str] = {
     "parcel_id": "PARCEL_ID", "name": "NAME", "district": "DISTRICT", "zone": "ZONE", "year": "YEAR",
     "main_type": "MAIN_TYPE", "units": "UNITS", "floor_area_m2": "FLOOR_M2", "net_land_ha": "NET_HA",
     "gross_land_ha": "GROSS_HA", "far_max": "FAR_MAX", "far_upper": "FAR_UPPER", "area_ha": "AREA_HA",
+    "far_used": "FAR_USED", "far_upper_types": "FAR_UP_TYP",
     "area_m2": "AREA_M2", "role": "ROLE", "land_use": "LAND_USE", "status": "STATUS", "available_year": "AVAIL_YR",
     "metro_depot": "DEPOT", "used": "USED", "supply_year": "SUPPLY_YR", "station": "STATION", "line": "LINE",
     "open_year": "OPEN_YEAR", "park": "PARK", "workers": "WORKERS", "kind": "KIND", "category": "CATEGORY",
@@ -536,7 +557,27 @@ def shapefile_field_names(columns: list[str]) -> dict[str, str]:
     return out
 
 
-def write_shapefiles(plan: Plan, layers, scenario: Scenario, folder: str | Path, *, encoding: str = "GBK") -> list[Path]:
+#: What a character the shapefile's encoding cannot hold becomes: the missing-character
+#: mark (缺字符号) of Chinese typesetting, which GBK holds; ``?`` in encodings without it.
+MISSING_CHAR = "\u25a1"
+
+
+def _encodable(values: pd.Series, encoding: str) -> dict[str, str]:
+    """Each distinct text of ``values`` that ``encoding`` cannot hold -> that text with each such character replaced."""
+    def holds(text: str) -> bool:
+        try:
+            text.encode(encoding)
+        except UnicodeEncodeError:
+            return False
+        return True
+
+    mark = MISSING_CHAR if holds(MISSING_CHAR) else "?"
+    return {value: "".join(c if holds(c) else mark for c in value)
+            for value in values.dropna().astype(str).unique() if not holds(value)}
+
+
+def write_shapefiles(plan: Plan, layers, scenario: Scenario, folder: str | Path, *, encoding: str = "GBK",
+                     output_warnings: list[str] | None = None) -> list[Path]:
     """Optional shapefiles for ArcGIS users: one per layer of ``plan.gpkg``.
 
     Text is encoded in GBK (what ArcGIS on Chinese Windows expects) and
@@ -544,36 +585,46 @@ def write_shapefiles(plan: Plan, layers, scenario: Scenario, folder: str | Path,
     :func:`shapefile_field_names`, and ``fields.csv`` (UTF-8 with BOM)
     lists every layer's short name, full name and Chinese label.
 
-    Raises
-    ------
-    ExportError
-        If a text value cannot be written in GBK (the message names the
-        layer, field and value; use ``plan.gpkg``, which holds any text).
+    A character GBK cannot hold (a rare name character such as 𠮷, an
+    emoji) is written as :data:`MISSING_CHAR` (□): the shapefiles are still
+    written, ``plan.gpkg`` keeps the text as it is, and the replacements
+    make one warning (logged, or appended to ``output_warnings``) and are
+    listed in the ``replaced`` column of ``fields.csv`` (``feature:
+    original -> written``, the feature named by its ``parcel_id``, else by
+    its number in the layer from 1).
+
+    Parameters
+    ----------
+    output_warnings
+        When given, the replacement warning is appended to it instead of
+        logged (``siteplan run`` prints it and exits 1, warnings).
     """
     import pyogrio
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     data = gpkg_layers(plan, layers, scenario)
-    written, alias_rows = [], []
+    written, alias_rows, replaced = [], [], []
     for name, gdf in data.items():
         names = shapefile_field_names([c for c in gdf.columns if c != gdf.geometry.name])
         out = gdf.rename(columns=names)
+        ids = (gdf["parcel_id"].astype(str) if "parcel_id" in gdf else pd.Series([f"#{k}" for k in range(1, len(gdf) + 1)]))
         for full, short in names.items():
             col = out[short]
+            changes: list[str] = []
             if pd.api.types.is_bool_dtype(col):
                 out[short] = col.astype(int)
             elif col.dtype == object:
-                for value in col.dropna().astype(str).unique():
-                    try:
-                        value.encode(encoding)
-                    except UnicodeEncodeError:
-                        raise ExportError(
-                            f"shapefile {name}.shp: field {full!r} holds {value!r}, which {encoding} cannot encode; "
-                            "rename it in the source layer, or use plan.gpkg (UTF-8) instead of shapefiles"
-                        ) from None
+                swap = _encodable(col, encoding)
+                if swap:
+                    hit = col.isin(list(swap)).to_numpy()
+                    for fid, value in zip(ids.to_numpy()[hit], col.to_numpy()[hit]):
+                        changes.append(f"{fid}: {value} -> {swap[value]}")
+                        replaced.append(f"{name}.shp feature {fid} field {full}: {value!r} -> {swap[value]!r}")
+                    out[short] = col.map(lambda v: swap.get(v, v) if isinstance(v, str) else v)
             label = _field_label(full, scenario)
-            alias_rows.append({"layer": name, "short_name": short, "full_name": full, "label_zh": label or ""})
+            alias_rows.append({"layer": name, "short_name": short, "full_name": full, "label_zh": label or "",
+                               "replaced": "; ".join(changes)})
         path = folder / f"{name}.shp"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # pyogrio warns about the 10-character limit the renaming handles
@@ -581,17 +632,29 @@ def write_shapefiles(plan: Plan, layers, scenario: Scenario, folder: str | Path,
         written.append(path)
     aliases = folder / "fields.csv"
     pd.DataFrame(alias_rows).to_csv(aliases, index=False, encoding="utf-8-sig", lineterminator="\n")
-    log.info("Wrote %d shapefiles (%s) to %s", len(written), encoding, folder)
+    if replaced:
+        shown = replaced if len(replaced) <= 20 else [*replaced[:20], f"and {len(replaced) - 20} more"]
+        message = (f"shapefile: {encoding} cannot hold some characters of {len(replaced)} value(s), written with each such "
+                   "character replaced; plan.gpkg keeps the text as it is, and shapefile/fields.csv (column replaced) "
+                   "lists them: " + "; ".join(shown))
+        if output_warnings is not None:
+            output_warnings.append(message)
+        else:
+            log.warning("%s", message)
+    log.info("Wrote %d shapefiles (%s)", len(written), encoding)
     return [*written, aliases]
 
 
-def planner_writers(plan: Plan, layers, scenario: Scenario, *, lang: str = "zh", shapefile: bool = False) -> dict[str, Callable[[Path], object]]:
+def planner_writers(plan: Plan, layers, scenario: Scenario, *, lang: str = "zh", shapefile: bool = False,
+                    output_warnings: list[str] | None = None) -> dict[str, Callable[[Path], object]]:
     """The writers of the planners' outputs, for :func:`write_outputs`.
 
     ``plan.gpkg``; ``land_supply.xlsx`` and its CSV copies
     (``land_supply_<year>.csv``, ``land_supply_period.csv``,
     ``land_supply_districts.csv``); ``report.html``; and with
-    ``shapefile=True`` a ``shapefile/`` folder.
+    ``shapefile=True`` a ``shapefile/`` folder. Warnings of the writers
+    (text the shapefile's encoding cannot hold) are appended to
+    ``output_warnings`` when given.
     """
     from . import tables as tb
     from .report import write_report
@@ -612,5 +675,5 @@ def planner_writers(plan: Plan, layers, scenario: Scenario, *, lang: str = "zh",
         writers[tb.csv_file_name(sheet)] = lambda p, sheet=sheet: tb.write_table_csv(land_tables()[sheet], p)
     writers["report.html"] = lambda p: write_report(plan, layers, scenario, p, lang=lang)
     if shapefile:
-        writers["shapefile"] = lambda p: write_shapefiles(plan, layers, scenario, p)
+        writers["shapefile"] = lambda p: write_shapefiles(plan, layers, scenario, p, output_warnings=output_warnings)
     return writers

@@ -3,7 +3,8 @@
 :func:`write_report` writes one HTML page with no script and no external
 reference: the scenario's settings, charts of placed units against targets
 by year and type and of units by district (matplotlib PNGs embedded as
-``data:`` URIs), the compliance table (one row per rule), the solver's
+``data:`` URIs), the land supplied each year (the figures
+``land_supply.xlsx`` prints), the compliance table (one row per rule), the solver's
 status and gap, and a thumbnail of the map. Every text from the scenario or
 the layers is HTML-escaped.
 
@@ -27,7 +28,8 @@ from ..inputs.layers import Layers
 from ..solve.plan import Plan
 from ..inputs.scenario import Scenario
 
-__all__ = ["write_report", "report_html", "chart_units_by_year", "chart_units_by_district", "map_thumbnail", "cjk_font"]
+__all__ = ["write_report", "report_html", "chart_units_by_year", "chart_units_by_district", "map_thumbnail", "cjk_font",
+           "land_table"]
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +47,9 @@ _TEXT = {
         "objective": "目标值", "time": "用时（秒）", "time_limit": "达到时限", "placed": "落实", "target": "目标",
         "year": "年份", "units": "套数", "district": "行政区", "scenario": "情景", "file": "情景文件",
         "no_cjk": "本机未找到中文字体，图表标注使用英文。", "total": "合计", "placed_units": "落实套数",
-        "shortfall_units": "未落实套数",
+        "shortfall_units": "缺口（按规则，不跨规则相加）",
+        "land": "用地供应", "floor_10k": "建筑面积（万m²）", "net_ha": "净用地面积（公顷）", "gross_ha": "毛用地面积（公顷）",
+        "land_note": "与 land_supply.xlsx 各年度表合计相同；",
     },
     "en": {
         "title": "Plan report", "settings": "Scenario settings", "charts": "Placed units", "compliance": "Compliance",
@@ -58,7 +62,9 @@ _TEXT = {
         "bound": "Bound", "objective": "Objective", "time": "Time (s)", "time_limit": "Time limit hit",
         "placed": "Placed", "target": "Target", "year": "Year", "units": "Units", "district": "District",
         "scenario": "Scenario", "file": "Scenario file", "no_cjk": "", "total": "Total", "placed_units": "Units placed",
-        "shortfall_units": "Units short",
+        "shortfall_units": "Shortfall (by rule, never added across rules)",
+        "land": "Land supply", "floor_10k": "Floor area (10,000 m²)", "net_ha": "Net land (ha)", "gross_ha": "Gross land (ha)",
+        "land_note": "As the year sheets' totals of land_supply.xlsx; ",
     },
 }
 
@@ -217,6 +223,30 @@ def _fmt(value: object) -> str:
     return str(value)
 
 
+def land_table(plan: Plan, scenario: Scenario, *, lang: str = "zh") -> str:
+    """Each year's units, floor area, net and gross land, and the plan's total, as an HTML table.
+
+    The figures are the 合计 rows of :func:`siteplan.outputs.tables.land_supply_tables`
+    (the values ``land_supply.xlsx`` prints), the total their sum.
+    """
+    from .figures import RULE_NOTE
+    from .tables import TOTAL_LABEL, land_supply_tables
+
+    tx = _TEXT["en" if lang == "en" else "zh"]
+    tables = land_supply_tables(plan, scenario)
+    rows, sums = [], [0, 0.0, 0.0, 0.0]
+    for y in scenario.years:
+        t = tables[f"{y}年"]
+        r = t.loc[t["类型"] == TOTAL_LABEL].iloc[0]
+        vals = [int(r["套数（套）"]), float(r["建筑面积（万m²）"]), float(r["净用地面积（公顷）"]), float(r["毛用地面积（公顷）"])]
+        sums = [a + b for a, b in zip(sums, vals)]
+        rows.append([str(y), f"{vals[0]:,}", *(f"{v:,.2f}" for v in vals[1:])])
+    rows.append([tx["total"], f"{sums[0]:,}", *(f"{v:,.2f}" for v in sums[1:])])
+    head = [tx["year"], tx["units"], tx["floor_10k"], tx["net_ha"], tx["gross_ha"]]
+    note = tx["land_note"] + (RULE_NOTE if lang != "en" else "rounded once, half to even; totals are sums of the printed rows.")
+    return _table(head, rows, numeric=(1, 2, 3, 4)) + f"<p class='sub'>{_esc(note)}</p>"
+
+
 def _rule_settings(scenario: Scenario) -> list[list[str]]:
     rows = []
     rules = scenario.rules.model_dump(exclude_none=True) if hasattr(scenario.rules, "model_dump") else {}
@@ -260,13 +290,13 @@ def report_html(plan: Plan, layers: Layers, scenario: Scenario, *, lang: str = "
                   _fmt(r["shortfall"]), tx["yes"] if r["ok"] else tx["no"]] for _, r in comp.iterrows()]
     rep = plan.report
     solver_rows = [
-        [tx["solver_name"], rep.solver], [tx["method"], rep.method], [tx["solver_status"], rep.status],
-        [tx["gap"], f"{100 * rep.gap:.2f}% (≤ {100 * rep.gap_limit:.2f}%)" if np.isfinite(rep.gap) else "-"],
+        [tx["solver_name"], rep.solver], [tx["method"], rep.method], [tx["solver_status"], plan.status.text(lang)],
+        [tx["gap"], f"{100 * plan.status.gap:.2f}% (≤ {100 * plan.status.gap_limit:.2f}%)" if np.isfinite(plan.status.gap) else "-"],
         [tx["objective"], _fmt(rep.objective)],
         [tx["time"], f"{rep.build_s + rep.solve_s + rep.rounding_s:.1f}"],
-        [tx["time_limit"], tx["yes"] if rep.time_limit_hit else tx["no"]],
+        [tx["time_limit"], tx["yes"] if plan.status.time_limit_hit else tx["no"]],
         [tx["placed_units"], f"{int(plan.units['units'].sum()):,}"],
-        [tx["shortfall_units"], f"{plan.total_shortfall:,.0f}"],
+        [tx["shortfall_units"], ("；" if lang != "en" else "; ").join(plan.status.shortfall_parts("en" if lang == "en" else "zh")) or "0"],
     ]
     note = f"<p class='note'>{_esc(tx['no_cjk'])}</p>" if chart_lang != lang else ""
     css = """
@@ -290,6 +320,8 @@ th{background:#e8eef6;text-align:left} td.num{text-align:right;white-space:nowra
 <h2>{_esc(tx['charts'])}</h2>{note}
 <div class="grid"><div><img alt="{_esc(tx['placed'])}" src="{chart_units_by_year(plan, scenario, lang=lang)}"></div>
 <div><img alt="{_esc(tx['district'])}" src="{chart_units_by_district(plan, scenario, lang=lang)}"></div></div>
+<h2>{_esc(tx['land'])}</h2>
+{land_table(plan, scenario, lang=lang)}
 <h2>{_esc(tx['compliance'])}</h2>
 {_table([tx['rule'], tx['description'], tx['required'], tx['achieved'], tx['binding'], tx['shortfall'], tx['ok']], comp_rows, numeric=(5,))}
 <h2>{_esc(tx['thumb'])}</h2>
@@ -315,5 +347,5 @@ def write_report(plan: Plan, layers: Layers, scenario: Scenario, path: str | Pat
     """
     path = Path(path)
     path.write_text(report_html(plan, layers, scenario, lang=lang), encoding="utf-8")
-    log.info("Wrote the report to %s", path)
+    log.info("Wrote the report to %s", path.name)  # not the staging folder
     return path

@@ -20,7 +20,8 @@ units in the headers, two decimals, frozen header, A4 landscape) and
 How the printed numbers are rounded
 -----------------------------------
 Every printed number is computed from the printed numbers it depends on, as
-a reader checks a table with a calculator, and rounded half to even at 0.01:
+a reader checks a table with a calculator, and rounded half to even at 0.01
+by the one helper every output uses (:mod:`siteplan.outputs.figures`):
 
 1. 建筑面积 (万m²) = floor area / 10,000;
 2. 净用地 (ha) = the row's exact net land (floor area / plot ratio, summed
@@ -35,7 +36,13 @@ a reader checks a table with a calculator, and rounded half to even at 0.01:
    parcels; 保障性住房新增用地 = 合计 - 配建 in every column, so the two
    rows add up to the total as printed (the seed does this in all five
    years, e.g. 2014: 22.76 - 3.98 = 18.78 ha and 28.45 - 4.98 = 23.47 ha,
-   where 18.78 / 0.8 would print 23.48).
+   where 18.78 / 0.8 would print 23.48);
+6. the 分区 sheet cuts the plan by district over the whole period: its
+   floor area, net and gross land are apportioned (largest remainders) so
+   that its 合计 equals the sum of the year sheets' 合计 (and the 规划期
+   sheet's), each district within 0.01 of its own rounding. The plan's
+   total thus has one value in every sheet, CSV, ``land_supply.csv``,
+   ``report.html`` and ``differences.xlsx``.
 
 The seed was checked against every combination of: floor area as printed or
 recomputed from units, rounding half up / half to even / down, gross from
@@ -60,11 +67,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from .figures import RULE_NOTE, apportion, fig, gross_from_net
 
 __all__ = [
     "INCLUSIONARY_LABEL",
@@ -94,21 +103,13 @@ _PERIOD_SUB = (_UNITS, _AREA, _INVEST)
 #: Column headers of a year table, with their units.
 YEAR_COLUMNS = ["类型", "套数（套）", "建筑面积（万m²）", "容积率", "净用地面积（公顷）", "毛用地面积（公顷）"]
 
-_CENT = Decimal("0.01")
-
-
 def round2(x: float | Decimal | None) -> Decimal | None:
-    """Round to 0.01, half to even, after removing binary noise.
-
-    The value is first written with 9 decimals, so that 18.724999999999998
-    (52.43 / 2.8 in binary) counts as the tie 18.725 it stands for.
+    """Round to 0.01, half to even, after removing binary noise (:func:`siteplan.outputs.figures.fig`).
 
     >>> round2(18.725), round2(18.735), round2(4.5643)
     (Decimal('18.72'), Decimal('18.74'), Decimal('4.56'))
     """
-    if x is None or (isinstance(x, float) and not np.isfinite(x)):
-        return None
-    return Decimal(f"{float(x):.9f}").quantize(_CENT, rounding=ROUND_HALF_EVEN)
+    return fig(x, "ha")
 
 
 def _f(d: Decimal | None) -> float | None:
@@ -120,15 +121,17 @@ def _land_row(label: str, part: pd.DataFrame, net_to_gross: Decimal) -> dict:
     units = int(part["units"].sum())
     floor = float(part["floor_area_m2"].sum())
     net_exact = float(part["net_land_ha"].sum())
-    net = round2(net_exact)
-    far = round2(floor / (net_exact * 10_000.0)) if net_exact > 0 else None
+    net = fig(net_exact, "ha")
+    far = fig(floor / (net_exact * 10_000.0), "plot_ratio") if net_exact > 0 else None
     return {
         "label": label,
         "units": units,
-        "floor": round2(floor / 10_000.0),
+        "floor": fig(floor / 10_000.0, "floor_area_10k_m2"),
         "far": far,
         "net": net,
-        "gross": round2(net / net_to_gross) if net is not None else None,
+        "gross": gross_from_net(net, net_to_gross),
+        "floor_m2": fig(floor, "floor_area_m2"),
+        "far_exact": floor / (net_exact * 10_000.0) if net_exact > 0 else None,
     }
 
 
@@ -239,8 +242,8 @@ def period_table(
             part = at.loc[at["year"] == y]
             floor = float(part["floor_area_m2"].sum())
             row[f"{y}|{_UNITS}"] = int(part["units"].sum())
-            row[f"{y}|{_AREA}"] = round2(floor / 10_000.0)
-            row[f"{y}|{_INVEST}"] = round2(floor * cost / 1e8) if cost is not None else None
+            row[f"{y}|{_AREA}"] = fig(floor / 10_000.0, "floor_area_10k_m2")
+            row[f"{y}|{_INVEST}"] = fig(floor * cost / 1e8, "investment") if cost is not None else None
         row[f"{period}|{_UNITS}"] = sum(row[f"{y}|{_UNITS}"] for y in years)
         row[f"{period}|{_AREA}"] = sum((row[f"{y}|{_AREA}"] for y in years), Decimal(0))
         row[f"{period}|{_INVEST}"] = sum((row[f"{y}|{_INVEST}"] for y in years), Decimal(0)) if cost is not None else None
@@ -296,13 +299,21 @@ def district_table(
     cols = ["片区", "行政区", *type_cols, "合计（套）", "建筑面积（万m²）", "净用地面积（公顷）", "毛用地面积（公顷）"]
     keys = ["zone", "district", *types, "units", "floor", "net", "gross"]
 
-    def block(part: pd.DataFrame, zone: str, district: str) -> dict:
-        r = _land_row(district, part, ntg)
-        out = {"zone": zone, "district": district, "units": r["units"], "floor": r["floor"],
-               "net": r["net"] or Decimal("0.00"), "gross": r["gross"] or Decimal("0.00")}
-        for t in types:
-            out[t] = int(part.loc[part["type"] == t, "units"].sum())
-        return out
+    a = allocation.loc[allocation["type"].isin(list(types))]
+    a = a.assign(zone=a["zone"].astype(str), district=a["district"].astype(str))
+    keys_order = [(str(z), str(d)) for z, d in order[["zone", "district"]].itertuples(index=False)]
+    grp = a.groupby(["zone", "district"], sort=False)
+    floor_d = grp["floor_area_m2"].sum()
+    net_d = grp["net_land_ha"].sum()
+    exact = {
+        "floor": [float(floor_d.get(k, 0.0)) / 10_000.0 for k in keys_order],
+        "net": [float(net_d.get(k, 0.0)) for k in keys_order],
+    }
+    # Rounded so that the 合计 is the year tables' grand total (rule 6 of the module docstring);
+    # gross starts from the printed net / net-to-gross, as in every other table.
+    totals = _grand_totals(allocation, types, ntg)
+    printed = {k: apportion(exact[k], totals[k], "floor_area_10k_m2" if k == "floor" else "ha") for k in exact}
+    printed["gross"] = apportion([float(n / ntg) for n in printed["net"]], totals["gross"], "ha")
 
     def add(rows: list[dict], zone: str, district: str) -> dict:
         out = {"zone": zone, "district": district}
@@ -312,16 +323,59 @@ def district_table(
 
     rows: list[dict] = []
     grand: list[dict] = []
-    a = allocation.assign(zone=allocation["zone"].astype(str), district=allocation["district"].astype(str))
+    k = 0
     for zone, zone_rows in order.groupby("zone", sort=False):
         mine = []
         for district in zone_rows["district"]:
-            mine.append(block(a.loc[(a["zone"] == zone) & (a["district"] == district)], zone, district))
+            part = a.loc[(a["zone"] == zone) & (a["district"] == district)]
+            r = {"zone": zone, "district": district, "units": int(part["units"].sum()),
+                 "floor": printed["floor"][k], "net": printed["net"][k], "gross": printed["gross"][k]}
+            for t in types:
+                r[t] = int(part.loc[part["type"] == t, "units"].sum())
+            mine.append(r)
+            k += 1
         rows.extend(mine)
         rows.append(add(mine, zone, SUBTOTAL_LABEL))
         grand.extend(mine)
     rows.append(add(grand, TOTAL_LABEL, ""))
     return pd.DataFrame([[_f(r[k]) if isinstance(r[k], Decimal) else r[k] for k in keys] for r in rows], columns=cols)
+
+
+def _grand_totals(allocation: pd.DataFrame, types: Sequence[str], ntg: Decimal) -> dict[str, Decimal]:
+    """The plan's total floor area (万m²), net and gross land (ha): the sums of the year tables' printed type rows."""
+    out = {"floor": Decimal("0.00"), "net": Decimal("0.00"), "gross": Decimal("0.00")}
+    a = allocation.loc[allocation["type"].isin(list(types))]
+    for _, part in a.groupby(["year", "type"] if "year" in a.columns else ["type"], sort=True):
+        r = _land_row("", part, ntg)
+        for k in out:
+            out[k] += r[k] or Decimal(0)
+    return out
+
+
+def land_supply_rows(allocation: pd.DataFrame, *, types: Sequence[str], years: Sequence[int], net_to_gross: float) -> pd.DataFrame:
+    """``land_supply.csv``: per year, one row per type code and a 合计 row, figures as in the year sheets.
+
+    Columns ``year``, ``type``, ``units``, ``floor_area_m2``,
+    ``floor_area_10k_m2``, ``plot_ratio``, ``net_land_ha``,
+    ``gross_land_ha``. Type rows are the year tables' rows; 合计 is the sum
+    of the printed type rows, its plot ratio the year's floor area over its
+    net land.
+    """
+    _check_allocation(allocation, ["type", "year", "units", "floor_area_m2", "net_land_ha"])
+    ntg = Decimal(str(net_to_gross))
+    out = []
+    for y in years:
+        ay = allocation.loc[allocation["year"] == y]
+        rows = [_land_row(t, ay.loc[ay["type"] == t], ntg) for t in types]
+        whole = _land_row(TOTAL_LABEL, ay.loc[ay["type"].isin(list(types))], ntg)
+        total = {"label": TOTAL_LABEL, "units": sum(r["units"] for r in rows), "far": whole["far"]}
+        for k in ("floor_m2", "floor", "net", "gross"):
+            total[k] = sum((r[k] or Decimal(0) for r in rows), Decimal(0))
+        for r in [*rows, total]:
+            out.append([y, r["label"], r["units"], _f(r["floor_m2"]), _f(r["floor"]), _f(r["far"]),
+                        _f(r["net"] or Decimal(0)), _f(r["gross"] or Decimal(0))])
+    return pd.DataFrame(out, columns=["year", "type", "units", "floor_area_m2", "floor_area_10k_m2", "plot_ratio",
+                                      "net_land_ha", "gross_land_ha"])
 
 
 def land_supply_tables(plan, scenario) -> dict[str, pd.DataFrame]:
@@ -377,6 +431,7 @@ def write_land_supply_xlsx(
     years: Sequence[int] | None = None,
     net_to_gross: float | None = None,
     sheet_titles: Mapping[str, str] | None = None,
+    notes: Mapping[str, str] | None = None,
 ) -> Path:
     """Write the tables as one Excel workbook, one sheet each.
 
@@ -403,6 +458,10 @@ def write_land_supply_xlsx(
         Sheet name -> title row, for sheets other than the land-supply
         tables (e.g. the comparison's); default the land-supply titles,
         else the sheet name.
+    notes
+        Sheet name -> note under the table, for sheets other than the
+        land-supply tables; every note ends with the rounding rule
+        (:data:`siteplan.outputs.figures.RULE_NOTE`).
     """
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
@@ -476,13 +535,9 @@ def write_land_supply_xlsx(
                 cell.font = bold if is_total else normal
         last = first + len(table) - 1
         note_row = last + 2
-        if name.endswith("年") and net_to_gross is not None:
-            ws.cell(row=note_row, column=1, value=(
-                f"注：净用地面积 = 建筑面积 ÷ 容积率；毛用地面积 = 净用地面积 ÷ {net_to_gross:g}；"
-                "数值四舍六入五成双保留两位小数，合计为各行之和，保障性住房新增用地 = 合计 − 普通商品房配建用地。"
-            )).font = Font(size=9, name="宋体")
-        elif name == "规划期":
-            ws.cell(row=note_row, column=1, value="注：投资 = 建筑面积 × 各类型单方造价；未设造价的类型投资栏空白。").font = Font(size=9, name="宋体")
+        note = _sheet_note(name, net_to_gross, (notes or {}).get(name))
+        if note:
+            ws.cell(row=note_row, column=1, value=note).font = Font(size=9, name="宋体")
         for j, c in enumerate(table.columns, start=1):
             text = str(c).split("|")[-1]
             width = max([len(text) * 2 + 2] + [len(str(v)) * (2 if isinstance(v, str) else 1) + 3 for v in table.iloc[:, j - 1] if v is not None])
@@ -499,6 +554,18 @@ def write_land_supply_xlsx(
     path = Path(path)
     wb.save(path)
     return path
+
+
+def _sheet_note(name: str, net_to_gross: float | None, note: str | None) -> str:
+    """The note under a sheet: what its columns mean, then the rounding rule."""
+    if note is None and name.endswith("年") and net_to_gross is not None:
+        note = (f"净用地面积 = 建筑面积 ÷ 容积率；毛用地面积 = 净用地面积 ÷ {net_to_gross:g}；"
+                "保障性住房新增用地 = 合计 − 普通商品房配建用地。")
+    elif note is None and name == "规划期":
+        note = "投资 = 建筑面积 × 各类型单方造价；未设造价的类型投资栏空白；规划期各栏为各年所列数值之和。"
+    elif note is None and name == "分区":
+        note = "各区建筑面积、用地按最大余数法取整，使合计等于各年度表合计之和。"
+    return f"注：{note or ''}{RULE_NOTE}"
 
 
 def csv_file_name(sheet: str, *, prefix: str = "land_supply_") -> str:

@@ -4,7 +4,8 @@
 
 - the used parcels coloured by their main housing type, one layer per supply
   year, with a year control (a slider: parcels supplied up to the chosen
-  year) and popups with each parcel's numbers;
+  year) and popups with each parcel's numbers (as every file prints them,
+  :mod:`siteplan.outputs.printed`) and the plot ratio it was built at;
 - metro lines and stations, labelled with their opening year, and each
   station's walking buffer (the transit rule's distance);
 - services by category, industrial parks, the locked-out areas of the
@@ -45,7 +46,9 @@ from folium.plugins import Fullscreen, MeasureControl
 from jinja2 import Template
 
 from ..inputs.layers import Layers
+from .figures import ratio_text
 from .offline import save_offline
+from .printed import parcel_features
 from ..solve.plan import Plan
 from ..inputs.scenario import Scenario
 from .styles import KEEP_DEFAULTS, LINE_COLOURS, SERVICE_COLOURS, ZONE_FILLS, display_frame, esc, frequency_colours, type_colours
@@ -70,7 +73,8 @@ _TEXT = {
         "year": "{y}年供地", "legend": "图例", "types": "住房类型", "panel": "目标与落实（套）", "all": "全部年份",
         "upto": "截至{y}年供地", "parcel": "地块编号", "name": "名称", "district": "行政区", "zone": "片区",
         "units": "套数", "floor": "建筑面积（m²）", "net": "净用地（公顷）", "gross": "毛用地（公顷）",
-        "far": "容积率上限", "open": "开通年份", "line": "线路", "workers": "就业人数", "supply": "供地年份",
+        "far": "容积率上限", "far_used": "采用容积率", "far_upper_types": "采用规划上限容积率的类型",
+        "open": "开通年份", "line": "线路", "workers": "就业人数", "supply": "供地年份",
         "type": "主要类型", "role": "用地类型", "new": "保障性住房新增用地", "inclusionary": "普通商品房配建",
         "area": "地块面积（公顷）", "kind": "类型", "opens": "{y}年开通", "total": "合计", "station": "站点",
         "placed_of": "落实 / 目标", "year_label": "供地年份", "available": "可供年份",
@@ -87,7 +91,8 @@ _TEXT = {
         "legend": "Legend", "types": "Housing type", "panel": "Targets and placed units", "all": "All years",
         "upto": "Supplied up to {y}", "parcel": "Parcel", "name": "Name", "district": "District", "zone": "Zone",
         "units": "Units", "floor": "Floor area (m²)", "net": "Net land (ha)", "gross": "Gross land (ha)",
-        "far": "Plot ratio cap", "open": "Opens", "line": "Line", "workers": "Workers", "supply": "Supply year",
+        "far": "Plot ratio cap", "far_used": "Plot ratio used", "far_upper_types": "Types at the upper plot ratio",
+        "open": "Opens", "line": "Line", "workers": "Workers", "supply": "Supply year",
         "type": "Main type", "role": "Land", "new": "New land", "inclusionary": "Inclusionary share",
         "area": "Parcel area (ha)", "kind": "Kind", "opens": "opens {y}", "total": "Total", "station": "Station",
         "placed_of": "placed / target", "year_label": "Supply year", "available": "Available",
@@ -340,16 +345,22 @@ def build_map(
         fgst.add_to(m)
 
     # Used parcels, one layer per supply year.
-    alloc = plan.to_geodataframe(net_to_gross=scenario.plan.net_to_gross)
-    roles = plan.allocation(net_to_gross=scenario.plan.net_to_gross).groupby("parcel_id")["role"].first()
-    alloc["role_label"] = alloc["parcel_id"].map(roles).map(lambda r: tx.get(str(r), str(r)))
+    # The figures as every file prints them (rounded once), with the plot ratio used and,
+    # as text, the types built at the upper plot ratio: a popup's floor area never exceeds
+    # parcel area x the ratio it shows.
+    alloc = parcel_features(plan, net_to_gross=scenario.plan.net_to_gross)
+    alloc["role_label"] = alloc["role"].map(lambda r: "、".join(tx.get(x, x) for x in str(r).split(",")))
     unit_cols = [f"units_{t}" for t in types]
-    alloc = alloc.round({"floor_area_m2": 0, "net_land_ha": 2, "gross_land_ha": 2, "area_ha": 2})
     alloc["main_label"] = alloc["main_type"].map(labels)
+    alloc["far_used_text"] = alloc["far_used"].map(ratio_text)
+    alloc["far_max_text"] = alloc["far_max"].map(ratio_text)
+    alloc["far_upper_label"] = alloc["far_upper_types"].map(
+        lambda v: "、".join(labels.get(t, t) for t in str(v).split(",") if t) or "-")
     fields = ["parcel_id", "name", "district", "zone", "year", "role_label", "main_label", "units", *unit_cols,
-              "floor_area_m2", "net_land_ha", "gross_land_ha", "far_max", "area_ha"]
+              "floor_area_m2", "net_land_ha", "gross_land_ha", "far_used_text", "far_upper_label", "far_max_text", "area_ha"]
     aliases = [tx["parcel"], tx["name"], tx["district"], tx["zone"], tx["supply"], tx["role"], tx["type"], tx["units"],
-               *[labels[t] for t in types], tx["floor"], tx["net"], tx["gross"], tx["far"], tx["area"]]
+               *[labels[t] for t in types], tx["floor"], tx["net"], tx["gross"], tx["far_used"], tx["far_upper_types"],
+               tx["far"], tx["area"]]
     aliases = [esc(a) for a in aliases]
     year_layers: list[tuple[int, str]] = []
     for year in years:
@@ -511,5 +522,5 @@ def render_map(
     path = Path(path)
     m, allow = build_map(plan, layers, scenario, lang=lang, tiles=tiles, frequency=frequency)
     save_offline(m, path, allow=allow)
-    log.info("Wrote the map to %s (%.1f MB, offline%s)", path, path.stat().st_size / 1e6, "" if not allow else " except tiles")
+    log.info("Wrote the map to %s (%.1f MB, offline%s)", path.name, path.stat().st_size / 1e6, "" if not allow else " except tiles")
     return path

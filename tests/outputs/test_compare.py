@@ -61,9 +61,12 @@ def test_difference_tables_match_the_allocations(two_runs):
             va = int(ga[[i for i in ga.index if str(i) == k]].sum())
             vb = int(gb[[i for i in gb.index if str(i) == k]].sum())
             assert (part.loc[k, "units_a"], part.loc[k, "units_b"], part.loc[k, "delta"]) == (va, vb, vb - va)
+    # Land is the figure land_supply.xlsx prints (issue 16: one figure, one value): each year's 合计
+    # of land_supply.csv, not the sum of allocation.csv's rows, each rounded on its own.
     land = tables["land"].set_index("year")
-    assert land.loc["合计", "gross_land_ha_a"] == pytest.approx(aa["gross_land_ha"].sum())
-    assert land.loc["合计", "delta_gross_land_ha"] == pytest.approx(ab["gross_land_ha"].sum() - aa["gross_land_ha"].sum())
+    la, lb = (pd.read_csv(o / "land_supply.csv", encoding="utf-8-sig").query("type == '合计'") for o in (out_a, out_b))
+    assert land.loc["合计", "gross_land_ha_a"] == pytest.approx(la["gross_land_ha"].sum(), abs=1e-9)
+    assert land.loc["合计", "delta_gross_land_ha"] == pytest.approx(lb["gross_land_ha"].sum() - la["gross_land_ha"].sum(), abs=1e-9)
 
 
 def test_comparison_files_and_offline_map(two_runs, tmp_path):
@@ -94,8 +97,6 @@ def test_differences_xlsx_has_chinese_headers_and_two_decimals(two_runs, tmp_pat
 
     import openpyxl
 
-    from siteplan.outputs.tables import round2
-
     out_a, out_b, _ = two_runs
     files = write_comparison(out_a, out_b, tmp_path / "cmp")
     wb = openpyxl.load_workbook(files["differences.xlsx"])
@@ -119,10 +120,12 @@ def test_differences_xlsx_has_chinese_headers_and_two_decimals(two_runs, tmp_pat
     units = pd.DataFrame(list(wb["套数对比"].iter_rows(min_row=3, values_only=True)), columns=["by", "value", "a", "b", "d"])
     assert "公共租赁住房" in set(units.loc[units["by"] == "住房类型", "value"])
     land = pd.DataFrame(list(wb["用地对比"].iter_rows(min_row=3, values_only=True)), columns=[c.value for c in wb["用地对比"][2]])
-    land = land.dropna(how="all").set_index("年份")
+    # the sheet's note (the rounding rule, issue 16) sits under the table
+    land = land.dropna(how="all").loc[lambda t: ~t["年份"].astype(str).str.startswith("注：")].set_index("年份")
     years = [y for y in land.index if y != "合计"]
     for y in years:  # each year's land rounded as land_supply.xlsx rounds it, and B - A of the printed values
-        assert land.loc[y, "A毛用地面积（公顷）"] == float(round2(aa.loc[aa["year"] == int(y), "gross_land_ha"].sum()))
+        la = pd.read_csv(out_a / "land_supply.csv", encoding="utf-8-sig").query("type == '合计'").set_index("year")
+        assert land.loc[y, "A毛用地面积（公顷）"] == la.loc[int(y), "gross_land_ha"]  # the value land_supply.xlsx prints
         assert land.loc[y, "毛用地差 B−A（公顷）"] == pytest.approx(land.loc[y, "B毛用地面积（公顷）"] - land.loc[y, "A毛用地面积（公顷）"], abs=1e-9)
     assert land.loc["合计", "A净用地面积（公顷）"] == pytest.approx(sum(land.loc[y, "A净用地面积（公顷）"] for y in years), abs=1e-9)
     csv = pd.read_csv(files["compare_land.csv"], encoding="utf-8-sig", dtype=str)

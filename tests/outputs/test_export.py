@@ -19,7 +19,7 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 
-from siteplan.outputs.export import ExportError, qml_style, shapefile_field_names, write_shapefiles
+from siteplan.outputs.export import qml_style, shapefile_field_names, write_shapefiles
 from siteplan.pipeline import run, write_plan
 
 
@@ -160,14 +160,7 @@ def test_shapefiles_gbk_short_names_and_alias_table(mini_out, tmp_path):
     assert alloc_alias.loc["U_PUBLIC_R", "label_zh"] == "公共租赁住房（套）"
 
 
-def test_shapefile_refuses_text_gbk_cannot_hold(mini_out, tmp_path):
-    _, _, result = mini_out
-    layers = result.layers
-    bad = layers.districts.copy()
-    bad.loc[0, "district"] = "东城区\U0001F3E0"
-    layers = type(layers)(**{**layers.__dict__, "districts": bad})
-    with pytest.raises(ExportError, match=r"districts\.shp: field 'district' holds .*GBK cannot encode.*plan\.gpkg"):
-        write_shapefiles(result.plan, layers, result.scenario, tmp_path / "shp")
+# Text GBK cannot hold is replaced, not refused: tests/outputs/test_export_gbk.py.
 
 
 def test_short_field_names_are_unique_and_ten_bytes():

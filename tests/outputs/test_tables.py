@@ -234,9 +234,17 @@ def test_district_table_adds_up_by_zone():
     assert east["公租房（套）"] == 300 and east["廉租房（套）"] == 100 and east["合计（套）"] == 400
     # 13,500 / 2.0 + 4,500 / 2.5 m2 = 0.675 + 0.18 ha = 0.855 -> 0.86 (half to even: 0.86)
     assert east["净用地面积（公顷）"] == pytest.approx(0.86)
-    assert east["毛用地面积（公顷）"] == pytest.approx(1.08)  # 0.86 / 0.8 = 1.075 -> 1.08
+    # Gross starts from printed net / 0.8 (1.075, 0.375, 0.1875 -> 1.08, 0.38, 0.19 = 1.65), but the
+    # year tables print 0.85 + 0.22 (2016) + 0.56 (2017) = 1.63 ha: the table is apportioned to that
+    # grand total (issue 16: one figure, one value), taking 0.01 from the two rows rounded up furthest
+    # (both ties: 1.075 -> 1.07, 0.375 -> 0.37).
+    assert east["毛用地面积（公顷）"] == pytest.approx(1.07)
     total = t.iloc[-1]
     assert total["片区"] == "合计" and total["合计（套）"] == 650
+    years = [year_table(alloc, y, types=["pr", "lr"], labels={}, net_to_gross=0.8) for y in (2016, 2017)]
+    for col in ("建筑面积（万m²）", "净用地面积（公顷）", "毛用地面积（公顷）"):
+        assert total[col] == pytest.approx(sum(float(y.loc[y["类型"] == "合计", col].iloc[0]) for y in years))
+    assert total["毛用地面积（公顷）"] == pytest.approx(1.63)
     assert total["净用地面积（公顷）"] == pytest.approx(t.loc[t["行政区"] == "小计", "净用地面积（公顷）"].sum())
 
 
