@@ -76,15 +76,30 @@ def tile_choice(scenario: Scenario | None = None, *, tiles: str | None = None, k
         raise ScenarioError(f"unknown map tiles {name!r}; use one of none, {', '.join(TILES)} ([map] tiles)")
     if name != "tianditu":
         return TileChoice(name)
-    key = key or getattr(settings, "tianditu_key", None) or next((os.environ[v] for v in _TIANDITU_ENV if os.environ.get(v)), None)
+    key, source = _tianditu_key(key, scenario)
     if not key:
         raise ScenarioError(
             "Tianditu tiles need a key: set [map] tianditu_key in the scenario or the environment variable "
             "SITEPLAN_TIANDITU_KEY (apply for a free key at the Tianditu website), or use tiles = \"none\""
         )
     if not re.fullmatch(r"[A-Za-z0-9]{8,64}", key):
-        raise ScenarioError("the Tianditu key must be 8-64 letters and digits (a Tianditu key is 32 hex digits); check [map] tianditu_key")
+        raise ScenarioError(f"the Tianditu key in {source} must be 8-64 letters and digits "
+                            "(a Tianditu key is 32 hex digits): correct it there")
     return TileChoice(name, key)
+
+
+def _tianditu_key(key: str | None, scenario: Scenario | None) -> tuple[str | None, str]:
+    """The Tianditu key and where it came from (the words a message names it by), in the order :func:`tile_choice` looks."""
+    if key:
+        return key, "the key given to tile_choice"
+    settings = getattr(scenario, "map", None)
+    if getattr(settings, "tianditu_key", None):
+        where = f" of {scenario.source}" if getattr(scenario, "source", None) else ""
+        return settings.tianditu_key, f"[map] tianditu_key{where}"
+    for var in _TIANDITU_ENV:
+        if os.environ.get(var):
+            return os.environ[var], f"the environment variable {var}"
+    return None, ""
 
 
 def add_tiles(m: folium.Map, choice: TileChoice, lang: str) -> list[str]:

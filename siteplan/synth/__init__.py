@@ -23,7 +23,7 @@ Examples
 
 or from the shell::
 
-    python -m siteplan.synth --out layers --seed 2016 --parcels 3000
+    python -m siteplan.synth --out layers --seed 2016 --parcels 3000 --force
 
 The package is split by stage:
 

@@ -1,4 +1,4 @@
-"""``python -m siteplan.synth``: write a synthetic demo city."""
+"""``python -m siteplan.synth``: write a synthetic demo city; layers already in the folder need ``--force``."""
 
 import sys
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -441,6 +442,19 @@ def write_city(city: City, folder: str | Path) -> dict[str, Path]:
     return paths
 
 
+def existing_files(folder: str | Path) -> list[Path]:
+    """The files :func:`write_city` would replace in ``folder``: its layers and population raster already there."""
+    folder = Path(folder)
+    return [p for p in (*(folder / f"{name}.gpkg" for name in LAYERS), folder / "population.tif") if p.exists()]
+
+
+def refusal(folder: str | Path, found: list[Path]) -> str:
+    """Why a command line will not write a city into ``folder`` holding ``found``, and the fix."""
+    names = ", ".join(p.name for p in found)
+    return (f"{folder} already holds a city's layers ({names}); they would be overwritten. "
+            "Choose another folder with --out, or add --force to overwrite them")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line entry point.
 
@@ -453,7 +467,8 @@ def main(argv: list[str] | None = None) -> int:
     Returns
     -------
     int
-        Exit status (0 on success).
+        Exit status: 0 on success, 2 when ``--out`` already holds layers
+        and ``--force`` is not given.
     """
     ap = argparse.ArgumentParser(
         prog="python -m siteplan.synth",
@@ -462,7 +477,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="layers", help="output folder (default: layers)")
     ap.add_argument("--seed", type=int, default=2016, help="random seed (default: 2016)")
     ap.add_argument("--parcels", type=int, default=3000, help="number of candidate parcels")
+    ap.add_argument("--force", action="store_true", help="overwrite layers already in the output folder")
     args = ap.parse_args(argv)
+    found = existing_files(args.out)
+    if found and not args.force:
+        print(f"error: {refusal(args.out, found)}", file=sys.stderr)
+        return 2
     t0 = time.perf_counter()
     city = make_city(seed=args.seed, n_parcels=args.parcels)
     t1 = time.perf_counter()
