@@ -130,7 +130,11 @@ class YearlyTargets:
     def report(self, ctx: Context, u: np.ndarray) -> tuple[str, str]:
         placed = np.zeros_like(ctx.targets)
         np.add.at(placed, (ctx.u_type, ctx.u_year), u)
-        met = int((placed >= ctx.targets - 1e-6).sum())
+        placed = np.round(placed)  # the delivered plan is in whole units
+        if self.mode == "exact":  # an exact target exceeded is not met
+            met = int((placed == ctx.targets).sum())
+        else:
+            met = int((placed >= ctx.targets).sum())
         return (
             f"{_fmt(ctx.targets.sum())} units in {ctx.targets.size} type-years",
             f"{_fmt(placed.sum())} units; {met} of {ctx.targets.size} type-years met",

@@ -15,6 +15,7 @@ plans::
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import geopandas as gpd
@@ -24,6 +25,8 @@ import scipy.sparse as sp
 
 from ..model.builder import CompiledModel, Finding
 from .rounding import over_units
+from .status import PlanStatus, broken_rows, delivered_x, plan_status, target_table
+from .stages import StageRecord
 
 if TYPE_CHECKING:
     from ..model.problem import Problem
@@ -51,10 +54,16 @@ class SolverReport:
     ``within_gap`` says whether that is within ``gap_limit``.
     ``objective_bound`` is the same bound on ``objective``'s own scale (no
     more suitability-weighted units are possible), given for plans without
-    shortfall. ``status`` and ``optimal`` are the search's, before whole
-    units. ``runtime_s`` is the whole of build, search and rounding.
-    ``method`` is ``"lp-dive"``, ``"lp-guided"`` or ``"full-mip"``, with
-    ``"+least-shortfall"`` when targets could not all be met (see
+    shortfall. ``stages`` records every stage the solve ran
+    (:class:`~siteplan.solve.stages.StageRecord`, whole-unit step
+    included), and ``status``, ``optimal`` and ``time_limit_hit`` are
+    derived from them all (:func:`~siteplan.solve.stages.derive_status`):
+    ``optimal`` only when every stage proved its part and ``within_gap``;
+    ``time_limit_hit`` when any stage hit its limit.
+    ``runtime_s`` is the whole of build, search and rounding.
+    ``method`` is ``"lp-dive"``, ``"lp-guided"``, ``"full-mip"`` or
+    ``"mip"`` (a small model solved whole), with ``"+least-shortfall"``
+    when targets could not all be met (see
     :func:`siteplan.solve.solve_problem`).
     """
 
@@ -79,12 +88,15 @@ class SolverReport:
     n_rows: int
     n_cols: int
     n_binaries: int
+    stages: tuple[StageRecord, ...] = ()
 
     def as_dict(self) -> dict:
+        """The report as JSON-safe values: NaN and inf become None, ``stages`` a list of dicts."""
         out = dict(self.__dict__)
         for k, v in out.items():
             if isinstance(v, float) and not np.isfinite(v):
                 out[k] = None
+        out["stages"] = [s.as_dict() for s in self.stages]
         return out
 
 
@@ -111,8 +123,9 @@ class Plan:
         One row per (parcel, type, year) with units > 0: ``parcel_id``,
         ``type``, ``year``, ``units`` (int), ``far`` (plot ratio used).
     shortfall
-        One row per elastic rule row that could not be met: ``rule``, its
-        labels and ``shortfall`` (units).
+        One row per elastic rule row the delivered plan breaks: ``rule``, its
+        labels, ``side`` and ``shortfall`` (whole units missing, or over an
+        upper bound, recomputed from the plan's units, rounded up).
     report
         The solver report.
     model, x
@@ -144,53 +157,80 @@ class Plan:
             "units": u[keep],
             "far": ctx.far[pi, ti],
         })
-        s = model.slice_s(x)
-        rows = model.rows.iloc[model.slack_rows].copy()
-        rows["side"] = np.where(model.slack_sign > 0, "short", "excess")
-        rows["shortfall"] = np.round(s, 6)
-        rows = rows.loc[rows["shortfall"] > 1e-6].drop(columns=["elastic"]).dropna(axis=1, how="all")
+        broken = broken_rows(model, x)
+        rows = model.rows.iloc[broken["row"].to_numpy()].copy()
+        rows["side"] = broken["side"].to_numpy()
+        rows["shortfall"] = broken["units"].to_numpy()
+        rows = rows.drop(columns=["elastic"]).dropna(axis=1, how="all")
         return cls(
             problem=problem, units=units, shortfall=rows.reset_index(drop=True), report=report,
             model=model, x=np.asarray(x, dtype=float), findings=list(model.findings),
         )
 
-    def _row_state(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Per model row: slack, at its lower bound, at its upper bound, touched.
+    @cached_property
+    def status(self) -> PlanStatus:
+        """The plan's one status, derived once from every solve stage and the delivered whole units.
 
+        Every output that says how the plan went reads this (see
+        :mod:`siteplan.solve.status`).
+        """
+        return plan_status(self)
+
+    def _row_state(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per model row: whole units broken, at its lower bound, at its upper bound, touched.
+
+        A row is *at* a bound when the delivered plan sits on it or so close
+        that one more whole unit of any of its unit columns would cross it:
+        a parcel is at its plot-ratio cap when not even one unit of the
+        smallest type fits any more (a whole-unit plan rarely fills 100.000%).
+        Broken rows (the elastic ones the plan misses, see
+        :func:`~siteplan.solve.status.broken_rows`) carry their whole units.
         A row is *touched* when one of its variables is non-zero in the
         plan; a row whose variables are all zero (an unused parcel-year)
         sits at its bound trivially and does not bind.
         """
-        m, x = self.model, self.x
-        n_core = m.n_core
+        m = self.model
+        x = delivered_x(m, self.x)
+        n_core, n_u = m.n_core, m.ctx.n_u
         activity = m.A[:, :n_core] @ x[:n_core]
-        slack = np.zeros(m.n_rows)
-        if len(m.slack_rows):
-            np.add.at(slack, m.slack_rows, x[n_core:])
+        broken = np.zeros(m.n_rows, dtype="int64")
+        b = broken_rows(m, self.x)
+        np.add.at(broken, b["row"].to_numpy(), b["units"].to_numpy())
         tol = 1e-6 * np.maximum(1.0, np.abs(activity))
-        at_lower = np.isfinite(m.row_lower) & (np.abs(activity - m.row_lower) <= tol)
-        at_upper = np.isfinite(m.row_upper) & (np.abs(activity - m.row_upper) <= tol)
+        A_u = m.A[:, :n_u].tocsr()
+        step_up = _row_min(A_u, positive=True)     # the least rise one more unit gives
+        step_down = _row_min(A_u, positive=False)  # the least fall one more unit gives
+        with np.errstate(invalid="ignore"):
+            room_up = m.row_upper - activity
+            room_down = activity - m.row_lower
+            at_lower = np.isfinite(m.row_lower) & ((np.abs(room_down) <= tol) | (np.isfinite(step_down) & (room_down < step_down - tol)))
+            at_upper = np.isfinite(m.row_upper) & ((np.abs(room_up) <= tol) | (np.isfinite(step_up) & (room_up < step_up - tol)))
         touched = (abs(m.A[:, :n_core]) @ np.abs(x[:n_core])) > 1e-9
-        return slack, at_lower, at_upper, touched
+        return broken, at_lower, at_upper, touched
 
     def compliance(self) -> pd.DataFrame:
         """One row per rule: what it requires, what the plan achieves, and whether it binds.
 
         A rule *binds* when at least one of its rows that the plan uses sits
-        at its bound (loosening it could change the plan); ``shortfall`` is the
-        units by which its elastic rows were broken (0 for a plan that keeps
-        every rule).
+        at its bound in whole units (loosening it could change the plan; see
+        :meth:`_row_state`); ``shortfall`` is the whole units by which the
+        delivered plan breaks its elastic rows (0 for a plan that keeps
+        every rule), recomputed from the plan's units. The yearly targets'
+        row says what :attr:`status` says: an exact target the plan exceeds
+        is not met.
         """
         m, x = self.model, self.x
         ctx = m.ctx
-        slack, at_lower, at_upper, touched = self._row_state()
-        broken = slack > 1e-6
+        short, at_lower, at_upper, touched = self._row_state()
+        broken = short > 0
         binds = ((at_lower | at_upper) & touched) | broken
-        u = m.slice_u(x)
+        u = m.slice_u(delivered_x(m, x))
         rows = []
         for rule in self.problem.rules:
             mask = (m.rows["rule"] == rule.name).to_numpy()
             required, achieved = rule.report(ctx, u)
+            if rule.name == "yearly_targets":
+                achieved = self._targets_achieved()
             rows.append({
                 "rule": rule.name,
                 "description": rule.describe(),
@@ -199,11 +239,20 @@ class Plan:
                 "rows": int(mask.sum()),
                 "binding_rows": int((mask & binds).sum()),
                 "binding": bool((mask & binds).any()),
-                "shortfall": float(slack[mask].sum()),
+                "shortfall": int(short[mask].sum()),
                 "ok": not bool((mask & broken).any()),
             })
         rows[:0] = self._land_rows(binds)
         return pd.DataFrame(rows)
+
+    def _targets_achieved(self) -> str:
+        """The yearly targets' achievement, in the words of :attr:`status`."""
+        st = self.status
+        t = target_table(self)
+        text = f"{st.placed_units:,} units; {int(t['met'].sum())} of {len(t)} type-years met"
+        if st.units_missing or st.units_excess:
+            text += f"; {st.units_missing:,} units missing, {st.units_excess:,} over exact targets"
+        return text
 
     def _land_rows(self, binds: np.ndarray) -> list[dict]:
         """Compliance rows of the two rules every problem has, read from the plan.
@@ -236,7 +285,7 @@ class Plan:
                 "rows": int(mask.sum()),
                 "binding_rows": int((mask & binds).sum()),
                 "binding": bool((mask & binds).any()),
-                "shortfall": 0.0,
+                "shortfall": 0,
                 "ok": most <= 1,
             },
             {
@@ -247,7 +296,7 @@ class Plan:
                 "rows": 0,
                 "binding_rows": 0,
                 "binding": at_ready > 0,
-                "shortfall": 0.0,
+                "shortfall": 0,
                 "ok": early == 0,
             },
         ]
@@ -367,7 +416,13 @@ class Plan:
         each group's deficit is the share times its units less its near
         units (the near units it lacks for the share among its own), and
         the row's shortfall is divided over the groups with a deficit in
-        proportion to it, so the parts add up to the row's shortfall.
+        proportion to it, in whole units by largest remainder, so the parts
+        add up to the row's shortfall.
+
+        ``units`` are whole units, recomputed from the delivered plan
+        against each row's bound (see
+        :func:`~siteplan.solve.status.broken_rows`): a share row 1.4 near
+        units short misses 2.
 
         ``binding_rules`` names, per row, the hard rules that stop the plan
         from reducing *that* shortfall. A move that would reduce it is one
@@ -391,42 +446,75 @@ class Plan:
         ctx = m.ctx
         n_u = ctx.n_u
         A_u = m.A[:, :n_u].tocsr()
-        u = x[:n_u]
+        u = delivered_x(m, x)[:n_u]
         blocks = _BlockingMoves(self)
         district = ctx.parcels["district"].to_numpy()[ctx.u_parcel] if "district" in ctx.parcels else np.full(n_u, "-")
         zone = ctx.parcels["zone"].to_numpy()[ctx.u_parcel] if "zone" in ctx.parcels else np.full(n_u, "-")
         types = np.asarray(ctx.types, dtype=object)[ctx.u_type]
         years = np.asarray(ctx.years)[ctx.u_year]
-        slack_cols = np.arange(len(m.slack_rows))
-        s = m.slice_s(x)
+        broken = broken_rows(m, x)
         out = []
-        for k in slack_cols[s > 1e-6]:
-            r = int(m.slack_rows[k])
-            sign = float(m.slack_sign[k])
+        for r, sign, units in zip(broken["row"].to_numpy(), broken["sign"].to_numpy(), broken["units"].to_numpy()):
+            r, sign, units = int(r), float(sign), int(units)
             label = m.rows.iloc[r]
             base = {c: label[c] if c in label.index else pd.NA for c in cols}
             base.update(rule=label["rule"], side="short" if sign > 0 else "excess")
             a = np.asarray(A_u[r].toarray()).ravel()
             is_share = sign > 0 and m.row_lower[r] == 0 and (a < 0).any()
             if not is_share:
-                out.append({**base, "units": round(float(s[k]), 6), "binding_rules": blocks.names(a, sign, np.ones(n_u, dtype=bool))})
+                out.append({**base, "units": units, "binding_rules": blocks.names(a, sign, np.ones(n_u, dtype=bool))})
                 continue
             key = pd.MultiIndex.from_arrays([district, types, years])
             deficit = pd.Series(-a * u).groupby(key).sum()
             deficit = deficit[deficit > 1e-9]
-            for (d, t, y), v in deficit.items():
-                share = float(s[k]) * v / float(deficit.sum())
+            parts = _apportion(units, deficit.to_numpy())
+            for ((d, t, y), _), part in zip(deficit.items(), parts):
+                if part == 0:
+                    continue
                 mask = (district == d) & (types == t) & (years == y) & (a != 0)
                 z = zone[mask][0] if mask.any() else pd.NA
-                out.append({**base, "district": d, "zone": z, "type": t, "year": int(y), "units": round(share, 6),
+                out.append({**base, "district": d, "zone": z, "type": t, "year": int(y), "units": int(part),
                             "binding_rules": blocks.names(a, sign, mask)})
         df = pd.DataFrame(out, columns=cols)
         df["year"] = pd.to_numeric(df["year"], errors="coerce").astype("Int64")
+        df["units"] = df["units"].astype("int64")
         return df.sort_values(["rule", "year", "type", "district"], kind="stable", na_position="first").reset_index(drop=True)
 
     @property
     def total_shortfall(self) -> float:
+        """The whole units of every broken rule row, added up (0 for a plan that keeps every rule).
+
+        This adds different rules together (a yearly target and a transit
+        share may count the same units twice), so it is a test figure, not
+        a headline: reports give :attr:`status` (``units_missing`` and
+        ``rules_short``, by rule).
+        """
         return float(self.shortfall["shortfall"].sum()) if len(self.shortfall) else 0.0
+
+
+def _row_min(A: sp.spmatrix, *, positive: bool) -> np.ndarray:
+    """Per row, the least positive coefficient (``positive``) or the least magnitude of a negative one; inf if none."""
+    A = sp.csr_matrix(A)
+    A.prune()
+    data = A.data if positive else -A.data
+    rows = np.repeat(np.arange(A.shape[0]), np.diff(A.indptr))
+    keep = data > 1e-12
+    out = np.full(A.shape[0], np.inf)
+    np.minimum.at(out, rows[keep], data[keep])
+    return out
+
+
+def _apportion(total: int, weights: np.ndarray) -> np.ndarray:
+    """``total`` whole units split in proportion to ``weights`` by largest remainder; the parts add up to ``total``."""
+    w = np.asarray(weights, dtype=float)
+    if not len(w) or w.sum() <= 0:
+        return np.zeros(len(w), dtype="int64")
+    exact = total * w / w.sum()
+    parts = np.floor(exact).astype("int64")
+    left = int(total - parts.sum())
+    if left > 0:
+        parts[np.argsort(-(exact - parts), kind="stable")[:left]] += 1
+    return parts
 
 
 class _BlockingMoves:
@@ -436,8 +524,10 @@ class _BlockingMoves:
     its parcel-year opened if the plan leaves it closed) and *down* (one
     unit less, only where the plan has units). Auxiliary columns follow the
     equality rows that define them (a parcel's total units). A hard row
-    blocks a move when it is at its bound in the plan, touched, and the
-    move pushes it past that bound.
+    blocks a move when it is at its bound in the plan in whole units (see
+    :meth:`Plan._row_state`), touched, and the move pushes it past that
+    bound: a parcel whose plot ratio leaves less land than one more unit
+    needs blocks every unit more on it.
     """
 
     def __init__(self, plan: Plan):
@@ -452,19 +542,25 @@ class _BlockingMoves:
         opened = sp.csr_matrix((closed[ctx.u_z].astype(float), (ctx.u_z, np.arange(n_u))), shape=(n_z, n_u))
         up = (moved + A_z @ opened).tocsr()
         down = (-moved).tocsr()
-        slack, at_lower, at_upper, touched = plan._row_state()
+        short, at_lower, at_upper, touched = plan._row_state()
+        activity = m.A[:, :n_core] @ delivered_x(m, x)[:n_core]
+        with np.errstate(invalid="ignore"):
+            room_up = np.maximum(m.row_upper - activity, 0.0)
+            room_down = np.maximum(activity - m.row_lower, 0.0)
         hard = (m.rows["elastic"] == "").to_numpy()
-        kept = ~hard & (slack <= 1e-6)
+        kept = ~hard & (short == 0)
         tol = 1e-9
 
         def blocked(e: sp.csr_matrix, rows: np.ndarray) -> sp.csr_matrix:
-            over = (sp.diags((at_upper & touched & rows).astype(float)) @ e).tocsr()
-            over.data = (over.data > tol).astype(float)
-            under = (sp.diags((at_lower & touched & rows).astype(float)) @ e).tocsr()
-            under.data = (under.data < -tol).astype(float)
-            out = over + under
+            # a move blocks where it takes a row at its bound further than the row's room
+            e = e.tocsr()
+            e.prune()  # sums of sparse matrices may keep spare room in data
+            r = np.repeat(np.arange(e.shape[0]), np.diff(e.indptr))
+            over = (at_upper & touched & rows)[r] & (e.data > room_up[r] + tol)
+            under = (at_lower & touched & rows)[r] & (-e.data > room_down[r] + tol)
+            out = sp.csr_matrix(((over | under).astype(float), e.indices.copy(), e.indptr.copy()), shape=e.shape)
             out.eliminate_zeros()
-            return out.tocsr()
+            return out
 
         self.hard = (blocked(up, hard), blocked(down, hard))
         self.elastic = (blocked(up, kept), blocked(down, kept))
