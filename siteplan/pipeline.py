@@ -19,7 +19,8 @@ from .outputs import export
 from .model.features import compute_features
 from .inputs.layers import Layers, read_layers
 from .model.build import build_problem
-from .outputs.printed import parcel_features
+from .outputs.printed import parcel_features, with_labels
+from .outputs.docx import write_plan_docx
 from .outputs.webmap import TileChoice, render_map, tile_choice
 from .solve.plan import Plan
 from .solve.alternatives import alternatives, difference_table, movable_parcels, selection_frequency
@@ -107,6 +108,7 @@ def write_plan(
     gives each parcel's ``selected_in`` too, and ``map.html`` a layer of
     parcels coloured by it. The planners' outputs
     (``plan.gpkg``, ``land_supply.xlsx`` and its CSV copies, ``report.html``,
+    ``plan.docx`` unless ``[outputs] docx = false``,
     and with ``shapefile=True`` a ``shapefile/`` folder) come from
     :func:`siteplan.outputs.export.planner_writers`. ``tiles`` is the map's basemap
     (default the scenario's ``[map] tiles``; see
@@ -115,10 +117,12 @@ def write_plan(
     """
     ntg = scenario.plan.net_to_gross
     freq = selection_frequency(alternatives) if alternatives else None
+    type_zh = {t: scenario.type_label(t, "zh") for t in plan.problem.types}  # main_type_zh, type_zh beside the codes
     writers = {
-        "allocation.csv": lambda p: export.write_allocation_csv(plan, p, net_to_gross=ntg),
+        "allocation.csv": lambda p: export.write_allocation_csv(plan, p, net_to_gross=ntg, type_labels=type_zh),
         "land_supply.csv": lambda p: export.write_land_supply_csv(plan, p, net_to_gross=ntg),
-        "allocation.geojson": lambda p: export.write_geojson(_with_selected_in(parcel_features(plan, net_to_gross=ntg), freq), p),
+        "allocation.geojson": lambda p: export.write_geojson(
+            _with_selected_in(with_labels(parcel_features(plan, net_to_gross=ntg), type_zh), freq), p),
         "map.html": lambda p: render_map(plan, layers, scenario, p, lang=lang, tiles=tiles, frequency=freq),
         "compliance.csv": lambda p: export.write_table_csv(plan.compliance(), p),
         "shortfall.csv": lambda p: export.write_table_csv(plan.shortfall_table(), p),
@@ -126,6 +130,8 @@ def write_plan(
     }
     writers.update(export.planner_writers(plan, layers, scenario, lang=lang, shapefile=shapefile,
                                           output_warnings=output_warnings))
+    if scenario.outputs.docx:  # the land-supply chapter as a Word draft ([outputs] docx = false skips it)
+        writers["plan.docx"] = lambda p: write_plan_docx(plan, layers, scenario, p)
     if freq is not None:
         movable = movable_parcels(alternatives[0].problem)
         writers["alternatives.csv"] = lambda p: export.write_table_csv(

@@ -48,8 +48,13 @@ __all__ = ["Vary", "Variant", "parse_vary", "variants", "run_variant", "run_swee
 log = logging.getLogger(__name__)
 
 #: Columns of ``sweep.csv``, in order.
+#: ``status`` is the plan's one status (``optimal``, ``feasible``, ``shortfall``,
+#: see :mod:`siteplan.solve.status`) or ``error``; ``status_text`` says why,
+#: ``units_missing``/``units_excess`` are the yearly targets' whole units and
+#: ``shortfall_by_rule`` the other broken rules' (never one sum across rules).
 SWEEP_COLUMNS = [
-    "variant", "settings", "status", "gap", "objective", "target_units", "placed_units", "shortfall_units",
+    "variant", "settings", "status", "status_text", "optimal", "time_limit_hit", "gap", "within_gap", "objective",
+    "target_units", "placed_units", "units_missing", "units_excess", "shortfall_by_rule",
     "projects", "new_land_gross_ha", "inclusionary_projects", "runtime_s", "folder", "error",
 ]
 
@@ -59,6 +64,9 @@ BATCH_COLUMNS = ["scenario", *(c for c in SWEEP_COLUMNS if c != "settings")]
 
 #: The key that scales every target instead of setting one value.
 TARGETS_KEY = "targets"
+
+#: ``finished(done, total, row)``: a sweep's or batch's live count of finished variants (see :func:`run_sweep`).
+Finished = Callable[[int, int, "dict | None"], None]
 
 
 @dataclass(frozen=True)
@@ -198,16 +206,22 @@ def run_variant(data: dict, base_dir: str, out_dir: str, *, source: str | None =
     except SiteplanError as err:
         row.update(status="error", error=str(err), runtime_s=time.perf_counter() - t0)
         return row
-    rep = plan.report
+    st = plan.status
     alloc = plan.allocation(net_to_gross=scenario.plan.net_to_gross)
     new = alloc.loc[alloc["role"] == "new"]
     row.update(
-        status=rep.status + (" (time limit)" if rep.time_limit_hit else ""),
-        gap=rep.gap,
-        objective=rep.objective,
+        status=st.code,
+        status_text=st.text("en"),
+        optimal=st.optimal,
+        time_limit_hit=st.time_limit_hit,
+        gap=st.gap,
+        within_gap=st.within_gap,
+        objective=plan.report.objective,
         target_units=int(scenario.total_target()),
         placed_units=int(alloc["units"].sum()),
-        shortfall_units=float(plan.total_shortfall),
+        units_missing=st.units_missing,
+        units_excess=st.units_excess,
+        shortfall_by_rule="; ".join(f"{r} {s} {u}" for r, s, u in st.rules_short),
         projects=int(new["parcel_id"].nunique()),
         new_land_gross_ha=float(new["gross_land_ha"].sum()),
         inclusionary_projects=int(alloc.loc[alloc["role"] == "inclusionary", "parcel_id"].nunique()),
@@ -254,6 +268,7 @@ def run_sweep(
     scheduler: str | None = None,
     workers: int | None = None,
     progress: Callable[[str], None] | None = None,
+    finished: Finished | None = None,
 ) -> tuple[pd.DataFrame, Path]:
     """Solve every variant on a Dask cluster; write their folders and ``sweep.csv``.
 
@@ -273,6 +288,12 @@ def run_sweep(
     workers
         Local worker processes (default: the cores, at most 4). Each variant
         solves with one HiGHS thread unless the scenario sets ``[solver] threads``.
+    progress
+        Called with a line for each step and each finished variant; default the log.
+    finished
+        Called as ``finished(done, total, row)``: once with ``done=0`` and no
+        row when the variants are handed out, then as each finishes, in the
+        order they finish, with its row of ``sweep.csv`` (for a live count).
 
     Returns
     -------
@@ -289,7 +310,7 @@ def run_sweep(
     folder.mkdir(parents=True, exist_ok=True)
     say(f"{len(found)} variant(s) of {base.plan.name}")
     jobs = [(v.data, path.parent, folder / v.name, path) for v in found]
-    rows = _solve_on_dask(jobs, scheduler=scheduler, workers=workers, say=say)
+    rows = _solve_on_dask(jobs, scheduler=scheduler, workers=workers, say=say, finished=finished)
     table = pd.DataFrame(rows, columns=SWEEP_COLUMNS)
     table["settings"] = [v.label for v in found]
     for key in (v.key for v in varies):
@@ -299,9 +320,14 @@ def run_sweep(
 
 
 def _solve_on_dask(jobs: Sequence[tuple[dict, Path, Path, Path]], *, scheduler: str | None, workers: int | None,
-                   say: Callable[[str], None]) -> list[dict]:
-    """:func:`run_variant` of every ``(data, base_dir, out_dir, source)`` on a Dask cluster; their rows, in order."""
-    with _dask(scheduler, workers) as client:
+                   say: Callable[[str], None], finished: Finished | None = None) -> list[dict]:
+    """:func:`run_variant` of every ``(data, base_dir, out_dir, source)`` on a Dask cluster; their rows, in order.
+
+    Each variant is reported as it finishes (``say`` a line, ``finished`` the count; see :func:`run_sweep`).
+    """
+    with _dask(scheduler, workers) as client:  # says how to install Dask when it is missing
+        from dask.distributed import as_completed
+
         where = f"scheduler {scheduler}" if scheduler else f"{len(client.scheduler_info()['workers'])} local workers"
         say(f"Solving on Dask ({where})")
         futures = [
@@ -309,7 +335,24 @@ def _solve_on_dask(jobs: Sequence[tuple[dict, Path, Path, Path]], *, scheduler: 
                           source=str(Path(source).resolve()), key=f"siteplan-{data['plan']['name']}-{k}", pure=False)
             for k, (data, base, out, source) in enumerate(jobs)
         ]
-        return client.gather(futures)
+        order = {f.key: k for k, f in enumerate(futures)}
+        rows: list[dict | None] = [None] * len(futures)
+        if finished is not None:
+            finished(0, len(futures), None)
+        for done, future in enumerate(as_completed(futures), start=1):
+            row = future.result()  # an error that is not siteplan's own stops the sweep, as gather did
+            rows[order[future.key]] = row
+            say(_finished_line(row, done, len(futures)))
+            if finished is not None:
+                finished(done, len(futures), row)
+        return rows
+
+
+def _finished_line(row: dict, done: int, total: int) -> str:
+    """One line for a finished variant: its name, its count, its status and time."""
+    seconds = row.get("runtime_s")
+    took = f", {seconds:.1f} s" if isinstance(seconds, (int, float)) else ""
+    return f"Finished {row['variant']} ({done} of {total}): {row['status']}{took}"
 
 
 def _write_csv(table: pd.DataFrame, target: Path) -> None:
@@ -326,7 +369,11 @@ def _write_csv(table: pd.DataFrame, target: Path) -> None:
 
 def _read_data(path: Path) -> dict:
     """A scenario file's data for the workers: one HiGHS thread each unless it says otherwise."""
+    from .inputs.targets import inline_target_files
+
     data = tomllib.loads(path.read_bytes().decode("utf-8").removeprefix("\ufeff"))
+    # [targets] tables read into [types], [zones], [districts] here, so that targets=0.9,1.1 scales them.
+    data = inline_target_files(data, base_dir=path.parent, where=str(path))
     data.setdefault("solver", {}).setdefault("threads", 1)
     return data
 
@@ -338,6 +385,7 @@ def run_batch(
     scheduler: str | None = None,
     workers: int | None = None,
     progress: Callable[[str], None] | None = None,
+    finished: Finished | None = None,
 ) -> tuple[pd.DataFrame, Path]:
     """Solve several scenarios on a Dask cluster; write their folders and ``batch.csv``.
 
@@ -355,7 +403,7 @@ def run_batch(
         into ``<out_dir>/<plan name>/`` (as ``siteplan run`` would), and
         ``batch.csv`` (UTF-8 with BOM, columns :data:`BATCH_COLUMNS`)
         compares them.
-    scheduler, workers
+    scheduler, workers, progress, finished
         As for :func:`run_sweep`.
 
     Returns
@@ -390,7 +438,7 @@ def run_batch(
     folder.mkdir(parents=True, exist_ok=True)
     say(f"{len(paths)} scenario(s): {', '.join(names)}")
     jobs = [(_read_data(path), path.parent, folder / name, path) for name, path in names.items()]
-    rows = _solve_on_dask(jobs, scheduler=scheduler, workers=workers, say=say)
+    rows = _solve_on_dask(jobs, scheduler=scheduler, workers=workers, say=say, finished=finished)
     table = pd.DataFrame(rows, columns=SWEEP_COLUMNS).drop(columns="settings")
     table.insert(0, "scenario", [str(p) for p in names.values()])
     table = table[BATCH_COLUMNS]

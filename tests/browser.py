@@ -8,6 +8,7 @@ Skips only when Chromium is not installed.
 
 from __future__ import annotations
 
+import base64
 import fcntl
 import json
 import os
@@ -130,8 +131,16 @@ window.__spDialogs = [];
 """
 
 
-def open_offline(page: Path, profile: Path, script: str, *, settle_s: float = 1.0) -> dict:
+def open_offline(page: Path, profile: Path, script: str, *, settle_s: float = 1.0,
+                 viewport: tuple[int, int] | None = None, screenshot: Path | None = None,
+                 pdf: Path | None = None, pdf_options: dict | None = None, media: str | None = None) -> dict:
     """Load ``page`` offline, evaluate ``script`` (an async IIFE) and report.
+
+    With ``viewport`` (width, height) the page is laid out at that size;
+    ``media`` (e.g. ``"print"``) emulates a CSS media type; after the script,
+    ``screenshot`` is written as a PNG of the viewport and ``pdf`` as the
+    page printed with ``Page.printToPDF`` (``pdf_options`` passed on, e.g.
+    ``{"paperWidth": 16.54, "paperHeight": 11.69}`` for A3 landscape).
 
     Returns
     -------
@@ -154,6 +163,11 @@ def open_offline(page: Path, profile: Path, script: str, *, settle_s: float = 1.
             dt.call(f"{domain}.enable", session=session)
         # alert() would block the page; record it instead, so an injected script shows up.
         dt.call("Page.addScriptToEvaluateOnNewDocument", {"source": _CATCH_DIALOGS}, session=session)
+        if viewport:
+            dt.call("Emulation.setDeviceMetricsOverride", {"width": viewport[0], "height": viewport[1],
+                                                           "deviceScaleFactor": 1, "mobile": False}, session=session)
+        if media:
+            dt.call("Emulation.setEmulatedMedia", {"media": media}, session=session)
         dt.call("Network.emulateNetworkConditions",
                 {"offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}, session=session)
         dt.call("Page.navigate", {"url": url}, session=session)
@@ -164,6 +178,12 @@ def open_offline(page: Path, profile: Path, script: str, *, settle_s: float = 1.
         caught = dt.call("Runtime.evaluate", {"expression": "JSON.stringify(window.__spDialogs || [])", "returnByValue": True},
                          session=session)
         dialogs.extend(json.loads(caught["result"]["value"]))
+        if screenshot is not None:
+            shot = dt.call("Page.captureScreenshot", {"format": "png"}, session=session, timeout=60)
+            Path(screenshot).write_bytes(base64.b64decode(shot["data"]))
+        if pdf is not None:
+            printed = dt.call("Page.printToPDF", {"printBackground": True, **(pdf_options or {})}, session=session, timeout=120)
+            Path(pdf).write_bytes(base64.b64decode(printed["data"]))
     finally:
         dt.close()
     requests, errors = [], []

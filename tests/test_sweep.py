@@ -72,8 +72,15 @@ def test_a_bad_variant_fails_before_any_work_and_names_itself(mini_city):
 
 def test_sweep_on_a_local_cluster(mini_city, tmp_path):
     out = tmp_path / "sweep"
-    table, folder = run_sweep(mini_city, [parse_vary("targets=0.5,1.0")], out_dir=out, workers=2)
+    said, counts = [], []
+    table, folder = run_sweep(mini_city, [parse_vary("targets=0.5,1.0")], out_dir=out, workers=2, progress=said.append,
+                              finished=lambda done, total, row: counts.append((done, total, row and row["variant"])))
     assert folder == out
+    # the variants are counted as each finishes, in the order they finish, and each gets a line
+    assert counts[0] == (0, 2, None) and [c[:2] for c in counts[1:]] == [(1, 2), (2, 2)]
+    assert sorted(c[2] for c in counts[1:]) == ["mini-v01", "mini-v02"]
+    finished = [line for line in said if line.startswith("Finished")]
+    assert len(finished) == 2 and all(f"({k} of 2)" in line for k, line in zip((1, 2), finished))
     assert list(table["variant"]) == ["mini-v01", "mini-v02"]
     assert (table["status"] != "error").all(), table["error"].tolist()
     base = _data(mini_city)["types"]["public_rental"]["targets"]

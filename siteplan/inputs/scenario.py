@@ -61,6 +61,7 @@ from .settings import (
     MapSettings,
     MaxProjectsRule,
     NonNegInt,
+    OutputSettings,
     ParkRule,
     PlanSettings,
     PlotRatioRule,
@@ -106,6 +107,7 @@ __all__ = [
     "Suitability",
     "SolverSettings",
     "MapSettings",
+    "OutputSettings",
     "load_scenario",
     "parse_scenario",
 ]
@@ -132,6 +134,7 @@ class Scenario(_Section):
     solver: SolverSettings = SolverSettings()
     alternatives: AlternativesSettings = AlternativesSettings()
     map: MapSettings = MapSettings()
+    outputs: OutputSettings = OutputSettings()
 
     _source: Path | None = PrivateAttr(default=None)
     _sha256: str = PrivateAttr(default="")

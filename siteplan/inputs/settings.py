@@ -492,3 +492,30 @@ class TargetFiles(_Section):
             raise ValueError("[targets] names no file; add file = \"targets.xlsx\" (type rows × year columns), "
                              "or zones = / districts = \"<file>\"")
         return self
+
+
+class OutputSettings(_Section):
+    """``[outputs]``: how the land-supply tables and the Word draft are laid out.
+
+    ``land_table = "handan"`` prints each year table as the Handan plan
+    does (类型, 套数, 容积率, 净用地 and 毛用地 only; the 配建 and 新增 rows
+    give land only); ``"standard"`` (default) adds 建筑面积 and the rows'
+    units. ``planning_far`` is the one planning plot ratio such a table
+    prints (e.g. 2.8; default: each row's effective average, with a note).
+    ``area`` names the planned area in the year sentences (e.g.
+    ``"中心城区"``). ``docx = false`` skips ``plan.docx``.
+    """
+
+    land_table: Literal["standard", "handan"] = "standard"
+    planning_far: float | None = Field(default=None, gt=0.0, le=30.0)
+    area: str = Field(default="", max_length=40)
+    docx: bool = True
+
+    @field_validator("land_table", mode="before")
+    @classmethod
+    def _layout_name(cls, value: object) -> object:
+        words = {"standard": "standard", "标准": "standard", "handan": "handan", "邯郸": "handan"}
+        if isinstance(value, str) and value.strip().lower() in words:
+            return words[value.strip().lower()]
+        raise ValueError(f"land_table = {value!r}: use \"standard\" (with 建筑面积) or \"handan\" "
+                         "(the Handan plan's columns: 套数, 容积率, 净用地, 毛用地)")

@@ -5,8 +5,17 @@
 ``plan.gpkg``; nothing is solved again) and :func:`write_comparison` writes
 
 - ``compare.html``: two synchronised map panes, plan A left and plan B
-  right, each parcel coloured by its main housing type and outlined red when
-  the other plan does not use it; offline like ``map.html``;
+  right, opening on the parcels that differ (a button shows the whole
+  city). Parcels are filled by their main housing type and drawn in one of
+  three styles: added (only in B, green outline), removed (only in A, red
+  dashed outline, faded) and changed (used by both with other planned
+  figures, purple dotted outline); unchanged parcels are muted. A rule
+  whose settings differ between the runs (their ``run.json``, or the
+  scenario file it names) has its layer drawn in both panes, each at its
+  own setting: station buffers at 600 m in A and 800 m in B, service and
+  park buffers likewise. Metro lines are coloured per line as in
+  ``map.html``; every label is in one language (``lang``). Offline like
+  ``map.html``;
 - ``differences.xlsx`` with the sheets below, and each as a ``utf-8-sig``
   CSV copy: 地块对比 ``compare_parcels.csv`` (every parcel either plan
   uses: only in A, only in B, or in both, with supply year, units, land
@@ -36,14 +45,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import folium
 import geopandas as gpd
 import pandas as pd
-from folium.plugins import DualMap
 
 from ..errors import SiteplanError
 from .figures import fig_float, ratio_text
-from .styles import KEEP_DEFAULTS, display_frame, type_colours
 
 __all__ = ["RunOutputs", "CompareError", "load_run", "compare_runs", "compare_map", "write_comparison", "default_compare_dir",
            "difference_sheets"]
@@ -70,6 +76,8 @@ class RunOutputs:
     lines: gpd.GeoDataFrame | None
     type_labels: dict[str, str]
     land: pd.DataFrame | None = None
+    rules: dict | None = None
+    context: dict[str, gpd.GeoDataFrame] | None = None
 
 
 def load_run(folder: str | Path) -> RunOutputs:
@@ -95,10 +103,17 @@ def load_run(folder: str | Path) -> RunOutputs:
     parcels = gpd.read_file(folder / "allocation.geojson", engine="pyogrio")
     parcels["parcel_id"] = parcels["parcel_id"].astype(str)
     districts = lines = None
+    context: dict[str, gpd.GeoDataFrame] = {}
     gpkg = folder / "plan.gpkg"
     if gpkg.is_file():
+        import pyogrio
+
+        have = {str(n) for n, _ in pyogrio.list_layers(gpkg)}
         districts = gpd.read_file(gpkg, layer="districts", engine="pyogrio")
         lines = gpd.read_file(gpkg, layer="lines", engine="pyogrio")
+        for name in ("stations", "services", "parks"):
+            if name in have:
+                context[name] = gpd.read_file(gpkg, layer=name, engine="pyogrio")
     land = None
     if (folder / "land_supply.csv").is_file():  # the year totals as land_supply.xlsx prints them
         land = pd.read_csv(folder / "land_supply.csv", encoding="utf-8-sig", dtype={"type": str})
@@ -106,7 +121,32 @@ def load_run(folder: str | Path) -> RunOutputs:
     labels = record.get("type_labels") if isinstance(record.get("type_labels"), dict) else {}
     return RunOutputs(folder=folder, name=name, title=str(record.get("title") or name), allocation=alloc,
                       parcels=parcels, districts=districts, lines=lines, type_labels={str(k): str(v) for k, v in labels.items()},
-                      land=land)
+                      land=land, rules=_run_rules(record, folder), context=context)
+
+
+def _run_rules(record: dict, folder: Path) -> dict | None:
+    """A run's rule settings, defaults filled in: ``rules`` of its ``run.json``, else its scenario file's ``[rules]``.
+
+    ``None`` when neither can be read (an older run whose scenario file has
+    moved): the comparison then draws no rule layers.
+    """
+    if isinstance(record.get("rules"), dict):
+        return record["rules"]
+    source = record.get("scenario_file")
+    if not source:
+        return None
+    import tomllib
+
+    from ..inputs.settings import Rules
+
+    path = Path(source)
+    path = path if path.is_absolute() else folder / path
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8")).get("rules", {})
+        return Rules.model_validate(raw).model_dump(mode="json")
+    except (OSError, ValueError) as err:  # pydantic's ValidationError is a ValueError
+        log.info("No rule settings for %s: %s", folder, err)
+        return None
 
 
 #: The planned fields of a parcel, compared one by one: (code, column of :func:`_per_parcel`).
@@ -327,77 +367,11 @@ def _esc(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
-def compare_map(a: RunOutputs, b: RunOutputs, parcels: pd.DataFrame | None = None) -> DualMap:
-    """Two synchronised panes: plan A left, plan B right.
+def compare_map(a: RunOutputs, b: RunOutputs, parcels: pd.DataFrame | None = None, *, lang: str = "zh"):
+    """The two map panes of ``compare.html`` (:func:`siteplan.outputs.comparemap.compare_map`)."""
+    from .comparemap import compare_map as draw
 
-    Parcels are coloured by main type; a parcel that the other plan does not
-    use is outlined red, one that both use with another supply year or other
-    units is outlined black, dashed. Districts and metro lines (from A's
-    ``plan.gpkg``) give context; there are no tiles.
-    """
-    types = sorted(set(a.parcels["main_type"]) | set(b.parcels["main_type"]))
-    colours = type_colours(types)
-    ids_a, ids_b = set(a.parcels["parcel_id"]), set(b.parcels["parcel_id"])
-    change = (parcels if parcels is not None else _parcel_table(a, b)).set_index("parcel_id")["change"]
-    context = a.districts if a.districts is not None else b.districts
-    bounds_src = context if context is not None else pd.concat([a.parcels, b.parcels])
-    west, south, east, north = gpd.GeoDataFrame(bounds_src, crs=bounds_src.crs).to_crs("EPSG:4326").total_bounds
-    dm = DualMap(location=[(south + north) / 2, (west + east) / 2], zoom_start=11, tiles=None, layout="horizontal")
-    for m in (dm.m1, dm.m2):
-        m.default_js = [(n, u) for n, u in m.default_js if n in KEEP_DEFAULTS]
-        m.default_css = [(n, u) for n, u in m.default_css if n in KEEP_DEFAULTS]
-    dm.default_js = [(n, u) for n, u in dm.default_js if n in KEEP_DEFAULTS or n == "Leaflet.Sync"]
-    dm.default_css = [(n, u) for n, u in dm.default_css if n in KEEP_DEFAULTS]
-    dm.m1.fit_bounds([[south, west], [north, east]])
-    dm.m2.fit_bounds([[south, west], [north, east]])
-    for m, run, other in ((dm.m1, a, ids_b), (dm.m2, b, ids_a)):
-        if context is not None:
-            folium.GeoJson(display_frame(context[["district", "zone", "geometry"]], simplify_m=5.0),
-                           style_function=lambda f: {"fillColor": "#f2efe9", "color": "#8a8a8a", "weight": 1, "fillOpacity": 0.7},
-                           tooltip=folium.GeoJsonTooltip(["district", "zone"], labels=False)).add_to(m)
-        if run.lines is not None and len(run.lines):
-            folium.GeoJson(display_frame(run.lines[["line", "geometry"]], simplify_m=2.0),
-                           style_function=lambda f: {"color": "#d7191c", "weight": 3, "opacity": 0.7},
-                           tooltip=folium.GeoJsonTooltip(["line"], labels=False)).add_to(m)
-        p = run.parcels.copy()
-        p["change"] = p["parcel_id"].map(change).fillna("same")
-        keep = ["parcel_id", "name", "district", "year", "main_type", "units", "change", "geometry"]
-        folium.GeoJson(
-            display_frame(p[[c for c in keep if c in p.columns]], decimals=6),
-            style_function=lambda f: _parcel_style(f["properties"], colours),
-            tooltip=folium.GeoJsonTooltip(["parcel_id", "name", "district", "year", "units", "change"],
-                                          aliases=["地块编号", "名称", "行政区", "供地年份", "套数", "变化 change"], localize=True),
-        ).add_to(m)
-    labels = {**b.type_labels, **a.type_labels}
-    legend = "".join(f"<div><span class='sp-swatch' style='background:{colours[t]}'></span>{_esc(labels.get(t, t))}</div>" for t in types)
-    only_a, only_b, both = len(ids_a - ids_b), len(ids_b - ids_a), len(ids_a & ids_b)
-    changed = int((~change.isin(["A only", "B only", "same"])).sum())
-    overlay = f"""
-<style>
-.sp-box {{position:absolute; z-index:1000; background:rgba(255,255,255,0.94); padding:5px 9px; border:1px solid #999;
-  border-radius:4px; font:12px/1.4 "Microsoft YaHei","PingFang SC","Noto Sans CJK SC","WenQuanYi Micro Hei",sans-serif;}}
-.sp-swatch {{display:inline-block; width:12px; height:12px; margin-right:6px; vertical-align:middle; border:1px solid #333;}}
-</style>
-<div class="sp-box" style="top:8px; left:25%; transform:translateX(-50%);"><b>A</b> · {_esc(a.title)} <span style="color:#666">({_esc(a.name)})</span></div>
-<div class="sp-box" style="top:8px; left:75%; transform:translateX(-50%);"><b>B</b> · {_esc(b.title)} <span style="color:#666">({_esc(b.name)})</span></div>
-<div class="sp-box" style="bottom:20px; left:10px;">{legend}<hr style="margin:4px 0">
-<div><span class='sp-swatch' style='border:2px solid #e31a1c'></span>仅本方案选用 / only in this plan</div>
-<div><span class='sp-swatch' style='border:2px dashed #000'></span>年份、套数、用地或容积率不同 / planned fields differ</div>
-<div>A {only_a:,} · B {only_b:,} · 共同 both {both:,} (changed {changed:,})</div></div>
-"""
-    dm.get_root().html.add_child(folium.Element(overlay))
-    return dm
-
-
-def _parcel_style(props: dict, colours: dict[str, str]) -> dict:
-    fill = colours.get(html.unescape(str(props["main_type"])), "#444444")
-    kind = html.unescape(str(props["change"]))
-    if kind in ("A only", "B only"):
-        return {"fillColor": fill, "color": "#e31a1c", "weight": 3.5, "fillOpacity": 0.85, "className": "sp-parcel sp-only"}
-    if kind != "same":
-        return {"fillColor": fill, "color": "#000000", "weight": 3, "dashArray": "3 2", "fillOpacity": 0.85,
-                "className": "sp-parcel sp-changed"}
-    return {"fillColor": fill, "color": fill, "weight": 2, "fillOpacity": 0.85, "className": "sp-parcel"}
+    return draw(a, b, parcels, lang=lang)
 
 
 def default_compare_dir(folder_a: str | Path, folder_b: str | Path) -> Path:
@@ -413,6 +387,7 @@ def write_comparison(
     out_dir: str | Path | None = None,
     *,
     runs: tuple[RunOutputs, RunOutputs, dict[str, pd.DataFrame]] | None = None,
+    lang: str = "zh",
 ) -> dict[str, Path]:
     """Compare two runs and write ``compare.html``, ``differences.xlsx`` and the CSV copies.
 
@@ -425,6 +400,8 @@ def write_comparison(
         :func:`default_compare_dir`.
     runs
         What :func:`compare_runs` returned for these folders, if already read.
+    lang
+        The language of ``compare.html``: ``"zh"`` (default) or ``"en"``.
 
     Returns
     -------
@@ -438,7 +415,7 @@ def write_comparison(
     out = Path(out_dir) if out_dir is not None else default_compare_dir(folder_a, folder_b)
     sheets = difference_sheets(tables, a, b)
     writers = {
-        "compare.html": lambda p: save_offline(compare_map(a, b, tables["parcels"]), p),
+        "compare.html": lambda p: save_offline(compare_map(a, b, tables["parcels"], lang=lang), p),
         "differences.xlsx": lambda p: _write_xlsx(sheets, p, a, b),
     }
     for key, sheet in SHEETS.items():

@@ -68,13 +68,14 @@ def _fixed(df: pd.DataFrame, decimals: dict[str, int]) -> pd.DataFrame:
     return out
 
 
-def write_allocation_csv(plan: Plan, path: str | Path, *, net_to_gross: float) -> Path:
+def write_allocation_csv(plan: Plan, path: str | Path, *, net_to_gross: float, type_labels: Mapping[str, str] | None = None) -> Path:
     """``allocation.csv``: one row per parcel x type x year, figures rounded once
-    (:func:`siteplan.outputs.printed.allocation_rows`), with the plot ratio used."""
+    (:func:`siteplan.outputs.printed.allocation_rows`), with the plot ratio used,
+    and the Chinese labels beside the codes (``type_zh``, ``role_zh``: :func:`~siteplan.outputs.printed.with_labels`)."""
     from .figures import ratio_text
-    from .printed import allocation_rows
+    from .printed import allocation_rows, with_labels
 
-    df = _fixed(allocation_rows(plan, net_to_gross=net_to_gross), {"net_land_ha": 2, "gross_land_ha": 2})
+    df = _fixed(with_labels(allocation_rows(plan, net_to_gross=net_to_gross), type_labels), {"net_land_ha": 2, "gross_land_ha": 2})
     df["far_used"] = df["far_used"].map(ratio_text)
     df.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n")
     return Path(path)
@@ -126,6 +127,7 @@ def write_run_json(plan: Plan, scenario: Scenario, path: str | Path, *, extra: d
         "type_labels": {t: scenario.type_label(t, "zh") for t in plan.problem.types},
         "scenario_file": str(scenario.source) if scenario.source else None,
         "scenario_sha256": scenario.sha256,
+        "rules": scenario.rules.model_dump(mode="json"),  # the settings siteplan compare draws (e.g. station buffers)
         "status": plan.status.as_dict(),
         "solver": {**plan.report.as_dict(), **{k: getattr(plan.status, k) for k in ("optimal", "time_limit_hit", "within_gap")}},
         "targets_units": int(round(sum(plan.problem.targets.values()))),
@@ -297,13 +299,15 @@ class ExportError(SiteplanError, ValueError):
 #: Chinese aliases of siteplan's field names, used in QGIS styles and the shapefile alias table.
 FIELD_LABELS: dict[str, str] = {
     "parcel_id": "地块编号", "name": "名称", "district": "行政区", "zone": "片区", "year": "供地年份",
-    "main_type": "主要类型", "units": "套数", "floor_area_m2": "建筑面积（m²）", "net_land_ha": "净用地（公顷）",
+    "main_type": "主要类型", "units": "套数", "floor_area_m2": "建筑面积（m²）",
+    "affordable_floor_m2": "保障性住房建筑面积（m²）", "net_land_ha": "净用地（公顷）",
     "gross_land_ha": "毛用地（公顷）", "far_max": "容积率上限", "far_upper": "容积率上限（规划上限）",
     "far_used": "采用容积率", "far_upper_types": "采用规划上限容积率的类型",
     "area_ha": "地块面积（公顷）", "area_m2": "地块面积（m²）", "role": "用地类型", "type": "住房类型",
     "land_use": "用地性质", "status": "地块状态", "available_year": "可供年份", "metro_depot": "地铁上盖",
     "used": "已选用", "supply_year": "供地年份", "station": "站点", "line": "线路", "open_year": "开通年份",
     "park": "园区", "workers": "就业人数", "kind": "类型", "category": "类别", "pop_density": "人口密度（人/km²）",
+    "type_zh": "住房类型（名称）", "main_type_zh": "主要类型（名称）", "role_zh": "用地类型（新增/配建）",
 }
 
 _GPKG_LAYERS = ("allocation", "candidates", "districts", "stations", "lines", "parks", "services", "constraints")
@@ -415,11 +419,11 @@ def gpkg_layers(plan: Plan, layers, scenario: Scenario) -> dict[str, gpd.GeoData
     ``stations``, ``lines`` and, when the scenario has them, ``parks``,
     ``services`` and ``constraints``.
     """
-    from .printed import parcel_features
+    from .printed import parcel_features, with_labels
 
     crs = scenario.plan.crs
     ntg = scenario.plan.net_to_gross
-    alloc = parcel_features(plan, net_to_gross=ntg)
+    alloc = with_labels(parcel_features(plan, net_to_gross=ntg), {t: scenario.type_label(t, "zh") for t in plan.problem.types})
     cand = plan.problem.parcels.copy()
     supply = alloc.set_index("parcel_id")["year"]
     # 0/1 as an Integer field, the values the QGIS style's categories name
@@ -442,6 +446,7 @@ def gpkg_layers(plan: Plan, layers, scenario: Scenario) -> dict[str, gpd.GeoData
 
 
 def _styles(plan: Plan, scenario: Scenario, data: Mapping[str, gpd.GeoDataFrame]) -> dict[str, str]:
+    from .qml import allocation_qml
     from .styles import LINE_COLOURS, SERVICE_COLOURS, ZONE_FILLS, type_colours
 
     types = list(plan.problem.types)
@@ -451,8 +456,9 @@ def _styles(plan: Plan, scenario: Scenario, data: Mapping[str, gpd.GeoDataFrame]
         return {c: _field_label(c, scenario) or c for c in gdf.columns if c != gdf.geometry.name}
 
     out = {
-        "allocation": qml_style("fill", attr="main_type", categories=[(t, scenario.type_label(t, "zh"), colours[t]) for t in types],
-                                width=0.3, label_field="parcel_id", aliases=aliases(data["allocation"])),
+        # New land filled, 配建 hosts outlined and hatched (role-based rules, as on the map).
+        "allocation": allocation_qml(types, {t: scenario.type_label(t, "zh") for t in types}, colours,
+                                     label_field="parcel_id", aliases=aliases(data["allocation"])),
         "candidates": qml_style("fill", attr="used", categories=[(0, "未选用", "#d9d9d9"), (1, "已选用", "#fdae6b")],
                                 outline="#969696", width=0.15, aliases=aliases(data["candidates"])),
     }
@@ -517,7 +523,7 @@ def write_geopackage(plan: Plan, layers, scenario: Scenario, path: str | Path) -
 #: Short (at most 10-byte) shapefile names of siteplan's fields.
 SHORT_NAMES: dict[str, str] = {
     "parcel_id": "PARCEL_ID", "name": "NAME", "district": "DISTRICT", "zone": "ZONE", "year": "YEAR",
-    "main_type": "MAIN_TYPE", "units": "UNITS", "floor_area_m2": "FLOOR_M2", "net_land_ha": "NET_HA",
+    "main_type": "MAIN_TYPE", "main_type_zh": "MTYPE_ZH", "role_zh": "ROLE_ZH", "type_zh": "TYPE_ZH", "units": "UNITS", "floor_area_m2": "FLOOR_M2", "affordable_floor_m2": "AFF_FLR_M2", "net_land_ha": "NET_HA",
     "gross_land_ha": "GROSS_HA", "far_max": "FAR_MAX", "far_upper": "FAR_UPPER", "area_ha": "AREA_HA",
     "far_used": "FAR_USED", "far_upper_types": "FAR_UP_TYP",
     "area_m2": "AREA_M2", "role": "ROLE", "land_use": "LAND_USE", "status": "STATUS", "available_year": "AVAIL_YR",
@@ -651,27 +657,27 @@ def planner_writers(plan: Plan, layers, scenario: Scenario, *, lang: str = "zh",
 
     ``plan.gpkg``; ``land_supply.xlsx`` and its CSV copies
     (``land_supply_<year>.csv``, ``land_supply_period.csv``,
-    ``land_supply_districts.csv``); ``report.html``; and with
+    ``land_supply_districts.csv``, ``land_supply_parcels.csv``); ``report.html``; and with
     ``shapefile=True`` a ``shapefile/`` folder. Warnings of the writers
     (text the shapefile's encoding cannot hold) are appended to
     ``output_warnings`` when given.
     """
     from . import tables as tb
+    from .handan import PARCEL_SHEET, printed_tables, write_plan_workbook
     from .report import write_report
 
     cache: dict[str, dict] = {}
 
-    def land_tables() -> dict:
+    def land_tables() -> dict:  # as [outputs] lays them out (siteplan.outputs.handan), with the 地块一览表
         if "t" not in cache:
-            cache["t"] = tb.land_supply_tables(plan, scenario)
+            cache["t"] = printed_tables(plan, scenario)
         return cache["t"]
 
     writers: dict[str, Callable[[Path], object]] = {
         "plan.gpkg": lambda p: write_geopackage(plan, layers, scenario, p),
-        "land_supply.xlsx": lambda p: tb.write_land_supply_xlsx(
-            land_tables(), p, title=scenario.plan.title, years=scenario.years, net_to_gross=scenario.plan.net_to_gross),
+        "land_supply.xlsx": lambda p: write_plan_workbook(land_tables(), p, plan, scenario),
     }
-    for sheet in [f"{y}年" for y in scenario.years] + ["规划期", "分区"]:
+    for sheet in [f"{y}年" for y in scenario.years] + ["规划期", "分区", PARCEL_SHEET]:
         writers[tb.csv_file_name(sheet)] = lambda p, sheet=sheet: tb.write_table_csv(land_tables()[sheet], p)
     writers["report.html"] = lambda p: write_report(plan, layers, scenario, p, lang=lang)
     if shapefile:

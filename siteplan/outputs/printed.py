@@ -14,6 +14,8 @@ exceeds parcel area x ``far_used``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -21,11 +23,11 @@ import pandas as pd
 from ..solve.plan import Plan
 from .figures import fig, fig_float, gross_from_net
 
-__all__ = ["allocation_rows", "parcel_features", "PARCEL_COLUMNS"]
+__all__ = ["allocation_rows", "parcel_features", "PARCEL_COLUMNS", "with_labels"]
 
 #: Columns of :func:`parcel_features`, before ``units_<type>`` are inserted after ``units``.
 PARCEL_COLUMNS = ["parcel_id", "name", "district", "zone", "year", "main_type", "role", "units",
-                  "floor_area_m2", "net_land_ha", "gross_land_ha", "far_used", "far_upper_types", "far_max", "area_ha"]
+                  "floor_area_m2", "affordable_floor_m2", "net_land_ha", "gross_land_ha", "far_used", "far_upper_types", "far_max", "area_ha"]
 
 _UPPER_TOL = 1e-9
 
@@ -38,6 +40,27 @@ def _rows_with_far(plan: Plan, net_to_gross: float) -> pd.DataFrame:
     far_max = plan.problem.parcels.set_index("parcel_id")["far_max"].astype(float)
     a["_upper"] = a["far_used"].to_numpy() > a["parcel_id"].map(far_max).to_numpy(dtype=float) + _UPPER_TOL
     return a
+
+
+def with_labels(df: pd.DataFrame, type_labels: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """``df`` with the Chinese label beside each code column: ``type_zh``, ``main_type_zh``, ``role_zh`` (新增/配建).
+
+    ``type_labels`` maps a housing-type code to its label (the scenario's
+    ``type_label``); a code it lacks takes the catalogue's Chinese name, else
+    stays the code.
+    """
+    from ..housing import CATALOGUE
+    from .wording import role_label
+
+    def type_zh(code: object) -> str:
+        c = str(code)
+        return (type_labels or {}).get(c) or (CATALOGUE[c].label_zh if c in CATALOGUE else c)
+
+    out = df.copy()
+    for col, name in (("type", type_zh), ("main_type", type_zh), ("role", role_label)):
+        if col in out.columns and f"{col}_zh" not in out.columns:
+            out.insert(out.columns.get_loc(col) + 1, f"{col}_zh", [None if pd.isna(v) else name(v) for v in out[col]])
+    return out
 
 
 def allocation_rows(plan: Plan, *, net_to_gross: float) -> pd.DataFrame:
@@ -61,7 +84,9 @@ def parcel_features(plan: Plan, *, net_to_gross: float) -> gpd.GeoDataFrame:
     """One feature per used parcel, figures as printed, in the parcels' CRS.
 
     :meth:`Plan.to_geodataframe` with ``role`` (the parcel's roles,
-    comma-separated), ``far_used`` (the highest plot ratio a type was built
+    comma-separated), ``affordable_floor_m2`` (the affordable housing floor
+    area, the same figure as ``floor_area_m2`` under a name that cannot be
+    read as a 配建 host's whole project), ``far_used`` (the highest plot ratio a type was built
     at on the parcel), ``far_upper_types`` and the figures rounded once from
     full precision: floor area to 1 m², net land and parcel area to
     0.01 ha, gross land = printed net / ``net_to_gross``.
@@ -80,6 +105,7 @@ def parcel_features(plan: Plan, *, net_to_gross: float) -> gpd.GeoDataFrame:
     gdf["far_upper_types"] = [v if isinstance(v, str) else "" for v in pid.map(upper).astype(object)]
     net = [fig(v, "ha") for v in gdf["net_land_ha"]]
     gdf["floor_area_m2"] = [int(fig(v, "floor_area_m2")) for v in gdf["floor_area_m2"]]
+    gdf["affordable_floor_m2"] = gdf["floor_area_m2"]
     gdf["net_land_ha"] = [float(n) for n in net]
     gdf["gross_land_ha"] = [float(gross_from_net(n, net_to_gross)) for n in net]
     gdf["area_ha"] = [fig_float(v, "ha") for v in gdf["area_ha"]]

@@ -5,6 +5,11 @@
 - :data:`ZONE_FILLS`, :data:`LINE_COLOURS`, :data:`SERVICE_COLOURS`: the
   fills of zones, the colours of metro lines and of service categories;
 - :func:`frequency_colours`: the ramp of the selection-frequency layer;
+- :func:`parcel_role` and :func:`parcel_style`: how a used parcel is drawn,
+  new land (保障性住房新增用地) as a solid fill in its type's colour, a
+  commercial project carrying an inclusionary share (配建) as a thick
+  outline in that colour over a faint fill, so that a 配建 host's whole
+  area never reads as affordable land;
 - :data:`KEEP_DEFAULTS`: the folium default scripts and stylesheets a map
   keeps (Leaflet only);
 - :func:`display_frame`: a layer made ready for a web page, its text
@@ -37,6 +42,9 @@ __all__ = [
     "type_colours",
     "display_frame",
     "frequency_colours",
+    "ROLE_FILL_OPACITY",
+    "parcel_role",
+    "parcel_style",
 ]
 
 #: Colour of each housing type on the map (Okabe-Ito, colour-blind-safe).
@@ -127,3 +135,29 @@ def frequency_colours(n_plans: int) -> dict[int, str]:
 
     ramp = LinearColormap(list(_FREQ_COLOURS), vmin=1, vmax=max(n_plans, 2))
     return {n: (ramp.rgb_hex_str(n) if n_plans > 1 else _FREQ_COLOURS[-1]) for n in range(1, n_plans + 1)}
+
+
+#: Fill opacity of a used parcel on the map, by role: solid for new land, faint for a 配建 host.
+ROLE_FILL_OPACITY: dict[str, float] = {"new": 0.85, "inclusionary": 0.08}
+
+
+def parcel_role(role: object) -> str:
+    """``"inclusionary"`` for a parcel whose roles (comma-separated) are only 配建, else ``"new"``."""
+    roles = {r.strip() for r in str(role or "").split(",") if r.strip()}
+    return "inclusionary" if roles == {"inclusionary"} else "new"
+
+
+def parcel_style(colour: str, role: object, *, class_name: str = "sp-parcel") -> dict:
+    """The Leaflet path style of a used parcel of ``role`` in its type's ``colour``.
+
+    New land: a solid fill, outlined in the same colour (so that a 1-ha
+    parcel stays visible at city scale). A 配建 host: a thick outline in the
+    colour over a faint fill (:data:`ROLE_FILL_OPACITY`). The path gets the
+    classes ``class_name`` and ``sp-role-<role>``.
+    """
+    r = parcel_role(role)
+    if r == "inclusionary":
+        return {"fillColor": colour, "color": colour, "weight": 3.5, "opacity": 1.0,
+                "fillOpacity": ROLE_FILL_OPACITY[r], "className": f"{class_name} sp-role-{r}"}
+    return {"fillColor": colour, "color": colour, "weight": 2.5, "opacity": 0.95,
+            "fillOpacity": ROLE_FILL_OPACITY[r], "className": f"{class_name} sp-role-{r}"}

@@ -66,6 +66,7 @@ seed's numbers and checks all of this.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -432,6 +433,7 @@ def write_land_supply_xlsx(
     net_to_gross: float | None = None,
     sheet_titles: Mapping[str, str] | None = None,
     notes: Mapping[str, str] | None = None,
+    sentences: Mapping[str, str] | None = None,
 ) -> Path:
     """Write the tables as one Excel workbook, one sheet each.
 
@@ -462,6 +464,9 @@ def write_land_supply_xlsx(
         Sheet name -> note under the table, for sheets other than the
         land-supply tables; every note ends with the rounding rule
         (:data:`siteplan.outputs.figures.RULE_NOTE`).
+    sentences
+        Sheet name -> a sentence put between the title and the table (the
+        year sentence of :func:`siteplan.outputs.handan.year_sentence`).
     """
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
@@ -484,6 +489,12 @@ def write_land_supply_xlsx(
         ws.cell(row=1, column=1).alignment = Alignment(horizontal="center", vertical="center")
         ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=ncol)
         ws.row_dimensions[1].height = 28
+        sentence = (sentences or {}).get(name)
+        top = 3 if sentence else 2  # the header's first row
+        if sentence:
+            ws.cell(row=2, column=1, value=sentence).font = Font(size=11, name="宋体")
+            ws.cell(row=2, column=1).alignment = Alignment(wrap_text=True, vertical="center")
+            ws.merge_cells(start_row=2, start_column=1, end_row=2, end_column=ncol)
         split = any("|" in str(c) for c in table.columns)
         header_rows = 2 if split else 1
         if split:
@@ -496,24 +507,24 @@ def write_land_supply_xlsx(
                         groups[-1] = (g, groups[-1][1], col)
                     else:
                         groups.append((g, col, col))
-                    ws.cell(row=3, column=col, value=sub)
+                    ws.cell(row=top + 1, column=col, value=sub)
                 else:
-                    ws.cell(row=2, column=col, value=str(c))
-                    ws.merge_cells(start_row=2, start_column=col, end_row=3, end_column=col)
+                    ws.cell(row=top, column=col, value=str(c))
+                    ws.merge_cells(start_row=top, start_column=col, end_row=top + 1, end_column=col)
                 col += 1
             for g, c0, c1 in groups:
-                ws.cell(row=2, column=c0, value=f"{g}年")
+                ws.cell(row=top, column=c0, value=f"{g}年")
                 if c1 > c0:
-                    ws.merge_cells(start_row=2, start_column=c0, end_row=2, end_column=c1)
+                    ws.merge_cells(start_row=top, start_column=c0, end_row=top, end_column=c1)
         else:
             for j, c in enumerate(table.columns, start=1):
-                ws.cell(row=2, column=j, value=str(c))
-        for r in range(2, 2 + header_rows):
+                ws.cell(row=top, column=j, value=str(c))
+        for r in range(top, top + header_rows):
             for j in range(1, ncol + 1):
                 cell = ws.cell(row=r, column=j)
                 cell.font, cell.fill, cell.border = bold, head_fill, border
                 cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-        first = 2 + header_rows
+        first = top + header_rows
         for i, row in enumerate(table.itertuples(index=False), start=first):
             is_total = any(str(v) in (TOTAL_LABEL, SUBTOTAL_LABEL) for v in row[:2])
             for j, (col_name, value) in enumerate(zip(table.columns, row), start=1):
@@ -529,8 +540,8 @@ def write_land_supply_xlsx(
                     cell.alignment = Alignment(horizontal="left", vertical="center")
                 elif isinstance(value, int) and not isinstance(value, bool):
                     cell.number_format = "#,##0"
-                elif isinstance(value, float):
-                    cell.number_format = "#,##0.00"
+                elif isinstance(value, float):  # a plot ratio as the plan gives it: 2.8, 3.57
+                    cell.number_format = "0.0#" if col_name == "容积率" else "#,##0.00"
                 cell.border = border
                 cell.font = bold if is_total else normal
         last = first + len(table) - 1
@@ -538,11 +549,15 @@ def write_land_supply_xlsx(
         note = _sheet_note(name, net_to_gross, (notes or {}).get(name))
         if note:
             ws.cell(row=note_row, column=1, value=note).font = Font(size=9, name="宋体")
+        widths = []
         for j, c in enumerate(table.columns, start=1):
             text = str(c).split("|")[-1]
             width = max([len(text) * 2 + 2] + [len(str(v)) * (2 if isinstance(v, str) else 1) + 3 for v in table.iloc[:, j - 1] if v is not None])
-            ws.column_dimensions[get_column_letter(j)].width = min(max(width, 9), 30)
-        ws.freeze_panes = ws.cell(row=first, column=2 if split or name == "分区" else 1)
+            widths.append(min(max(width, 9), 30))
+            ws.column_dimensions[get_column_letter(j)].width = widths[-1]
+        if sentence:  # tall enough for the wrapped sentence (a Chinese character is two width units)
+            ws.row_dimensions[2].height = 16 * (1 + len(sentence) * 2 // max(sum(widths), 1))
+        ws.freeze_panes = ws.cell(row=first, column=2 if split or name in ("分区", "地块一览表") else 1)
         ws.page_setup.orientation = "landscape"
         ws.page_setup.paperSize = ws.PAPERSIZE_A4
         ws.page_setup.fitToWidth = 1
@@ -572,14 +587,18 @@ def csv_file_name(sheet: str, *, prefix: str = "land_supply_") -> str:
     """The ASCII CSV file name of a sheet.
 
     ``2016年`` -> ``land_supply_2016.csv``, ``规划期`` -> ``land_supply_period.csv``,
-    ``分区`` -> ``land_supply_districts.csv``.
+    ``分区`` -> ``land_supply_districts.csv``, ``地块一览表`` -> ``land_supply_parcels.csv``.
     """
-    stem = {"规划期": "period", "分区": "districts"}.get(sheet)
+    stem = {"规划期": "period", "分区": "districts", "地块一览表": "parcels"}.get(sheet)
     if stem is None and sheet.endswith("年") and sheet[:-1].isdigit():
         stem = sheet[:-1]
     if stem is None:
         raise ValueError(f"no CSV file name for sheet {sheet!r}; name sheets '<year>年', '规划期' or '分区'")
     return f"{prefix}{stem}.csv"
+
+
+#: Columns of counts and years, written as whole numbers even when some rows leave them blank.
+_COUNT_COLUMN = re.compile(r"套|年度|年份|units|year")
 
 
 def write_table_csv(table: pd.DataFrame, path: str | Path) -> Path:
@@ -592,6 +611,10 @@ def write_table_csv(table: pd.DataFrame, path: str | Path) -> Path:
     for c in out.columns:
         if out[c].dtype == object or pd.api.types.is_string_dtype(out[c]):
             out[c] = out[c].map(_safe_text)
+        elif _COUNT_COLUMN.search(str(c)) and pd.api.types.is_float_dtype(out[c]):
+            whole = out[c].dropna()
+            if (whole == whole.round()).all():  # units and years left blank on some rows: whole numbers, not 2016.00
+                out[c] = out[c].astype("Int64")
     out.to_csv(path, index=False, encoding="utf-8-sig", float_format="%.2f", lineterminator="\n")
     return Path(path)
 

@@ -2,16 +2,26 @@
 
 :func:`render_map` draws, over the district and zone boundaries:
 
-- the used parcels coloured by their main housing type, one layer per supply
-  year, with a year control (a slider: parcels supplied up to the chosen
-  year) and popups with each parcel's numbers (as every file prints them,
+- the used parcels coloured by their main housing type, new land
+  (保障性住房新增用地) as a solid fill and commercial projects carrying an
+  inclusionary share (配建) as a thick outline with a faint fill
+  (:func:`~siteplan.outputs.styles.parcel_style`), one layer per supply
+  year, with a year filter (a slider: parcels supplied up to the chosen
+  year, or in that year only), labels (id, units) from zoom 15 on, and
+  popups with each parcel's numbers (as every file prints them,
   :mod:`siteplan.outputs.printed`) and the plot ratio it was built at;
-- metro lines and stations, labelled with their opening year, and each
-  station's walking buffer (the transit rule's distance);
+- metro lines and stations, labelled with their opening year, and the
+  stations' walking buffer (the transit rule's distance), both following
+  the year filter (a station not yet open is grey and has no buffer);
 - services by category, industrial parks, the locked-out areas of the
   ``constraints`` layer and the unused candidate parcels;
-- a categorical legend, a panel of targets against placed units per year
-  and type, the plan's title, fullscreen and measure controls;
+- a categorical legend (types, and how new land and 配建 are drawn), a
+  panel of targets against placed units per year and type, the plan's
+  title, a collapsed layer control, zoom, fullscreen and measure controls,
+  a metric scale bar and a north arrow, all in the map's language, and
+  buttons to show the plan's parcels (the opening view) or the whole city
+  (:mod:`siteplan.outputs.mapcontrols`);
+- a print layout (landscape A4 or A3: title, legend, scale, north arrow);
 - with alternative plans, every parcel any of them uses, coloured by how
   many plans use it (a layer off at first, with its own legend rows).
 
@@ -41,17 +51,16 @@ import folium
 import geopandas as gpd
 import pandas as pd
 import shapely
-from branca.element import MacroElement
-from folium.plugins import Fullscreen, MeasureControl
-from jinja2 import Template
 
 from ..inputs.layers import Layers
 from .figures import ratio_text
+from .mapcontrols import MapChrome, ParcelLabels, ViewControl, YearFilter, add_plugins, add_print_css, bounds_of
 from .offline import save_offline
 from .printed import parcel_features
 from ..solve.plan import Plan
 from ..inputs.scenario import Scenario
-from .styles import KEEP_DEFAULTS, LINE_COLOURS, SERVICE_COLOURS, ZONE_FILLS, display_frame, esc, frequency_colours, type_colours
+from .styles import (KEEP_DEFAULTS, LINE_COLOURS, ROLE_FILL_OPACITY, SERVICE_COLOURS, ZONE_FILLS, display_frame, esc,
+                     frequency_colours, parcel_role, parcel_style, type_colours)
 from .tiles import TileChoice, add_tiles, tile_choice
 
 # TileChoice and tile_choice (from .tiles) are part of build_map's and render_map's signature.
@@ -70,16 +79,18 @@ _TEXT = {
     "zh": {
         "districts": "行政区与片区", "lines": "地铁线路", "stations": "地铁站点", "buffers": "站点步行范围（{m} m）",
         "parks": "产业园区", "constraints": "禁止建设区", "candidates": "候选地块（未选用）", "services": "服务设施：{c}",
-        "year": "{y}年供地", "legend": "图例", "types": "住房类型", "panel": "目标与落实（套）", "all": "全部年份",
-        "upto": "截至{y}年供地", "parcel": "地块编号", "name": "名称", "district": "行政区", "zone": "片区",
-        "units": "套数", "floor": "建筑面积（m²）", "net": "净用地（公顷）", "gross": "毛用地（公顷）",
+        "year": "{y}年供地", "legend": "图例", "types": "住房类型", "panel": "目标与落实（套）", "parcel": "地块编号",
+        "name": "名称", "district": "行政区", "zone": "片区",
+        "units": "套数", "floor": "保障性住房建筑面积（m²）", "net": "净用地（公顷）", "gross": "毛用地（公顷）",
         "far": "容积率上限", "far_used": "采用容积率", "far_upper_types": "采用规划上限容积率的类型",
         "open": "开通年份", "line": "线路", "workers": "就业人数", "supply": "供地年份",
         "type": "主要类型", "role": "用地类型", "new": "保障性住房新增用地", "inclusionary": "普通商品房配建",
-        "area": "地块面积（公顷）", "kind": "类型", "opens": "{y}年开通", "total": "合计", "station": "站点",
-        "placed_of": "落实 / 目标", "year_label": "供地年份", "available": "可供年份",
+        "area": "地块面积（公顷）", "kind": "类型", "opens": "{y}年开通", "not_open": "所示年份尚未开通的站点（无步行范围）",
+        "total": "合计", "station": "站点",
+        "placed_of": "落实 / 目标", "available": "可供年份",
         "freq": "备选方案选用次数（共{k}个方案）", "freq_n": "{n}个方案选用", "plans": "选用方案",
-        "selected_in": "选用次数",
+        "selected_in": "选用次数", "roles": "用地",
+        "new_fill": "实心：保障性住房新增用地", "incl_outline": "勾边：普通商品房配建（地块为商品房项目，仅部分建筑面积为保障性住房）",
         "kinds": {"ecological_redline": "生态保护红线", "flood_zone": "洪涝风险区"},
         "categories": {"school": "学校", "clinic": "社区卫生", "hospital": "医院", "market": "菜市场",
                        "park": "公园", "culture": "文化设施"},
@@ -88,16 +99,19 @@ _TEXT = {
         "districts": "Districts and zones", "lines": "Metro lines", "stations": "Metro stations",
         "buffers": "Station walking range ({m} m)", "parks": "Industrial parks", "constraints": "Locked-out areas",
         "candidates": "Candidate parcels (unused)", "services": "Services: {c}", "year": "Supplied {y}",
-        "legend": "Legend", "types": "Housing type", "panel": "Targets and placed units", "all": "All years",
-        "upto": "Supplied up to {y}", "parcel": "Parcel", "name": "Name", "district": "District", "zone": "Zone",
-        "units": "Units", "floor": "Floor area (m²)", "net": "Net land (ha)", "gross": "Gross land (ha)",
+        "legend": "Legend", "types": "Housing type", "panel": "Targets and placed units", "parcel": "Parcel", "name": "Name",
+        "district": "District", "zone": "Zone",
+        "units": "Units", "floor": "Affordable floor area (m²)", "net": "Net land (ha)", "gross": "Gross land (ha)",
         "far": "Plot ratio cap", "far_used": "Plot ratio used", "far_upper_types": "Types at the upper plot ratio",
         "open": "Opens", "line": "Line", "workers": "Workers", "supply": "Supply year",
         "type": "Main type", "role": "Land", "new": "New land", "inclusionary": "Inclusionary share",
-        "area": "Parcel area (ha)", "kind": "Kind", "opens": "opens {y}", "total": "Total", "station": "Station",
-        "placed_of": "placed / target", "year_label": "Supply year", "available": "Available",
+        "area": "Parcel area (ha)", "kind": "Kind", "opens": "opens {y}",
+        "not_open": "Station not open in the year shown (no walking range)", "total": "Total", "station": "Station",
+        "placed_of": "placed / target", "available": "Available",
         "freq": "Selected in how many of {k} alternative plans", "freq_n": "in {n} plans", "plans": "Plans",
-        "selected_in": "Selected in",
+        "selected_in": "Selected in", "roles": "Land",
+        "new_fill": "Solid: new land for affordable housing",
+        "incl_outline": "Outline: commercial project carrying an inclusionary share (only part of its floor area is affordable)",
         "kinds": {"ecological_redline": "Ecological red line", "flood_zone": "Flood zone"},
         "categories": {"school": "Schools", "clinic": "Clinics", "hospital": "Hospitals", "market": "Markets",
                        "park": "Parks", "culture": "Culture"},
@@ -130,51 +144,6 @@ def _locked_kinds(scenario: Scenario) -> list[str] | None:
 def _transit_m(scenario: Scenario) -> float:
     transit = getattr(getattr(scenario, "rules", None), "transit", None)
     return float(getattr(transit, "within_m", 800.0) or 800.0)
-
-
-class _YearControl(MacroElement):
-    """A Leaflet control with a slider: show parcels supplied up to a year."""
-
-    _template = Template("""
-{% macro script(this, kwargs) %}
-(function () {
-  var map = {{ this._parent.get_name() }};
-  var layers = { {% for y, name in this.layers %}{{ y|tojson }}: {{ name }}{% if not loop.last %}, {% endif %}{% endfor %} };
-  var years = {{ this.years|tojson }};
-  var text = {{ this.text|tojson }};
-  var ctl = L.control({position: "topleft"});
-  ctl.onAdd = function () {
-    var div = L.DomUtil.create("div", "sp-box sp-year-control leaflet-control");
-    var label = L.DomUtil.create("div", "sp-year-label", div);
-    var input = L.DomUtil.create("input", "sp-year-slider", div);
-    input.type = "range"; input.min = 0; input.max = years.length; input.step = 1; input.value = years.length;
-    input.setAttribute("aria-label", text.title);
-    function show(k) {
-      var upto = k >= years.length ? null : years[k];
-      label.textContent = upto === null ? text.all : text.upto.replace("{y}", String(upto));
-      years.forEach(function (y) {
-        var layer = layers[y];
-        if (!layer) { return; }
-        if (upto === null || y <= upto) { map.addLayer(layer); } else { map.removeLayer(layer); }
-      });
-    }
-    L.DomEvent.disableClickPropagation(div);
-    L.DomEvent.disableScrollPropagation(div);
-    L.DomEvent.on(input, "input change", function () { show(parseInt(input.value, 10)); });
-    show(years.length);
-    return div;
-  };
-  ctl.addTo(map);
-})();
-{% endmacro %}
-""")
-
-    def __init__(self, layers: list[tuple[int, str]], years: list[int], text: dict[str, str]):
-        super().__init__()
-        self._name = "YearControl"
-        self.layers = layers
-        self.years = years
-        self.text = text
 
 
 # ---------------------------------------------------------------------------
@@ -225,11 +194,10 @@ def build_map(
                               gcj02=gcj, simplify_m=5.0)
     west, south, east, north = districts.total_bounds
     m = folium.Map(location=[(south + north) / 2, (west + east) / 2], zoom_start=11, tiles=None,
-                   control_scale=True, prefer_canvas=False, zoom_snap=0.25, zoom_delta=0.5)
+                   control_scale=False, zoom_control=False, prefer_canvas=False, zoom_snap=0.25, zoom_delta=0.5)
     m.default_js = [(n, u) for n, u in m.default_js if n in KEEP_DEFAULTS]
     m.default_css = [(n, u) for n, u in m.default_css if n in KEEP_DEFAULTS]
     allow = add_tiles(m, choice, lang)
-    m.fit_bounds([[south, west], [north, east]])
 
     # Districts filled by zone, zone outlines, district names.
     zones = sorted(districts["zone"].dropna().unique())
@@ -312,15 +280,17 @@ def build_map(
 
     # Metro: walking buffers, lines, stations.
     within = _transit_m(scenario)
+    buffer_layer = station_layer = None
     if len(layers.stations):
-        ring = shapely.union_all(layers.stations.geometry.buffer(within, 12).to_numpy())
-        buf = gpd.GeoDataFrame({"within_m": [within]}, geometry=[ring], crs=layers.stations.crs)
-        folium.GeoJson(
+        buf = _station_buffers(layers.stations, years, within, _transit_lead(scenario))
+        buffer_layer = folium.GeoJson(
             display_frame(buf, gcj02=gcj, simplify_m=2.0),
             name=esc(tx["buffers"].format(m=f"{within:,.0f}")),
-            style_function=lambda f: {"fillColor": "#41b6c4", "color": "#2c7fb8", "weight": 0.6, "fillOpacity": 0.08},
+            style_function=lambda f: {"fillColor": "#41b6c4", "color": "#2c7fb8", "weight": 0.6, "opacity": 1.0, "fillOpacity": 0.08,
+                                      "className": f"sp-buffer sp-buffer-{f['properties']['year']}"},
             interactive=False,
-        ).add_to(m)
+        )
+        buffer_layer.add_to(m)
     if len(layers.lines):
         lines = display_frame(layers.lines[["line", "open_year", "geometry"]], gcj02=gcj, simplify_m=2.0)
         line_colour = {n: LINE_COLOURS[k % len(LINE_COLOURS)] for k, n in enumerate(sorted(lines["line"].dropna().unique()))}
@@ -334,14 +304,16 @@ def build_map(
         st = layers.stations[["station", "line", "open_year", "geometry"]].copy()
         st["label"] = [f"{s} · {tx['opens'].format(y=int(y))}" if pd.notna(y) else str(s) for s, y in zip(st["station"], st["open_year"])]
         st["future"] = st["open_year"] > years[0]
+        st["open_year"] = st["open_year"].astype("Int64")
         stations = display_frame(st, gcj02=gcj)
         fgst = folium.FeatureGroup(name=esc(tx["stations"]), show=True)
-        folium.GeoJson(
+        station_layer = folium.GeoJson(
             stations,
             marker=folium.CircleMarker(radius=3, color="#222222", weight=1.2, fill=True, fill_color="#ffffff", fill_opacity=1),
             style_function=lambda f: {"fillColor": "#ffffff" if not f["properties"]["future"] else "#bdbdbd", "color": "#222222"},
             tooltip=folium.GeoJsonTooltip(["label", "line"], aliases=[esc(tx["station"]), esc(tx["line"])]),
-        ).add_to(fgst)
+        )
+        station_layer.add_to(fgst)
         fgst.add_to(m)
 
     # Used parcels, one layer per supply year.
@@ -350,6 +322,7 @@ def build_map(
     # parcel area x the ratio it shows.
     alloc = parcel_features(plan, net_to_gross=scenario.plan.net_to_gross)
     alloc["role_label"] = alloc["role"].map(lambda r: "、".join(tx.get(x, x) for x in str(r).split(",")))
+    alloc["role_drawn"] = alloc["role"].map(parcel_role)
     unit_cols = [f"units_{t}" for t in types]
     alloc["main_label"] = alloc["main_type"].map(labels)
     alloc["far_used_text"] = alloc["far_used"].map(ratio_text)
@@ -370,21 +343,20 @@ def build_map(
         fgy = folium.FeatureGroup(name=esc(tx["year"].format(y=year)), show=True)
         folium.GeoJson(
             # The year as text, so that the popup's number formatting does not print "2,017".
-            display_frame(part[[*fields, "main_type", "geometry"]].assign(year=part["year"].astype(str)), gcj02=gcj,
-                          decimals=_COORD_DECIMALS),
-            # The outline in the type's colour keeps a 1-ha parcel visible at city scale.
-            style_function=lambda f: {"fillColor": colours.get(html.unescape(f["properties"]["main_type"]), "#444444"),
-                                      "color": colours.get(html.unescape(f["properties"]["main_type"]), "#444444"),
-                                      "weight": 2.5, "opacity": 0.95, "fillOpacity": 0.85,
-                                      "className": f"sp-parcel sp-y{f['properties']['year']}"},
+            display_frame(part[[*fields, "main_type", "role_drawn", "geometry"]].assign(year=part["year"].astype(str)),
+                          gcj02=gcj, decimals=_COORD_DECIMALS),
+            # New land filled, a 配建 host outlined (styles.parcel_style).
+            style_function=lambda f: parcel_style(colours.get(html.unescape(f["properties"]["main_type"]), "#444444"),
+                                                  f["properties"]["role_drawn"],
+                                                  class_name=f"sp-parcel sp-y{f['properties']['year']}"),
             highlight_function=lambda f: {"weight": 4, "color": "#000000"},
-            tooltip=folium.GeoJsonTooltip(["parcel_id", "main_label", "units"], aliases=[aliases[0], aliases[6], aliases[7]], localize=True),
+            tooltip=folium.GeoJsonTooltip(["parcel_id", "role_label", "main_label", "units"],
+                                          aliases=[aliases[0], aliases[5], aliases[6], aliases[7]], localize=True),
             popup=folium.GeoJsonPopup(fields, aliases=aliases, localize=True),
         ).add_to(fgy)
         fgy.add_to(m)
         year_layers.append((year, fgy.get_name()))
-    _YearControl(year_layers, [y for y, _ in year_layers],
-                 {"all": tx["all"], "upto": tx["upto"], "title": tx["year_label"]}).add_to(m)
+    ParcelLabels(_label_points(alloc, gcj), year_layers, lang=lang).add_to(m)
 
     freq_legend = ""
     if frequency is not None and len(frequency):
@@ -392,11 +364,50 @@ def build_map(
 
     m.get_root().html.add_child(folium.Element(_overlay_html(plan, scenario, tx, types, labels, colours, within, lang,
                                                              extra_legend=freq_legend)))
-    Fullscreen(position="topleft").add_to(m)
-    MeasureControl(position="topleft", primary_length_unit="meters", secondary_length_unit="kilometers",
-                   primary_area_unit="hectares", secondary_area_unit="sqmeters").add_to(m)
-    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    plan_view = display_frame(alloc[["parcel_id", "geometry"]], gcj02=gcj) if len(alloc) else None
+    ViewControl(bounds_of(plan_view.total_bounds) if plan_view is not None else None,
+                [[south, west], [north, east]], lang=lang).add_to(m)
+    add_plugins(m, lang=lang)
+    YearFilter(year_layers, years, lang=lang, buffers=buffer_layer.get_name() if buffer_layer is not None else None,
+               stations=station_layer.get_name() if station_layer is not None else None).add_to(m)
+    folium.LayerControl(collapsed=True, position="topright").add_to(m)
+    MapChrome(lang=lang).add_to(m)
+    add_print_css(m)
     return m, allow
+
+
+def _transit_lead(scenario: Scenario) -> int:
+    transit = getattr(getattr(scenario, "rules", None), "transit", None)
+    return int(getattr(transit, "lead_years", 0) or 0)
+
+
+def _station_buffers(stations: gpd.GeoDataFrame, years: list[int], within: float, lead: int) -> gpd.GeoDataFrame:
+    """One feature per supply year: the walking range of the stations open by that year (+ the transit rule's lead).
+
+    A station without an opening year counts as open. Years with the same
+    open stations share one geometry object (the union is computed once).
+    """
+    opens = pd.to_numeric(stations["open_year"], errors="coerce") if "open_year" in stations.columns else pd.Series(
+        float("nan"), index=stations.index)
+    circles = stations.geometry.buffer(within, 12).to_numpy()
+    rows, cache = [], {}
+    for y in years:
+        mask = (opens.isna() | (opens <= y + lead)).to_numpy()
+        key = mask.tobytes()
+        if key not in cache:
+            cache[key] = shapely.union_all(circles[mask]) if mask.any() else shapely.Polygon()
+        rows.append((int(y), within, cache[key]))
+    return gpd.GeoDataFrame({"year": [r[0] for r in rows], "within_m": [r[1] for r in rows]},
+                            geometry=[r[2] for r in rows], crs=stations.crs)
+
+
+def _label_points(alloc: gpd.GeoDataFrame, gcj: bool) -> list[dict]:
+    """A point inside each used parcel with its id, units and year, for :class:`ParcelLabels` (text left raw: set as text)."""
+    pts = gpd.GeoDataFrame({"parcel_id": alloc["parcel_id"].astype(str).to_numpy()},
+                           geometry=alloc.geometry.representative_point().to_numpy(), crs=alloc.crs)
+    shown = display_frame(pts[["geometry"]], gcj02=gcj, decimals=_COORD_DECIMALS)
+    return [{"lat": float(g.y), "lon": float(g.x), "id": pid, "units": int(u), "year": int(y)}
+            for g, pid, u, y in zip(shown.geometry, pts["parcel_id"], alloc["units"], alloc["year"])]
 
 
 def _add_frequency_layer(m: folium.Map, frequency: pd.DataFrame, parcels: gpd.GeoDataFrame, tx: dict, gcj: bool) -> str:
@@ -438,12 +449,19 @@ def _overlay_html(plan: Plan, scenario: Scenario, tx: dict, types: list[str], la
     legend_types = "".join(
         f"<div><span class='sp-swatch' style='background:{colours[t]}'></span>{esc(labels[t])}</div>" for t in types
     )
+    # How the two roles are drawn (styles.parcel_style), in a neutral grey.
+    legend_roles = (
+        f"<div class='sp-legend-role sp-legend-new'><span class='sp-swatch' style='background:rgba(80,80,80,{ROLE_FILL_OPACITY['new']});"
+        f"border:2px solid #505050'></span>{esc(tx['new_fill'])}</div>"
+        f"<div class='sp-legend-role sp-legend-inclusionary'><span class='sp-swatch' style='background:rgba(80,80,80,"
+        f"{ROLE_FILL_OPACITY['inclusionary']});border:3px solid #505050'></span>{esc(tx['incl_outline'])}</div>"
+    )
     others = [
         ("<span class='sp-swatch' style='background:#f2efe9;border-color:#8a8a8a'></span>", tx["districts"]),
         ("<span class='sp-swatch' style='background:rgba(215,48,31,0.35);border:1px dashed #b30000'></span>", tx["constraints"]),
         ("<span class='sp-swatch' style='background:rgba(142,124,195,0.4);border:1px dashed #5b4a91'></span>", tx["parks"]),
         ("<span class='sp-dot' style='background:#fff'></span>", tx["stations"]),
-        ("<span class='sp-dot' style='background:#bdbdbd'></span>", tx["opens"].format(y=f"≥{plan.problem.years[0] + 1}")),
+        ("<span class='sp-dot' style='background:#bdbdbd'></span>", tx["not_open"]),
         ("<span class='sp-swatch' style='background:rgba(65,182,196,0.2);border-color:#2c7fb8;border-radius:50%'></span>",
          tx["buffers"].format(m=f"{within:,.0f}")),
     ]
@@ -471,7 +489,9 @@ def _overlay_html(plan: Plan, scenario: Scenario, tx: dict, types: list[str], la
   border-radius:4px; font:12px/1.4 "Microsoft YaHei","PingFang SC","Noto Sans CJK SC","WenQuanYi Micro Hei",sans-serif;}}
 .sp-year-control {{position:relative; min-width:150px;}}
 .sp-year-slider {{width:150px;}}
-.sp-swatch {{display:inline-block; width:13px; height:13px; margin-right:6px; vertical-align:middle; border:1px solid #333;}}
+.sp-swatch {{display:inline-block; width:13px; height:13px; margin-right:6px; vertical-align:middle; border:1px solid #333;
+  box-sizing:border-box;}}
+#sp-legend {{max-width:300px;}}
 .sp-dot {{display:inline-block; width:9px; height:9px; margin:0 8px 0 2px; vertical-align:middle; border:1.5px solid #222; border-radius:50%;}}
 .sp-table td, .sp-table th {{padding:1px 5px; text-align:right; white-space:nowrap;}}
 .sp-table td:first-child {{text-align:left;}}
@@ -480,7 +500,7 @@ def _overlay_html(plan: Plan, scenario: Scenario, tx: dict, types: list[str], la
 .leaflet-popup-content table th {{text-align:left; padding-right:8px; font-weight:normal; color:#555;}}
 </style>
 <div class="sp-box" id="sp-title" style="top:10px; left:50%; transform:translateX(-50%); font-size:15px; font-weight:bold;" lang="{'en' if lang == 'en' else 'zh-CN'}">{title}</div>
-<div class="sp-box" id="sp-legend" style="bottom:50px; left:10px;"><b>{esc(tx['types'])}</b>{legend_types}<hr style="margin:4px 0">{legend_others}{extra_legend}</div>
+<div class="sp-box" id="sp-legend" style="bottom:50px; left:10px;"><b>{esc(tx['types'])}</b>{legend_types}<hr style="margin:4px 0"><b>{esc(tx['roles'])}</b>{legend_roles}<hr style="margin:4px 0">{legend_others}{extra_legend}</div>
 <div class="sp-box" id="sp-panel" style="bottom:30px; right:10px; max-width:60%;"><b>{esc(tx['panel'])}</b>
 <span style="color:#666"> ({esc(tx['placed_of'])})</span>{panel}</div>
 """

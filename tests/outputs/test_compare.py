@@ -142,6 +142,12 @@ def test_compare_command(two_runs):
     assert "parcels only in A" in " ".join(res.output.split())
     res = runner.invoke(app, ["compare", str(out_a), str(base / "missing")])
     assert res.exit_code == 2 and "no such output folder" in res.output and "Traceback" not in res.output
+    en = base / "compare-en"
+    res = runner.invoke(app, ["compare", str(out_a), str(out_b), "--lang", "en", "--out", str(en)])
+    assert res.exit_code == 0, res.output
+    page = (en / "compare.html").read_text(encoding="utf-8")
+    assert "Added and removed" in page and "Whole city" in page
+    assert "新增与减少" not in page and "新增与减少" in (base / "compare-mini-vs-mini-transit" / "compare.html").read_text(encoding="utf-8")
 
 
 def test_incomplete_folder_is_named(tmp_path):

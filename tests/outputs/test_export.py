@@ -88,16 +88,19 @@ def test_geopackage_holds_default_qgis_styles(mini_out):
     assert all(r[1] == "" and r[3] == "1" for r in rows)  # QGIS looks up f_table_schema='' AND useAsDefault
     geom_col = re.search(r"Geometry Column = (\w+)", ogrinfo("-so", str(out / "plan.gpkg"), "allocation")).group(1)
     assert all(r[2] == geom_col for r in rows)
-    # The allocation style colours by main_type, one category per housing type, labelled in Chinese.
+    # The allocation style: rules by role (new land, 配建), under each one rule per housing type, labelled in Chinese.
     import sqlite3
 
     with sqlite3.connect(out / "plan.gpkg") as db:
         qml = db.execute("SELECT styleQML FROM layer_styles WHERE f_table_name='allocation'").fetchone()[0]
     root = ET.fromstring(qml.split("\n", 1)[1])
     renderer = root.find("renderer-v2")
-    assert renderer.get("type") == "categorizedSymbol" and renderer.get("attr") == "main_type"
-    cats = {c.get("value"): c.get("label") for c in renderer.iter("category")}
-    assert cats == {"public_rental": "公共租赁住房"}
+    assert renderer.get("type") == "RuleRenderer"
+    roles = renderer.find("rules").findall("rule")
+    assert [r.get("filter") for r in roles] == ["\"role\" <> 'inclusionary'", "\"role\" = 'inclusionary'"]
+    for r in roles:
+        cats = {c.get("filter"): c.get("label") for c in r.findall("rule")}
+        assert cats == {"\"main_type\" = 'public_rental'": "公共租赁住房"}
     assert {a.get("field"): a.get("name") for a in root.iter("alias")}["units"] == "套数"
     assert "units" in gpd.read_file(out / "plan.gpkg", layer="allocation").columns
 

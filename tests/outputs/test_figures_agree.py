@@ -123,9 +123,10 @@ def expected(out, city) -> dict:
 
 
 def _sheet(ws) -> pd.DataFrame:
-    """A one-header-row sheet as a frame, without the note under the table."""
-    rows = [r for r in ws.iter_rows(min_row=3, values_only=True) if r[0] is not None and not str(r[0]).startswith("注：")]
-    return pd.DataFrame(rows, columns=[c.value for c in ws[2]])
+    """A one-header-row sheet as a frame, without the note under the table (nor a year sheet's sentence above it)."""
+    head = 3 if ws.cell(row=3, column=1).value in ("类型", "片区") else 2
+    rows = [r for r in ws.iter_rows(min_row=head + 1, values_only=True) if r[0] is not None and not str(r[0]).startswith("注：")]
+    return pd.DataFrame(rows, columns=[c.value for c in ws[head]])
 
 
 def _d(x) -> Decimal:

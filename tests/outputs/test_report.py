@@ -44,8 +44,8 @@ def test_report_sections_and_numbers(mini_report):
     assert all(base64.b64decode(p)[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
     # Compliance: one row per rule of the plan; the solver's status; units placed.
     comp = result.plan.compliance()
-    for rule in comp["rule"]:
-        assert f"<td class=''>{rule}</td>" in text
+    for rule in comp["rule"]:  # each rule by its name in words, its code under it
+        assert f"<div class='code'>{rule}</div>" in text
     assert result.plan.status.text("zh") in text  # the plan's one status, in the report's language
     assert f"{int(result.plan.units['units'].sum()):,}" in text
     # The scenario's targets (600 / 400 in the mini scenario) are shown.
