@@ -13,7 +13,12 @@ with rows added, over a subset of columns).
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
+import functools
+import logging
+import os
+import sys
 import time
 import warnings
 from dataclasses import dataclass
@@ -30,6 +35,8 @@ if TYPE_CHECKING:
     import pulp
 
 __all__ = ["SolveResult", "solve_model", "to_pulp"]
+
+log = logging.getLogger(__name__)
 
 #: The least time any solver step is given, seconds. Sifting, the dive and
 #: the search import it by name, so a test that patches it patches each of them.
@@ -51,6 +58,45 @@ class SolveResult:
     gap: float
     runtime_s: float
     row_dual: np.ndarray | None = None
+
+
+def solver_log() -> bool:
+    """Whether the solvers may print their own log (HiGHS's banner and progress,
+    CBC's messages): only when siteplan logs at DEBUG level."""
+    return logging.getLogger("siteplan").isEnabledFor(logging.DEBUG)
+
+
+@functools.cache
+def _quiet_highs_class():
+    """A ``highspy.Highs`` that sets its log options before its first call.
+
+    highspy's constructor enables the callbacks, and that first call into
+    HiGHS prints its banner ("Running HiGHS ...") unless ``output_flag`` is
+    already off; options can only be set once the object exists, so they
+    are set at that step.
+    """
+    try:
+        import highspy
+    except ImportError:
+        raise SolverError("HiGHS is not installed: run `pip install highspy`, or set [solver] name = \"cbc\"") from None
+
+    class QuietHighs(highspy.Highs):
+        def enableCallbacks(self):
+            loud = solver_log()
+            self.setOptionValue("output_flag", loud)
+            self.setOptionValue("log_to_console", loud)
+            return super().enableCallbacks()
+
+    return QuietHighs
+
+
+def _new_highs():
+    """A HiGHS instance that prints nothing unless siteplan logs at DEBUG level (:func:`solver_log`)."""
+    h = _quiet_highs_class()()
+    loud = solver_log()
+    h.setOptionValue("output_flag", loud)
+    h.setOptionValue("log_to_console", loud)
+    return h
 
 
 def _highs(model: CompiledModel, *, time_limit_s: float, gap: float, threads: int | None, seed: int, abs_gap: float = 0.0):
@@ -75,8 +121,7 @@ def _highs(model: CompiledModel, *, time_limit_s: float, gap: float, threads: in
     if model.integrality.any():
         kint, kcont = highspy.HighsVarType.kInteger, highspy.HighsVarType.kContinuous
         lp.integrality_ = [kint if v else kcont for v in model.integrality]
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    h = _new_highs()
     h.setOptionValue("time_limit", float(time_limit_s))
     h.setOptionValue("mip_rel_gap", float(gap))
     if abs_gap > 0:
@@ -121,9 +166,9 @@ def _highs_result(h, model: CompiledModel, runtime: float) -> SolveResult:
 
 
 def _solve_highs(model: CompiledModel, *, time_limit_s: float, gap: float, threads: int | None, seed: int, start: np.ndarray | None = None, abs_gap: float = 0.0) -> SolveResult:
-    import highspy
-
     h = _highs(model, time_limit_s=time_limit_s, gap=gap, threads=threads, seed=seed, abs_gap=abs_gap)
+    import highspy  # after _highs, which turns a missing highspy into a SolverError
+
     if start is not None:
         sol = highspy.HighsSolution()
         sol.col_value = np.asarray(start, dtype=float)
@@ -131,17 +176,39 @@ def _solve_highs(model: CompiledModel, *, time_limit_s: float, gap: float, threa
         h.setSolution(sol)
     t0 = time.perf_counter()
     _run(h)
-    return _highs_result(h, model, time.perf_counter() - t0)
+    result = _highs_result(h, model, time.perf_counter() - t0)
+    if start is not None and result.has_solution and not np.isclose(float(model.cost @ result.x), result.objective,
+                                                                      rtol=1e-6, atol=1e-6):
+        # HiGHS 1.16 hands back the start itself as the solution when presolve
+        # solves the MIP outright (no node), though it reports the better
+        # objective; the same model without the start returns the true plan.
+        log.debug("HiGHS returned its start instead of its solution; solving again without the start")
+        left = max(MIN_STEP_S, time_limit_s - result.runtime_s)
+        again = _solve_highs(model, time_limit_s=left, gap=gap, threads=threads, seed=seed, abs_gap=abs_gap)
+        return dataclasses.replace(again, runtime_s=result.runtime_s + again.runtime_s)
+    return result
+
+
+#: Seconds :func:`_run` waits for HiGHS to stop after Ctrl-C. HiGHS checks the
+#: interrupt only in its main search: a sub-MIP (RINS, RENS) or a root LP runs
+#: on until it ends, and on the demo's over-constrained scenario that kept a
+#: Ctrl-C waiting 10-27 s. Past this wait the run is left to its thread.
+INTERRUPT_WAIT_S = 1.5
+
+#: HiGHS runs a Ctrl-C left to their threads (see :func:`_abandon`).
+_abandoned: list = []
 
 
 def _run(h) -> None:
-    """``h.run()``, stoppable by Ctrl-C.
+    """``h.run()``, stoppable by Ctrl-C within about :data:`INTERRUPT_WAIT_S`.
 
     HiGHS runs in highspy's solver thread while this one waits, so a
     KeyboardInterrupt arrives at once instead of when the solver returns
     (up to the whole time limit later). HiGHS is then asked to stop
-    (highspy's user interrupt, which simplex, IPM and the MIP check as
-    they go), its thread is waited for, and the interrupt raised again.
+    (highspy's user interrupt, which simplex, IPM and the MIP's main search
+    check as they go) and waited for up to ``INTERRUPT_WAIT_S``; a run still
+    going then is abandoned (:func:`_abandon`). Either way the interrupt is
+    raised again.
     """
     h.HandleUserInterrupt = True
     h.startSolve()
@@ -150,13 +217,52 @@ def _run(h) -> None:
             pass
     except KeyboardInterrupt as stop:
         h.cancelSolve()
-        while True:
+        until, stopped = time.monotonic() + INTERRUPT_WAIT_S, False
+        while not stopped and time.monotonic() < until:
             try:
-                if h.wait(0.1)[0]:
-                    break
+                stopped = h.wait(0.1)[0]
             except KeyboardInterrupt:  # pressed again: HiGHS is stopping already
                 continue
-        raise stop
+        if not stopped:
+            _abandon(h)
+        raise stop from None
+
+
+def _abandon(h) -> None:
+    """Leave a HiGHS run that did not stop after Ctrl-C to its thread, and make
+    the process end at once when Python exits.
+
+    The instance is kept (its thread uses it) and marked, so nothing
+    touches it again (:func:`is_abandoned`). At exit, while that run is
+    still going, the process ends by ``os._exit(130)`` (the exit code of
+    Ctrl-C) after flushing the logs and the console: Python's normal
+    shutdown would tear down the interpreter and HiGHS's threads under a
+    solve still running in C++, which can hang or crash the exit. The
+    exception has by then gone through every ``finally`` and the caller's
+    handler (``siteplan run`` prints its line there), and a run is
+    interrupted only while solving, before any output is written, so
+    nothing is half-written.
+    """
+    log.warning("HiGHS did not stop within %g s of Ctrl-C; leaving it to its thread", INTERRUPT_WAIT_S)
+    if not _abandoned:
+        atexit.register(_exit_now)
+    _abandoned.append(h)
+
+
+def is_abandoned(h) -> bool:
+    """Whether the HiGHS instance ``h`` is still running a solve abandoned after Ctrl-C (leave it alone)."""
+    return any(a is h for a in _abandoned) and h.is_solver_running()
+
+
+def _exit_now() -> None:
+    if any(a.is_solver_running() for a in _abandoned):
+        logging.shutdown()
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(130)
 
 
 def _run_for(h, seconds: float) -> None:
@@ -201,7 +307,7 @@ def _solve_cbc(model: CompiledModel, *, time_limit_s: float, gap: float, threads
     import pulp
 
     prob = to_pulp(model)
-    opts = dict(msg=False, timeLimit=time_limit_s, gapRel=gap, gapAbs=abs_gap or None, threads=threads, options=[f"randomSeed {seed or 1}"])
+    opts = dict(msg=solver_log(), timeLimit=time_limit_s, gapRel=gap, gapAbs=abs_gap or None, threads=threads, options=[f"randomSeed {seed or 1}"])
     cmd = pulp.COIN_CMD(**opts)
     if not cmd.available():
         # The CBC binary bundled with pulp 3.x: deprecated there, still the

@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..model.builder import CompiledModel
-from .backends import MIN_STEP_S, SolveResult, _run_for
+from .backends import MIN_STEP_S, SolveResult, _run_for, is_abandoned
 from .sift import _Sifted
 
 log = logging.getLogger(__name__)
@@ -286,4 +286,5 @@ def _lp_dive(model: CompiledModel, sifted: _Sifted, *, left, rows: tuple | None 
                            x=x, objective=objective, bound=float("nan"), gap=float("nan"),
                            runtime_s=time.perf_counter() - t0)
     finally:
-        h.changeColsBounds(len(cols), np.arange(len(cols), dtype=np.int32), lower0, upper0)
+        if not is_abandoned(h):  # a solve left running after Ctrl-C owns the instance
+            h.changeColsBounds(len(cols), np.arange(len(cols), dtype=np.int32), lower0, upper0)

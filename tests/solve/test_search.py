@@ -61,6 +61,7 @@ def test_no_plan_in_the_limit_gets_one_more_search_and_says_so(monkeypatch):
         return real(model, **kw)
 
     monkeypatch.setattr(S, "_best_plan", first_finds_nothing)
+    monkeypatch.setattr(S, "SMALL_MODEL_COLUMNS", 0)  # the staged search, not one MIP
     p = grid_parcels(3, years=(2016,), score_2016=[0.9, 0.5, 0.1])
     plan = problem(p, PR, [2016]).add_targets({("public_rental", 2016): 500}).add_rule(PlotRatio()).add_rule(YearlyTargets()).solve()
     assert len(calls) == 2 and calls[0] is calls[1]  # the second search shares the first one's LP
@@ -135,13 +136,16 @@ def test_rounding_with_repair_gives_whole_units_that_keep_every_rule():
 
 def test_whole_unit_step_solves_for_integers_when_the_repair_fails(monkeypatch):
     import siteplan.solve.rounding as R
+    import siteplan.solve.search as S
 
     p, prob = _dispersed_problem()
     monkeypatch.setattr(R, "round_units", lambda model, x, **kw: None)
+    monkeypatch.setattr(S, "SMALL_MODEL_COLUMNS", 0)  # the staged search and its whole-unit step
     plan = prob.solve(gap=0.0)
     assert plan.report.rounding_status != "Rounded with repair"
     _assert_dispersed_rules(p, plan.units)
     monkeypatch.undo()
+    monkeypatch.setattr(S, "SMALL_MODEL_COLUMNS", 0)
     repaired = prob.solve(gap=0.01)
     assert repaired.report.rounding_status == "Rounded with repair"
     _assert_dispersed_rules(p, repaired.units)

@@ -1,0 +1,93 @@
+"""Ctrl-C while HiGHS is deep in an integer programme: the run exits in seconds, nothing written."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.test_nothing_lost import first_run, previous_outputs, snapshot  # noqa: F401  (first_run: a fixture)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_ctrl_c_during_the_integer_programme_exits_within_seconds(first_run, tmp_path):  # noqa: F811
+    """The over-constrained demo runs the full least-shortfall MIP (gap 0) for
+    10-15 s after its "LP bound ... restricted MIP" line; HiGHS checks Ctrl-C
+    there only between its sub-MIPs, which kept a Ctrl-C waiting 10-27 s. Now
+    the wait is bounded (``backends.INTERRUPT_WAIT_S``)."""
+    text = (ROOT / "scenarios" / "demo-2016-2020-overconstrained.toml").read_text(encoding="utf-8")
+    text = text.replace('"../layers/', f'"{(ROOT / "layers").as_posix()}/')
+    scen = tmp_path / "over.toml"
+    scen.write_text(text, encoding="utf-8")
+    _, out, before = previous_outputs(first_run, tmp_path)
+    env = dict(os.environ, PYTHONUNBUFFERED="1", COLUMNS="200")
+    proc = subprocess.Popen([sys.executable, "-c", "from siteplan.cli import main; main()", "run", str(scen), "--out", str(out),
+                             "--verbose"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8", env=env)
+    seen: list[str] = []
+    try:
+        for line in proc.stdout:
+            seen.append(line)
+            if "LP bound" in line:  # the least-shortfall search's full MIP has started
+                time.sleep(3.0)
+                sent = time.monotonic()
+                proc.send_signal(signal.SIGINT)
+                break
+        else:
+            pytest.fail("the run never reached the least-shortfall MIP:\n" + "".join(seen))
+        rest, _ = proc.communicate(timeout=120)
+        waited = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    output = "".join(seen) + rest
+    assert proc.returncode == 130, output
+    assert waited < 5, f"{waited:.1f} s from Ctrl-C to exit"
+    assert "Traceback" not in output
+    assert [line for line in output.splitlines() if "interrupted:" in line] == ["interrupted: no output was changed"]
+    assert snapshot(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "over.toml"]  # no .partial-* folder left
+
+
+def test_abandoned_solve_is_left_alone(monkeypatch):
+    """A HiGHS run that does not stop within the wait is abandoned: the interrupt
+    is raised again at once, and the instance is marked so nothing touches it."""
+    import siteplan.solve.backends as B
+
+    class Stubborn:
+        """A stand-in HiGHS whose solve never ends and ignores cancelSolve."""
+
+        HandleUserInterrupt = False
+        cancelled = False
+
+        def startSolve(self):
+            pass
+
+        def wait(self, timeout):
+            time.sleep(timeout)
+            if not self.cancelled:
+                raise KeyboardInterrupt
+            return (False, None)
+
+        def cancelSolve(self):
+            self.cancelled = True
+
+        def is_solver_running(self):
+            return True
+
+    monkeypatch.setattr(B, "INTERRUPT_WAIT_S", 0.3)
+    monkeypatch.setattr(B, "_abandoned", [])
+    registered = []
+    monkeypatch.setattr(B.atexit, "register", registered.append)
+    h = Stubborn()
+    t0 = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        B._run(h)
+    assert h.cancelled and time.monotonic() - t0 < 1.5
+    assert B.is_abandoned(h) and registered == [B._exit_now]
