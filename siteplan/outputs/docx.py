@@ -98,7 +98,7 @@ def _width(text: str) -> int:
 
 def _column_widths(cols: list[str], cells: list[list[tuple[str, bool]]], total_cm: float, size_pt: float) -> list[float]:
     """Column widths in cm that fill ``total_cm``: numbers never wrap, text and headers (two lines) share the rest."""
-    char = size_pt * 0.0353 * 0.62  # cm per display unit (a digit; a CJK character counts two)
+    char = size_pt * 0.0353 * 0.68  # cm per display unit (a bold digit; a CJK character counts two)
     pad = 0.5  # the cell's left and right margins and borders
     body = [max([_width(row[j][0]) for row in cells] + [1]) for j in range(len(cols))]
     # numbers and short words never wrap; a number's header may take three lines, others two
@@ -237,7 +237,7 @@ def chapter(
     if "分区" in tables:
         doc.add_heading(f"{span}{area}保障性住房分区落实情况", level=2)
         _caption(doc, f"{span}{area}保障性住房分区落实表")
-        add_table(doc, tables["分区"], size=9)
+        add_table(doc, tables["分区"], size=8.5)
         _note(doc, _sheet_note("分区", None, None))
     if image is not None:
         doc.add_heading(f"{area}保障性住房落实地块分布", level=2)
