@@ -92,13 +92,23 @@ _KINDS = (
 )
 
 
+#: Display names of the stages the solve modules log as they start ("Stage: dive"), where they differ.
+_STARTED = {"dive": "LP dive"}
+
+
 def stage_of(record: logging.LogRecord, *, sift_round: int = 1) -> Stage | None:
     """The finished stage a log record reports, or None for any other record.
 
     ``sift_round`` is the number of this sifting round in the current LP
     (the caller counts them; a round that prices nothing in ends the LP).
+    A record of a stage that starts (``"Stage: ..."`` from a ``siteplan.solve``
+    module) is a Stage of kind ``"start"``, its label the stage's name.
     """
     fmt = str(record.msg)
+    if record.name.startswith("siteplan.solve") and fmt.startswith("Stage: "):
+        name = record.getMessage()[len("Stage: "):]
+        name = _STARTED.get(name, name)
+        return Stage("start", name, record.getMessage(), name)
     kind = next((k for name, start, k in _KINDS if record.name == name and fmt.startswith(start)), None)
     if kind is None:
         return None
@@ -223,9 +233,12 @@ class RunProgress:
                 st.running = ""
 
     def on_stage(self, stage: Stage, created: float | None = None) -> None:
-        """A solve stage ended (called by the :class:`StageHandler`)."""
+        """A solve stage ended, or began (kind ``"start"``: it is then named as running); called by the :class:`StageHandler`."""
         with self._lock:
             st = self.state
+            if stage.kind == "start":  # a stage began: name it as the one running
+                st.running = stage.label
+                return
             now = time.perf_counter()
             st.stages.append((stage.label, now - st.last))
             st.last = now

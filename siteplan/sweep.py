@@ -194,6 +194,13 @@ def run_variant(data: dict, base_dir: str, out_dir: str, *, source: str | None =
 
     t0 = time.perf_counter()
     name = data["plan"]["name"]
+    if data.get("solver", {}).get("threads", 1) == 1:  # HiGHS gets this machine's cores // workers threads
+        try:
+            from distributed import get_client
+            workers = len(get_client().scheduler_info()["workers"])
+        except (ImportError, ValueError):  # not on a Dask worker
+            workers = 1
+        data = {**data, "solver": {**data.get("solver", {}), "threads": max(1, (os.cpu_count() or 1) // max(workers, 1))}}
     row = dict.fromkeys(SWEEP_COLUMNS)
     row.update(variant=name, folder=out_dir)
     try:

@@ -290,11 +290,18 @@ class DistrictShareRule(_Section):
 
 
 class RadiusCapRule(_Section):
-    """``[rules.radius_cap]``: units within a circle around any used parcel."""
+    """``[rules.radius_cap]``: at most ``max_units`` units in a disc of ``radius_m``.
+
+    ``centres = "anywhere"``: in any disc at all (the focal sum a planner
+    runs); ``"projects"``: only in the circles around used parcels, the
+    weaker rule (it implies the cap for discs of half the radius). See
+    :class:`siteplan.model.dispersion.RadiusCap`.
+    """
 
     enabled: bool = True
     radius_m: float = Field(default=1000.0, gt=0.0, le=20_000.0)
     max_units: PositiveInt = 4000
+    centres: Literal["anywhere", "projects"] = "anywhere"
 
 
 class MaxProjectsRule(_Section):

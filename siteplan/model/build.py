@@ -63,7 +63,7 @@ def build_problem(features: gpd.GeoDataFrame, scenario: Scenario, *, layers: Lay
     if r.project_size.enabled:
         add.append(ProjectSize(r.project_size.min_units, r.project_size.max_units))
     if r.radius_cap is not None and r.radius_cap.enabled:
-        add.append(RadiusCap(r.radius_cap.radius_m, r.radius_cap.max_units))
+        add.append(RadiusCap(r.radius_cap.radius_m, r.radius_cap.max_units, centres=r.radius_cap.centres))
     if r.max_projects is not None and r.max_projects.enabled:
         add.append(MaxProjects(r.max_projects.per_district_year))
     if r.transit.enabled:

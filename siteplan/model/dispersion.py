@@ -8,8 +8,8 @@ buildings. Four parts, each a rule of its own:
   maximum share of the plan's units (or of each type's);
 - :class:`ProjectSize`: each project (a used parcel) has between a minimum
   and a maximum number of units;
-- :class:`RadiusCap`: no circle of a given radius around a used parcel holds
-  more than a given number of units;
+- :class:`RadiusCap`: no disc of a given radius, anywhere (or, the weaker
+  option, around a used parcel), holds more than a given number of units;
 - :class:`MaxProjects`: at most so many new projects per district and year.
 
 Projects are parcels with ``role == "new"``; the affordable share inside a
@@ -20,13 +20,16 @@ own, though its units count toward shares and the radius cap.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pandas as pd
+from scipy.spatial import cKDTree
 
 from ..errors import SpecificationError
 from .builder import Context, Finding, ModelBuilder, group_rows
 from .builder import fmt_units as _fmt
+from .focal import TOL_M, Disc, centroids_xy, densest_disc, disc_sums, overfull_discs
 
 __all__ = ["DistrictShare", "ProjectSize", "RadiusCap", "MaxProjects"]
 
@@ -195,26 +198,72 @@ def _cap_units(ctx: Context) -> np.ndarray:
 
 @dataclass(frozen=True)
 class RadiusCap:
-    r"""No circle of radius :math:`R` around a used parcel holds more than :math:`N` units.
+    r"""No disc of radius :math:`R` holds more than :math:`N` units (大分散、小集中; units counted at parcel centroids).
 
     With :math:`U_j = \sum_{t,y} u_{jty}` (an auxiliary column per parcel
-    that can be used), :math:`\mathcal N_i` the parcels whose centroids lie
-    within :math:`R` of parcel :math:`i`'s centroid (including :math:`i`),
-    and :math:`M_i` their capacity above :math:`N`:
+    that can be used) and :math:`c_j` parcel :math:`j`'s centroid, two
+    guarantees, chosen by ``centres``:
+
+    ``"anywhere"`` (the default): no disc anywhere holds more than :math:`N`,
+    the focal sum a planner runs in desktop GIS:
 
     .. math::
 
-        \sum_{j \in \mathcal N_i} U_j \le N + M_i \Big(1 - \sum_y z_{iy}\Big) \quad \forall i  \tag{10}
+        \sum_{j :\, \lVert c_j - p \rVert \le R} U_j \le N \quad \forall p \in \mathbb{R}^2  \tag{10}
 
-    Rows are only written where :math:`M_i > 0`: elsewhere the circle cannot
-    exceed the cap anyway.
+    Only finitely many of these rows differ, and a finite set of them holds
+    a densest disc for any units: the discs centred at each centroid and at
+    the two centres through each pair of centroids closer than :math:`2R`
+    (:mod:`siteplan.model.focal`). Those are too many to write (every pair
+    within 2 km of a city), and few bind, so the rows are added lazily:
+    the model starts with none; the solve finds the discs a solution
+    overfills, adds their rows (:meth:`lazy_rows`) and solves again, until
+    the delivered plan's own focal check finds no disc over :math:`N`
+    (:mod:`siteplan.solve.lazy`). Only parcels with more than :math:`N`
+    units of capacity within :math:`2R` can be in an overfull disc; the
+    others get no column.
+
+    ``"projects"`` (the weaker rule, kept as an option): the circles around
+    used parcels, with :math:`\mathcal N_i` the parcels whose centroids lie
+    within :math:`R` of :math:`c_i` (including :math:`i`) and :math:`M_i`
+    their capacity above :math:`N`:
+
+    .. math::
+
+        \sum_{j \in \mathcal N_i} U_j \le N + M_i \Big(1 - \sum_y z_{iy}\Big) \quad \forall i  \tag{10'}
+
+    A disc of radius :math:`R/2` that holds a used parcel :math:`i` lies
+    inside :math:`i`'s circle, so this implies the cap only for discs of
+    radius :math:`R/2`:
+    :math:`\sum_{j :\, \lVert c_j - p \rVert \le R/2} U_j \le N \;\forall p`.
+    Two full projects just over :math:`R` apart put :math:`2N` in one disc
+    of radius :math:`R` between them. Rows are only written where
+    :math:`M_i > 0`: elsewhere the circle cannot exceed the cap anyway.
+
+    Either way the compliance report gives the densest disc of radius
+    :math:`R` anywhere in the delivered plan, computed from its units apart
+    from the model's rows.
     """
 
     radius_m: float = 1000.0
     max_units: int = 4000
+    centres: Literal["anywhere", "projects"] = "anywhere"
     name: str = "radius_cap"
 
+    def __post_init__(self) -> None:
+        if self.centres not in ("anywhere", "projects"):
+            raise SpecificationError(f'radius cap: centres must be "anywhere" or "projects", not {self.centres!r}')
+        if self.radius_m <= 0 or self.max_units <= 0:
+            raise SpecificationError(f"radius cap needs radius_m > 0 and max_units > 0, got {self.radius_m}, {self.max_units}")
+
+    @property
+    def lazy(self) -> bool:
+        """Whether the solve adds this rule's rows lazily (:meth:`lazy_rows`)."""
+        return self.centres == "anywhere"
+
     def describe(self) -> str:
+        if self.centres == "anywhere":
+            return f"at most {self.max_units:,} units in any disc of radius {self.radius_m:,.0f} m"
         return f"at most {self.max_units:,} units within {self.radius_m:,.0f} m of any used parcel"
 
     def _neighbours(self, ctx: Context) -> tuple[np.ndarray, np.ndarray]:
@@ -227,20 +276,15 @@ class RadiusCap:
         src, dst = c.sindex.query(c.values, predicate="dwithin", distance=self.radius_m)
         return src, dst
 
-    def apply(self, ctx: Context, builder: ModelBuilder) -> None:
-        cap = _cap_units(ctx)
-        src, dst = self._neighbours(ctx)
-        keep = cap[dst] > 0
-        src, dst = src[keep], dst[keep]
-        m = np.bincount(src, weights=cap[dst], minlength=len(cap)) - self.max_units
-        centre = np.nonzero((m > 0) & (cap > 0))[0]
-        if not len(centre):
-            return
-        # U_j for every parcel that appears in a binding neighbourhood.
-        members = np.unique(dst[np.isin(src, centre)])
+    def _xy(self, ctx: Context) -> np.ndarray:
+        if "geometry" not in ctx.parcels.columns:
+            raise SpecificationError("the radius cap needs parcel geometry")
+        return centroids_xy(ctx.parcels)
+
+    def _add_totals(self, ctx: Context, builder: ModelBuilder, members: np.ndarray, cap: np.ndarray) -> np.ndarray:
+        """The columns :math:`U_j = \\sum u_j` of ``members`` (their rows added); -1 for other parcels."""
         u_col_of = np.full(len(cap), -1)
         u_col_of[members] = builder.add_columns("parcel_units", len(members), upper=cap[members])
-        # U_j - sum u_j = 0
         pos = np.full(len(cap), -1)
         pos[members] = np.arange(len(members))
         rows, cols, vals = group_rows(pos[ctx.u_parcel], weights=-np.ones(ctx.n_u))
@@ -252,6 +296,27 @@ class RadiusCap:
             lb=0.0, ub=0.0,
             labels=pd.DataFrame({"parcel_id": ctx.parcels["parcel_id"].to_numpy()[members], "part": "parcel_total"}),
         )
+        return u_col_of
+
+    def apply(self, ctx: Context, builder: ModelBuilder) -> None:
+        cap = _cap_units(ctx)
+        if self.centres == "anywhere":
+            usable = np.nonzero(cap > 0)[0]
+            xy = self._xy(ctx)[usable]
+            near = disc_sums(xy, cap[usable], xy, 2 * self.radius_m)
+            members = usable[near > self.max_units]
+            if len(members):
+                self._add_totals(ctx, builder, members, cap)
+            return
+        src, dst = self._neighbours(ctx)
+        keep = cap[dst] > 0
+        src, dst = src[keep], dst[keep]
+        m = np.bincount(src, weights=cap[dst], minlength=len(cap)) - self.max_units
+        centre = np.nonzero((m > 0) & (cap > 0))[0]
+        if not len(centre):
+            return
+        # U_j for every parcel that appears in a binding neighbourhood.
+        u_col_of = self._add_totals(ctx, builder, np.unique(dst[np.isin(src, centre)]), cap)
         row_of = np.full(len(cap), -1)
         row_of[centre] = np.arange(len(centre))
         sel = row_of[src] >= 0
@@ -268,13 +333,103 @@ class RadiusCap:
             labels=pd.DataFrame({"parcel_id": ctx.parcels["parcel_id"].to_numpy()[centre], "part": "circle"}),
         )
 
+    def _total_cols(self, model) -> tuple[np.ndarray, np.ndarray]:
+        """Parcel positions and their :math:`U_j` columns, read from this rule's ``parcel_total`` rows."""
+        ctx = model.ctx
+        part = model.rows["part"] if "part" in model.rows else pd.Series("", index=model.rows.index)
+        mask = ((model.rows["rule"] == self.name) & (part == "parcel_total")).to_numpy()
+        if not mask.any():
+            return np.zeros(0, int), np.zeros(0, int)
+        lo = ctx.n_u + ctx.n_z
+        sub = model.A[np.nonzero(mask)[0]][:, lo: model.n_core].tocsr()
+        cols = lo + sub.indices[sub.indptr[:-1]]
+        pos = pd.Index(ctx.parcels["parcel_id"]).get_indexer(model.rows.loc[mask, "parcel_id"].to_numpy())
+        return pos, cols
+
+    def lazy_rows(self, model, x: np.ndarray, *, most: int = 1500, eps: float | None = None, near: float = 0.0):
+        """Rows (10) for the discs the solution ``x`` overfills, or None when it overfills none.
+
+        With ``near`` > 0, discs that hold more than :math:`(1 - near) N`
+        get their rows too (valid rows all the same: the search that follows
+        then needs fewer rounds), but only when some disc is overfilled.
+
+        Returns ``(block, ub, labels)``: a sparse block of one row per disc
+        over the model's columns (the :math:`U_j` of every parcel within
+        :math:`R` of the disc's centre, whatever its units now), the row
+        bounds (:math:`N`) and labels (``part = "disc"``, the centre's
+        ``x`` and ``y``). Discs with the same parcels are written once, a
+        disc whose parcels are a subset of another's is left out (the other
+        row implies it), and at most ``most`` rows are returned, the
+        most overfilled first.
+        """
+        import scipy.sparse as sp
+
+        ctx = model.ctx
+        eps = max(1e-6 * self.max_units, 1e-4) if eps is None else eps
+        pos, cols = self._total_cols(model)
+        if not len(pos):
+            return None
+        xy_all = self._xy(ctx)
+        units = np.bincount(ctx.u_parcel, weights=np.maximum(x[: ctx.n_u], 0.0), minlength=len(ctx.parcels))
+        centres, sums = overfull_discs(xy_all, units, self.radius_m, (1 - near) * self.max_units, eps=eps)
+        if not len(sums) or sums[0] <= self.max_units + eps:
+            return None
+        centres, sums = centres[: 20 * most], sums[: 20 * most]
+        tree = cKDTree(xy_all[pos])
+        members = tree.query_ball_point(centres, self.radius_m + TOL_M)
+        seen: dict[tuple, int] = {}
+        for k, m in enumerate(members):
+            seen.setdefault(tuple(sorted(m)), k)
+        keys = list(seen)
+        inc = sp.csr_matrix((np.ones(sum(map(len, keys))), (np.repeat(np.arange(len(keys)), [len(k) for k in keys]),
+                                                         np.concatenate([np.asarray(k, int) for k in keys]))),
+                            shape=(len(keys), len(pos)))
+        size = np.asarray(inc.sum(axis=1)).ravel()
+        overlap = (inc @ inc.T).tocoo()
+        sub_of_other = (overlap.row != overlap.col) & (overlap.data >= size[overlap.row]) & (size[overlap.col] > size[overlap.row])
+        keep = np.setdiff1d(np.arange(len(keys)), overlap.row[sub_of_other])[:most]
+        inc = inc[keep].tocoo()
+        block = sp.csr_matrix((np.ones(inc.nnz), (inc.row, cols[inc.col])), shape=(len(keep), model.n_cols))
+        first = np.array([seen[keys[k]] for k in keep], dtype=int)
+        labels = pd.DataFrame({"part": "disc", "x": np.round(centres[first, 0], 1), "y": np.round(centres[first, 1], 1)})
+        return block, np.full(len(keep), float(self.max_units)), labels
+
+    def densest(self, parcels: pd.DataFrame, units: np.ndarray) -> Disc:
+        """The densest disc of radius :math:`R` anywhere, ``units`` per parcel of ``parcels`` (exact focal sum)."""
+        return densest_disc(centroids_xy(parcels), np.asarray(units, dtype=float), self.radius_m)
+
+    def around_projects(self, parcels: pd.DataFrame, units: np.ndarray) -> float:
+        """Most units within :math:`R` of a used parcel (what ``centres = "projects"`` caps)."""
+        xy, units = centroids_xy(parcels), np.asarray(units, dtype=float)
+        used = units > 0.5
+        if not used.any():
+            return 0.0
+        return float(disc_sums(xy, units, xy[used], self.radius_m).max())
+
+    def required(self) -> str:
+        if self.centres == "anywhere":
+            return f"<= {self.max_units:,} units in any {self.radius_m:,.0f} m disc"
+        return f"<= {self.max_units:,} units within {self.radius_m:,.0f} m"
+
+    def focal_check(self, parcels: pd.DataFrame, units: np.ndarray) -> tuple[str, int]:
+        """What the plan achieves, and the units by which it breaks the rule's guarantee (0 when kept).
+
+        Always states the densest disc anywhere (the focal sum a planner
+        runs); with ``centres = "projects"`` also the densest circle around
+        a used parcel, which is what that rule caps.
+        """
+        d = self.densest(parcels, units)
+        r = f"{self.radius_m / 1000:g} km" if self.radius_m >= 1000 else f"{self.radius_m:,.0f} m"
+        text = f"densest {r} disc anywhere: {d.text()}" if np.isfinite(d.x) else f"densest {r} disc anywhere: 0 units"
+        worst = d.units
+        if self.centres == "projects":
+            worst = self.around_projects(parcels, units)
+            text += f"; around a used parcel: {_fmt(worst)} units"
+        return text, int(np.ceil(max(worst - self.max_units, 0.0) - 1e-6))
+
     def report(self, ctx: Context, u: np.ndarray) -> tuple[str, str]:
         tot = np.bincount(ctx.u_parcel, weights=u, minlength=len(ctx.parcels))
-        src, dst = self._neighbours(ctx)
-        circle = np.bincount(src, weights=tot[dst], minlength=len(tot))
-        used = tot > 0.5
-        worst = float(circle[used].max()) if used.any() else 0.0
-        return f"<= {self.max_units:,} units within {self.radius_m:,.0f} m", f"densest circle {_fmt(worst)} units"
+        return self.required(), self.focal_check(ctx.parcels, tot)[0]
 
     def check(self, ctx: Context) -> list[Finding]:
         return []

@@ -73,8 +73,9 @@ SETTING_WORDS: dict[tuple[str, str], tuple[str, str]] = {
     ("district_share", "per_type"): ("{}", "{}"),
     ("project_size", "min_units"): ("每个新增项目不少于{}套", "each new project at least {} units"),
     ("project_size", "max_units"): ("不超过{}套", "at most {} units"),
-    ("radius_cap", "radius_m"): ("任一选用地块周边{}米范围内", "within {} m of any used parcel"),
+    ("radius_cap", "radius_m"): ("半径{}米的圆内", "in a disc of radius {} m"),
     ("radius_cap", "max_units"): ("不超过{}套", "at most {} units"),
+    ("radius_cap", "centres"): ("{}", "{}"),
     ("max_projects", "per_district_year"): ("每个行政区每年新增项目不超过{}个", "at most {} new projects per district and year"),
     ("transit", "share"): ("每年不少于{}的套数", "at least {} of each year's units"),
     ("transit", "within_m"): ("位于供地当年已开通轨道站点{}米范围内", "within {} m of a station open in the supply year"),
@@ -224,6 +225,10 @@ def _value(section: str, key: str, value: object, lang: str, label: Label) -> st
             return None
         return _list((f"{label(t)}不少于{_share(v)}" if zh else f"at least {_share(v)} of {label(t)}"
                       for t, v in value.items()), lang)  # type: ignore[union-attr]
+    if key == "centres":  # the radius cap's discs: anywhere (the focal sum a planner runs), or around used parcels
+        if value == "projects":
+            return "圆心为选用地块（较弱的规则）" if zh else "the disc centred on a used parcel (the weaker rule)"
+        return "圆心可在任意位置" if zh else "the disc anywhere"
     if key == "per_type":
         return ("按各类型分别计算" if value else "按全部套数计算") if zh else ("of each type's units" if value else "of the plan's units")
     if key == "per_year":
@@ -347,7 +352,9 @@ def describe(rule: object, lang: str = "zh", label: Label | None = None) -> str 
         return f"每个{col}占{lo}至{hi}（{of}）" if zh else f"every {col} gets {lo}-{hi} {of}"
     if name == "radius_cap":
         r, n = _num(g("radius_m", 1000.0)), _num(g("max_units", 4000))
-        return f"任一选用地块周边{r}米范围内不超过{n}套" if zh else f"at most {n} units within {r} m of any used parcel"
+        if g("centres", "anywhere") == "projects":
+            return f"任一选用地块周边{r}米范围内不超过{n}套" if zh else f"at most {n} units within {r} m of any used parcel"
+        return f"任意位置半径{r}米的圆内不超过{n}套" if zh else f"at most {n} units in any disc of radius {r} m, anywhere"
     if name == "max_projects":
         n = g("per_district_year", 3)
         return f"每个{col}每年新增项目不超过{n}个" if zh else f"at most {n} new projects per {col} and year"
@@ -387,6 +394,15 @@ _RESULTS: list[tuple[str, str]] = [
     (r"no projects", "无项目"),
     (r"<= (?P<n>[\d,]+) units within (?P<r>[\d,]+) m", r"任一地块 \g<r> 米范围内不超过 \g<n> 套"),
     (r"densest circle (?P<n>[\d,]+) units", r"最密集处 \g<n> 套"),
+    (r"<= (?P<n>[\d,]+) units in any (?P<r>[\d,]+) m disc", r"任意位置半径 \g<r> 米的圆内不超过 \g<n> 套"),
+    (r"densest (?P<r>[\d.,]+ k?m) disc anywhere: (?P<n>[\d,]+) units at \((?P<x>[\d,.-]+), (?P<y>[\d,.-]+)\); "
+     r"around a used parcel: (?P<w>[\d,]+) units",
+     r"任意位置半径 \g<r> 的圆内最多 \g<n> 套（圆心 \g<x>, \g<y>）；选用地块周边最多 \g<w> 套"),
+    (r"densest (?P<r>[\d.,]+ k?m) disc anywhere: (?P<n>[\d,]+) units at \((?P<x>[\d,.-]+), (?P<y>[\d,.-]+)\)",
+     r"任意位置半径 \g<r> 的圆内最多 \g<n> 套（圆心 \g<x>, \g<y>）"),
+    (r"densest (?P<r>[\d.,]+ k?m) disc anywhere: 0 units; around a used parcel: (?P<w>[\d,]+) units",
+     r"任意位置半径 \g<r> 的圆内最多 0 套；选用地块周边最多 \g<w> 套"),
+    (r"densest (?P<r>[\d.,]+ k?m) disc anywhere: 0 units", r"任意位置半径 \g<r> 的圆内最多 0 套"),
     (r"<= (?P<n>\d+) per (?P<col>\w+) and year", r"每个\g<col>每年不超过 \g<n> 个"),
     (r"most (?P<n>\d+)", r"最多 \g<n> 个"),
     (r">= (?P<p>[\d.]+%) of each year's units within (?P<r>[\d,]+) m", r"每年不少于 \g<p> 的套数位于站点 \g<r> 米内"),
@@ -430,6 +446,8 @@ def result_text(text: object, lang: str = "zh", label: Label | None = None, *, t
     s = s.replace(">=", "≥").replace("<=", "≤").replace(" m2", " m²")
     if _zh(lang):
         s = re.sub(r"(\d) m²", r"\1平方米", s)
+        s = re.sub(r"(\d) km(?![²\w])", r"\1公里", s)
+        s = re.sub(r"(\d) m(?![²\w])", r"\1米", s)
         s = re.sub(r", (?=[^\d\s])", "、", s)  # a list of names (not 1,000)
         s = s.replace("; ", "；")
     return s

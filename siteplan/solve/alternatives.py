@@ -93,7 +93,8 @@ def alternatives(
     plans = [best]
     if k == 1:
         return plans
-    base = problem.compile()
+    # the best plan's model: its columns are the problem's, and it holds the lazy rows its solve found
+    base = best.model
     ctx = base.ctx
     pos = pd.Index(ctx.parcels["parcel_id"])
     movable = _movable(problem, ctx)

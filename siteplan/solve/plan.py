@@ -228,9 +228,13 @@ class Plan:
         rows = []
         for rule in self.problem.rules:
             mask = (m.rows["rule"] == rule.name).to_numpy()
-            required, achieved = rule.report(ctx, u)
+            focal = self.focal_checks.get(rule.name)
+            required, achieved = rule.report(ctx, u) if focal is None else (rule.required(), focal[0])
             if rule.name == "yearly_targets":
                 achieved = self._targets_achieved()
+            shortfall, ok = int(short[mask].sum()), not bool((mask & broken).any())
+            if focal is not None:  # the radius cap: the densest disc of the delivered plan, apart from the rows
+                shortfall, ok = int(focal[1]), focal[1] == 0
             rows.append({
                 "rule": rule.name,
                 "description": rule.describe(),
@@ -239,11 +243,26 @@ class Plan:
                 "rows": int(mask.sum()),
                 "binding_rows": int((mask & binds).sum()),
                 "binding": bool((mask & binds).any()),
-                "shortfall": int(short[mask].sum()),
-                "ok": not bool((mask & broken).any()),
+                "shortfall": shortfall,
+                "ok": ok,
             })
         rows[:0] = self._land_rows(binds)
         return pd.DataFrame(rows)
+
+    @cached_property
+    def focal_checks(self) -> dict[str, tuple[str, int]]:
+        """Per rule with a focal check (the radius cap): what the delivered plan achieves, and the units over its cap.
+
+        Computed from the plan's units at the parcels' centroids, apart from
+        the model's rows (:meth:`siteplan.model.dispersion.RadiusCap.focal_check`).
+        """
+        rules = [r for r in self.problem.rules if hasattr(r, "focal_check")]
+        if not rules:
+            return {}
+        p = self.problem.parcels
+        per = self.units.groupby("parcel_id")["units"].sum()
+        units = per.reindex(p["parcel_id"].to_numpy()).fillna(0).to_numpy(dtype=float)
+        return {r.name: r.focal_check(p, units) for r in rules}
 
     def _targets_achieved(self) -> str:
         """The yearly targets' achievement, in the words of :attr:`status`."""

@@ -31,6 +31,7 @@ from ..model.builder import CompiledModel
 from ..model.problem import Problem
 from .backends import MIN_STEP_S, SolveResult, _columns_of, _rel_gap, _relaxed, _solve_columns, _with_row, solve_model
 from .dive import _dive_rows, _lp_dive
+from .lazy import solve_lazily
 from .sift import _sifted_lp
 from .stages import StageRecord, derive_status, record_of
 
@@ -100,6 +101,7 @@ def _best_plan(model: CompiledModel, *, gap: float, left, opts: dict, start: np.
     if lp is not None and "sifted" in lp:
         sifted = lp["sifted"]  # solved by an earlier call: not run again
     else:
+        log.info("Stage: LP by sifting")
         t_lp = time.perf_counter()
         sifted = _sifted_lp(model, left=left, opts=opts)
         if lp is not None:
@@ -124,6 +126,7 @@ def _best_plan(model: CompiledModel, *, gap: float, left, opts: dict, start: np.
                 rows = _dive_rows(model)
                 if shared is not None:
                     shared["dive_rows"] = rows
+            log.info("Stage: dive")
             t_dive = time.perf_counter()
             dive = _lp_dive(model, sifted, left=left, rows=rows)
             # a heuristic: its plan, if any, is proven (or not) by the stages after it
@@ -139,6 +142,7 @@ def _best_plan(model: CompiledModel, *, gap: float, left, opts: dict, start: np.
             in_use |= model.slice_z(start) > 0.5
         used = np.unique(model.ctx.z_parcel[in_use])
         keep = np.isin(model.ctx.z_parcel, used)
+        log.info("Stage: restricted MIP")
         restricted = _solve_columns(model, _columns_of(model, keep), time_limit_s=left(), gap=gap / 2, start=start, **opts)
         stages.append(record_of("restricted_mip", restricted, proven=_finished(restricted)))
         log.info("LP bound %.2f; restricted MIP on %d parcels: %s", bound, len(used), restricted.status)
@@ -153,6 +157,7 @@ def _best_plan(model: CompiledModel, *, gap: float, left, opts: dict, start: np.
             stages.append(StageRecord("full_mip", "Time limit reached", 0.0, True, False, None))
             return dataclasses.replace(best, status="Time limit reached", optimal=False, time_limit_hit=True), bound, "lp-guided"
         start = best.x
+    log.info("Stage: full MIP")
     full = solve_model(model, time_limit_s=left(), gap=gap, start=start, **opts)
     stages.append(record_of("full_mip", full, proven=_finished(full)))
     if full.has_solution and np.isfinite(full.bound):
@@ -220,6 +225,7 @@ def _whole_units(model: CompiledModel, x: np.ndarray, *, bound: float, gap: floa
     """
     from .rounding import round_units
 
+    log.info("Stage: whole units")
     t0 = time.perf_counter()
     abs_gap = _rounding_abs_gap(model, x)
     rounded = round_units(model, x, deadline=deadline)
@@ -453,12 +459,13 @@ def solve_compiled(
     opts = dict(solver=solver, threads=threads, seed=seed)
     base = rounding_model if rounding_model is not None else model
     stages: list[StageRecord] = []
-    if model.n_cols < SMALL_MODEL_COLUMNS:
-        first, bound, method, solve_s, second = _solve_small(model, base, gap=gap, time_limit_s=time_limit_s, opts=opts,
-                                                             stages=stages, t0=t0)
-    else:
-        first, bound, method, solve_s, second = _staged(model, base, gap=gap, time_limit_s=time_limit_s, opts=opts,
-                                                        stages=stages, t0=t0)
+    search = _small_logged if model.n_cols < SMALL_MODEL_COLUMNS else _staged
+    # rules too big to write (the radius cap's discs) get their rows as solutions break them
+    deadline = t0 + time_limit_s
+    whole = lambda b, x, bound: _whole_units(b, x, bound=bound, gap=gap, deadline=max(deadline, time.perf_counter() + MIN_STEP_S),  # noqa: E731
+                                             opts=opts)
+    first, bound, method, solve_s, second, model, base = solve_lazily(search, model, base, gap=gap, time_limit_s=time_limit_s,
+                                                                      opts=opts, stages=stages, t0=t0, whole_units=whole)
     x = second.x
     final = float(base.cost @ x)
     final_gap = _rel_gap(final, bound) if np.isfinite(bound) else float("nan")
@@ -497,6 +504,12 @@ def solve_compiled(
     return Plan.from_solution(problem, base, x, report)
 
 
+def _small_logged(*args, **kw):
+    """:func:`_solve_small`, its start logged for the progress display."""
+    log.info("Stage: integer programme (small model)")
+    return _solve_small(*args, **kw)
+
+
 def _staged(model: CompiledModel, base: CompiledModel, *, gap: float, time_limit_s: float, opts: dict,
             stages: list[StageRecord], t0: float) -> tuple[SolveResult, float, str, float, SolveResult]:
     """The staged search and the whole-unit step of a model of :data:`SMALL_MODEL_COLUMNS` or more
@@ -527,6 +540,7 @@ def _staged(model: CompiledModel, base: CompiledModel, *, gap: float, time_limit
         # gap never hides avoidable shortfall.
         only_short = dataclasses.replace(model, cost=np.concatenate([np.zeros(model.n_core), np.ones(len(model.slack_rows))]))
         inner: list[StageRecord] = []
+        log.info("Stage: least shortfall")
         least, _, _ = _best_plan(only_short, gap=0.0, left=left, opts=opts, start=first.x, shared=shared, stages=inner)
         # one record for the whole search of the least shortfall
         stages.append(StageRecord("least_shortfall", least.status, float(sum(s.seconds for s in inner)),

@@ -21,8 +21,9 @@ __all__ = ["StageRecord", "STAGE_NAMES", "derive_status", "record_of"]
 #: The stages a solve can run: the LP relaxation, the LP dive, the MIP over
 #: the parcels those use, the full MIP, the search for the least shortfall,
 #: the whole-unit step (rounding with repair or the fixed re-solve), and
-#: ``mip``, the one integer programme of a small model (solved whole).
-STAGE_NAMES = ("lp", "dive", "restricted_mip", "full_mip", "least_shortfall", "whole_units", "mip")
+#: ``mip``, the one integer programme of a small model (solved whole), and
+#: ``lazy_rows``, the LP passes that add the rows of lazy rules (:mod:`siteplan.solve.lazy`).
+STAGE_NAMES = ("lp", "dive", "restricted_mip", "full_mip", "least_shortfall", "whole_units", "mip", "lazy_rows")
 
 #: The status words of the plan as a whole (the solver's own wording where it has one).
 OPTIMAL = "Optimal"

@@ -269,6 +269,9 @@ def plan_status(plan: Plan) -> PlanStatus:
     others = broken.loc[broken["rule"] != "yearly_targets"]
     per_rule = others.groupby(["rule", "side"], sort=True)["units"].sum()
     rules_short = tuple((str(r), str(s), int(u)) for (r, s), u in per_rule.items())
+    # rules checked on the delivered plan apart from their rows (the radius cap's densest disc)
+    focal = getattr(plan, "focal_checks", None) or {}
+    rules_short += tuple((str(r), "excess", int(over)) for r, (_, over) in focal.items() if over > 0)
 
     targets_met = bool(targets["met"].all())
     code = SHORTFALL if (not targets_met or rules_short) else (OPTIMAL if proven else FEASIBLE)

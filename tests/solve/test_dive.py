@@ -62,7 +62,7 @@ def test_dive_counts_the_project_minimum_in_the_radius_cap_circles():
     p = grid_parcels(3, years=(2016,))
     prob = (problem(p, PR, [2016]).add_targets({("public_rental", 2016): 600}).add_rule(PlotRatio())
             .add_rule(YearlyTargets()).add_rule(ProjectSize(min_units=300, max_units=400))
-            .add_rule(RadiusCap(radius_m=400.0, max_units=500)))
+            .add_rule(RadiusCap(radius_m=400.0, max_units=500, centres="projects")))
     model = prob.compile()
     W, room = _dive_rows(model)
     ctx = model.ctx
@@ -87,7 +87,7 @@ def _crowded_problem(seed: int, radius_m: float):
     p = grid_parcels(25, years=years, **{f"score_{y}": rng.uniform(0.2, 1.0, 25) for y in years})
     targets = {(t, y): int(rng.integers(300, 900)) for t in AREAS for y in years}
     prob = (problem(p, AREAS, years).add_targets(targets).add_rule(PlotRatio()).add_rule(YearlyTargets())
-            .add_rule(ProjectSize(min_units=100, max_units=450)).add_rule(RadiusCap(radius_m=radius_m, max_units=900)))
+            .add_rule(ProjectSize(min_units=100, max_units=450)).add_rule(RadiusCap(radius_m=radius_m, max_units=900, centres="projects")))
     return p, prob.compile(), targets
 
 

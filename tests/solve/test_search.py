@@ -85,7 +85,7 @@ def _dispersed_problem(n=16, seed=7):
     p = grid_parcels(n, years=years, score_2016=rng.uniform(0.2, 1.0, n), score_2017=rng.uniform(0.2, 1.0, n))
     prob = (problem(p, AREAS, years).add_targets(TARGETS)
             .add_rule(PlotRatio()).add_rule(YearlyTargets()).add_rule(ProjectSize(min_units=100, max_units=450))
-            .add_rule(RadiusCap(radius_m=700.0, max_units=800)))
+            .add_rule(RadiusCap(radius_m=700.0, max_units=800, centres="projects")))
     return p, prob
 
 
@@ -269,7 +269,7 @@ def _small_city(seed: int):
     cap = int(rng.integers(least * 2, least * 4))
     radius = float(rng.choice([400.0, 700.0]))
     model = (problem(p, SMALL_AREAS, years).add_targets(targets).add_rule(PlotRatio()).add_rule(YearlyTargets())
-             .add_rule(ProjectSize(min_units=least, max_units=least * 3)).add_rule(RadiusCap(radius_m=radius, max_units=cap))).compile()
+             .add_rule(ProjectSize(min_units=least, max_units=least * 3)).add_rule(RadiusCap(radius_m=radius, max_units=cap, centres="projects"))).compile()
     left = lambda: 60.0  # noqa: E731
     dive = D._lp_dive(model, SI._sifted_lp(model, left=left, opts={"solver": "highs"}), left=left)
     return p, model, dive, dict(targets=targets, least=least, cap=cap, radius=radius)

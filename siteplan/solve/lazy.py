@@ -1,0 +1,201 @@
+"""Lazy rows: rules whose rows are too many to write (the radius cap's discs) are added as solutions overfill them.
+
+A rule is *lazy* when it has ``lazy = True`` and a method
+``lazy_rows(model, x)`` returning ``(block, ub, labels)`` for the rows a
+solution ``x`` breaks, or None (:meth:`siteplan.model.dispersion.RadiusCap.lazy_rows`).
+:func:`solve_lazily` wraps a search (the staged one or the small-model
+one, :mod:`siteplan.solve.search`):
+
+1. the LP relaxation is solved in one HiGHS instance, the rows its
+   solution breaks are added and it is re-solved warm (dual simplex from
+   the last basis), until it breaks none (:func:`_lp_rows`);
+2. the search runs on the model with those rows; the delivered plan, in
+   whole units, is checked again by each rule's own exact check
+   (a focal sum for the radius cap, not the rows added); rows for what it
+   breaks are added and the search runs again, up to :data:`MAX_ROUNDS`.
+
+So the plan is proven against the rule itself, not against the rows that
+happened to be added. Each round logs one INFO line when it starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from ..errors import SolverError
+from ..model.builder import CompiledModel
+from .backends import MIN_STEP_S, _highs, _relaxed, _run, _run_for
+from .stages import StageRecord
+from .status import delivered_x
+
+__all__ = ["lazy_rules", "lazy_cuts", "with_cuts", "solve_lazily", "MAX_ROUNDS", "LP_SHARE"]
+
+log = logging.getLogger(__name__)
+
+#: Rounds of search at most: after the last, the plan is delivered as it is,
+#: and its status says which rule it breaks (see :mod:`siteplan.solve.status`).
+MAX_ROUNDS = 5
+#: Rows a solution fills within this share of their bound are added with those it breaks:
+#: the next solve would likely fill them past the bound (see :meth:`~siteplan.model.dispersion.RadiusCap.lazy_rows`).
+NEAR = 0.1
+#: Whole-unit steps again, on the same parcel-years, before a new round (see :func:`solve_lazily`).
+REPAIRS = 3
+#: A new round of search starts only while this share of the time limit is left.
+NEW_ROUND_SHARE = 0.3
+#: Share of the time limit the LP passes may take (they stop earlier when the LP breaks no row).
+LP_SHARE = 0.3
+#: LP passes at most.
+LP_PASSES = 30
+
+
+def lazy_rules(model: CompiledModel) -> list:
+    """The model's rules that add rows lazily."""
+    return [r for r in model.ctx.rules if getattr(r, "lazy", False) and hasattr(r, "lazy_rows")]
+
+
+def lazy_cuts(model: CompiledModel, x: np.ndarray, rules: list | None = None, *, near: float = NEAR) -> tuple[sp.csr_matrix, np.ndarray, pd.DataFrame] | None:
+    """The rows the solution ``x`` breaks, of every lazy rule: ``(block, ub, labels)``, or None.
+
+    With some row broken, the rows ``x`` nearly fills (within ``near`` of the bound) come too.
+    """
+    parts = []
+    for rule in lazy_rules(model) if rules is None else rules:
+        got = rule.lazy_rows(model, x, near=near)
+        if got is not None:
+            block, ub, labels = got
+            parts.append((block, ub, labels.assign(rule=rule.name)))
+    if not parts:
+        return None
+    return (sp.vstack([p[0] for p in parts], format="csr"), np.concatenate([p[1] for p in parts]),
+            pd.concat([p[2] for p in parts], ignore_index=True))
+
+
+def with_cuts(model: CompiledModel, cuts: tuple[sp.csr_matrix, np.ndarray, pd.DataFrame]) -> CompiledModel:
+    """The model with the hard rows ``block x <= ub`` added, labelled with their rule."""
+    block, ub, labels = cuts
+    rows = pd.concat([model.rows, labels.assign(elastic="")], ignore_index=True)
+    return dataclasses.replace(
+        model,
+        A=sp.vstack([model.A, block], format="csr"),
+        row_lower=np.append(model.row_lower, np.full(block.shape[0], -np.inf)),
+        row_upper=np.append(model.row_upper, ub),
+        rows=rows[list(dict.fromkeys([*model.rows.columns, *rows.columns]))],
+    )
+
+
+def _lp_rows(model: CompiledModel, *, seconds: float, opts: dict) -> tuple[CompiledModel, int, int, bool]:
+    """Rows the LP relaxation breaks, added pass by pass in one warm HiGHS instance.
+
+    Returns the model with them, the rows added, the passes run, and
+    whether the last LP broke none (False when the time share ran out).
+    """
+    if opts.get("solver", "highs") != "highs":
+        return model, 0, 0, False
+    t0 = time.perf_counter()
+    left = lambda: max(MIN_STEP_S, seconds - (time.perf_counter() - t0))  # noqa: E731
+    h = _highs(_relaxed(model), time_limit_s=left(), gap=0.0, threads=opts.get("threads"), seed=opts.get("seed", 0))
+    _run(h)
+    added, passes, clean = 0, 0, False
+    while passes < LP_PASSES:
+        passes += 1
+        info = h.getInfo()
+        if info.primal_solution_status != 2:
+            break
+        x = np.asarray(h.getSolution().col_value, dtype=float)
+        cuts = lazy_cuts(model, x)
+        if cuts is None:
+            clean = True
+            break
+        block, ub, _ = cuts
+        log.debug("Lazy rows, LP pass %d: %d rows added", passes, block.shape[0])
+        model = with_cuts(model, cuts)
+        added += block.shape[0]
+        if time.perf_counter() - t0 > seconds:
+            break
+        b = block.tocsr()
+        h.addRows(b.shape[0], np.full(b.shape[0], -np.inf), ub, b.nnz, b.indptr[:-1].astype(np.int32),
+                  b.indices.astype(np.int32), b.data)
+        _run_for(h, left())
+    return model, added, passes, clean
+
+
+def solve_lazily(search, model: CompiledModel, base: CompiledModel, *, gap: float, time_limit_s: float, opts: dict,
+                 stages: list[StageRecord], t0: float, whole_units=None):
+    """Run ``search`` (``_staged`` or ``_solve_small``) with the lazy rules' rows added as needed.
+
+    ``search(model, base, gap=, time_limit_s=, opts=, stages=, t0=)``
+    returns ``(first, bound, method, solve_s, second)``: the search's plan
+    and the whole-unit plan; this returns the same, plus the model and base
+    with every row added. Without lazy rules it only calls ``search``.
+
+    After each round, the search's own plan is checked first: if it
+    overfills a disc, the rows go in and the search runs again. If only the
+    whole-unit plan does (units rounded up where the search's plan kept
+    every disc), ``whole_units(base, x, bound)`` (returning the new
+    whole-unit result and its stage record) makes the units whole again
+    with the new rows, on the same parcel-years, up to
+    :data:`REPAIRS` times, before a new round. The bound of the last round
+    is valid for the rule itself (its rows are a subset of the rule's), and
+    the delivered plan is checked against the rule's own exact check before
+    it is kept.
+    """
+    rules = lazy_rules(model)
+    if not rules:
+        return (*search(model, base, gap=gap, time_limit_s=time_limit_s, opts=opts, stages=stages, t0=t0), model, base)
+    same = base is model
+    deadline = t0 + time_limit_s
+
+    def add(cuts):
+        nonlocal model, base
+        model = with_cuts(model, cuts)
+        base = model if same else with_cuts(base, cuts)
+
+    log.info("Stage: lazy disc rows in the LP")
+    t_lp = time.perf_counter()
+    cut_model, added, passes, clean = _lp_rows(model, seconds=LP_SHARE * time_limit_s, opts=opts)
+    if added:
+        labels = cut_model.rows.iloc[model.n_rows:].drop(columns=["elastic"])
+        add((cut_model.A[model.n_rows:], cut_model.row_upper[model.n_rows:], labels))
+    seconds = time.perf_counter() - t_lp
+    stages.append(StageRecord("lazy_rows", "Optimal" if clean else "Rows left", seconds, False, True, None))
+    log.info("Lazy disc rows in the LP: %d rows in %d passes, %.1f s", added, passes, seconds)
+    for k in range(1, MAX_ROUNDS + 1):
+        log.info("Stage: lazy disc rows, round %d", k)
+        left = max(MIN_STEP_S, deadline - time.perf_counter())
+        first, bound, method, solve_s, second = search(model, base, gap=gap, time_limit_s=left, opts=opts, stages=stages, t0=t0)
+        short = float(base.slice_s(first.x).sum())
+        for _ in range(REPAIRS if whole_units is not None else 0):
+            # first the same parcel-years with the new rows: far cheaper than a new search
+            cuts = lazy_cuts(base, delivered_x(base, second.x), rules)
+            if cuts is None:
+                break
+            log.info("Lazy disc rows, round %d: the plan overfills %d discs; making its units whole again with their rows",
+                     k, cuts[0].shape[0])
+            add(cuts)
+            try:
+                second, record = whole_units(base, first.x, bound)
+            except SolverError:  # no whole units on these parcel-years keep the new rows (project minimums)
+                log.info("Lazy disc rows, round %d: the parcel-years cannot keep the new rows", k)
+                break
+            stages.append(record)
+        cuts = lazy_cuts(base, delivered_x(base, second.x), rules)
+        more_short = float(base.slice_s(delivered_x(base, second.x)).sum()) > short + 0.5
+        time_left = deadline - time.perf_counter() > NEW_ROUND_SHARE * time_limit_s
+        if cuts is None and not (more_short and time_left):
+            log.info("Lazy disc rows, round %d: the plan overfills no disc", k)
+            return first, bound, method, solve_s, second, model, base
+        if k == MAX_ROUNDS or not time_left:
+            if cuts is not None:
+                log.warning("The plan still overfills %d discs; delivering it as it is (no time for another round)", cuts[0].shape[0])
+            return first, bound, method, solve_s, second, model, base
+        log.info("Lazy disc rows, round %d: %s; searching again with the rows found", k,
+                 "the plan gives up targets to keep the discs" if cuts is None else f"the plan overfills {cuts[0].shape[0]} discs")
+        if cuts is not None:
+            add(cuts)
+    raise AssertionError("unreachable")

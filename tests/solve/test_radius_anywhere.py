@@ -1,0 +1,92 @@
+"""The radius cap as a planner checks it: no disc of radius R anywhere over N, checked on the delivered plan."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import shapely
+
+from siteplan import PlotRatio, RadiusCap, YearlyTargets, problem
+from siteplan.solve import lazy
+from tests.cities import grid_parcels
+
+R, N = 1000.0, 400
+
+
+def _city(xs, scores):
+    """1-ha parcels (400 units each at plot ratio 2) with their west edges at ``xs``."""
+    p = grid_parcels(len(xs), years=(2016,), score_2016=list(scores))
+    p["geometry"] = [shapely.box(x, 0, x + 100, 100) for x in xs]
+    p["area_m2"] = p.area
+    return p
+
+
+def _solve(p, target, centres):
+    return (problem(p, {"public_rental": 50.0}, [2016]).add_targets({("public_rental", 2016): target})
+            .add_rule(PlotRatio()).add_rule(YearlyTargets()).add_rule(RadiusCap(R, N, centres=centres)).solve())
+
+
+def _densest_by_hand(plan):
+    """Most units in one disc of radius R: every pair of used centroids within 2R fits in one disc (two points)."""
+    c = plan.problem.parcels.set_index("parcel_id").geometry.centroid
+    tot = plan.units.groupby("parcel_id")["units"].sum()
+    best = float(tot.max())
+    for a in tot.index:
+        for b in tot.index:
+            if a < b and c[a].distance(c[b]) <= 2 * R:
+                best = max(best, float(tot[a] + tot[b]))
+    return best
+
+
+def _cap_row(plan):
+    return plan.compliance().set_index("rule").loc["radius_cap"]
+
+
+def test_two_full_projects_just_over_r_apart_break_the_cap_only_the_old_rule_allows():
+    # P0 and P1 1,050 m apart score best; P2 is 5 km away
+    p = _city([0, 1050, 5000], [1.0, 1.0, 0.5])
+    old = _solve(p, 800, "projects")
+    assert set(old.units["parcel_id"]) == {"P0", "P1"}  # every used parcel's 1 km circle holds 400
+    assert _densest_by_hand(old) == 800  # but one 1 km disc between them holds both
+    row = _cap_row(old)
+    assert "densest 1 km disc anywhere: 800 units" in row["achieved"]
+    assert "around a used parcel: 400 units" in row["achieved"]
+    new = _solve(p, 800, "anywhere")
+    assert new.total_shortfall == 0 and new.status.targets_met
+    assert _densest_by_hand(new) <= N
+    assert set(new.units["parcel_id"]) in ({"P0", "P2"}, {"P1", "P2"})
+    row = _cap_row(new)
+    assert row["ok"] and row["shortfall"] == 0 and "densest 1 km disc anywhere: 400 units" in row["achieved"]
+
+
+def test_a_plan_that_overfills_a_disc_is_a_shortfall_never_met(monkeypatch):
+    # without its lazy rows the model lets the plan overfill; the check on the delivered plan still catches it
+    monkeypatch.setattr(lazy, "lazy_rules", lambda model: [])
+    plan = _solve(_city([0, 1050, 5000], [1.0, 1.0, 0.5]), 800, "anywhere")
+    assert _densest_by_hand(plan) == 800
+    row = _cap_row(plan)
+    assert not row["ok"] and row["shortfall"] == 400
+    assert plan.status.code == "shortfall" and ("radius_cap", "excess", 400) in plan.status.rules_short
+    assert "radius_cap" in plan.status.text("en")
+
+
+def test_lazy_rows_on_a_row_of_parcels_keep_every_disc():
+    # twelve parcels 300 m apart (3.3 km): two 2 km windows cover them, so at most 2 x 250 units fit
+    p = grid_parcels(12, years=(2016,), score_2016=list(np.linspace(1.0, 0.5, 12)), far=0.5)  # 100 units each
+    plan = (problem(p, {"public_rental": 50.0}, [2016]).add_targets({("public_rental", 2016): 500})
+            .add_rule(PlotRatio()).add_rule(YearlyTargets()).add_rule(RadiusCap(1000.0, 250)).solve())
+    assert plan.status.targets_met
+    c = p.set_index("parcel_id").geometry.centroid.x
+    tot = plan.units.groupby("parcel_id")["units"].sum()
+    x = c[tot.index].to_numpy()
+    # on a line, the densest disc of radius R covers a window of length 2R
+    worst = max(tot[(x >= a - 1e-6) & (x <= a + 2 * 1000.0 + 1e-6)].sum() for a in x)
+    assert worst <= 250
+    assert _cap_row(plan)["ok"]
+
+
+def test_centres_must_be_anywhere_or_projects():
+    from siteplan.errors import SpecificationError
+
+    with pytest.raises(SpecificationError, match="anywhere"):
+        RadiusCap(1000, 400, centres="parcels")
