@@ -187,13 +187,14 @@ def test_check_out_dir_raises_output_error_naming_the_folder(tmp_path):
 # -- Ctrl-C in a real process ------------------------------------------------------
 
 
-def interrupt_run(scen: Path, out: Path, stage: str, *, after_s: float = 0.0) -> tuple[int, str, float]:
-    """``siteplan run`` in its own process, sent SIGINT ``after_s`` seconds after
-    it prints ``stage``: its exit code, its output, and the seconds from the
-    signal to its exit."""
+def interrupt_run(scen: Path, out: Path, stage: str, *, after_s: float = 0.0, verbose: bool = False) -> tuple[int, str, float]:
+    """``siteplan run`` in its own process (``--verbose`` to see the solve's stages), sent SIGINT
+    ``after_s`` seconds after it prints ``stage``: its exit code, its output, and the seconds
+    from the signal to its exit."""
     env = dict(os.environ, PYTHONUNBUFFERED="1", COLUMNS="200")
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from siteplan.cli import main; main()", "run", str(scen), "--out", str(out)],
+        [sys.executable, "-c", "from siteplan.cli import main; main()", "run", str(scen), "--out", str(out)]
+        + (["--verbose"] if verbose else []),
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8", env=env,
     )
     seen = []

@@ -7,29 +7,10 @@ import json
 import re
 
 import pandas as pd
-import pytest
 
 from siteplan.outputs.compare import load_run, write_comparison
 from siteplan.outputs.comparemap import CHANGE_STYLES, differing_rule_layers, line_colours
-from siteplan.pipeline import run
 from tests.browser import open_offline
-from tests.cities import MINI_SCENARIO, write_mini_city
-
-# B differs from A in [rules.transit] only: 60% within 200 m instead of 50% within 800 m.
-STRICT = MINI_SCENARIO.replace('name = "mini"', 'name = "mini-transit"').replace(
-    "[rules.transit]\nshare = 0.5\nwithin_m = 800", "[rules.transit]\nshare = 0.6\nwithin_m = 200")
-
-
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    assert STRICT != MINI_SCENARIO
-    base = tmp_path_factory.mktemp("compare-view")
-    a = write_mini_city(base / "city")
-    b = a.parent / "strict.toml"
-    b.write_text(STRICT, encoding="utf-8")
-    run(a, out_dir=base / "mini")
-    run(b, out_dir=base / "mini-transit")
-    return base / "mini", base / "mini-transit", base
 
 
 def _by_parcel(folder) -> pd.DataFrame:
@@ -53,8 +34,8 @@ def _expected(out_a, out_b) -> dict[str, int]:
             "n_a": len(pa), "n_b": len(pb)}
 
 
-def test_run_json_carries_the_rule_settings(runs):
-    out_a, out_b, _ = runs
+def test_run_json_carries_the_rule_settings(two_runs):
+    out_a, out_b, _ = two_runs
     ra, rb = (json.loads((o / "run.json").read_text(encoding="utf-8"))["rules"] for o in (out_a, out_b))
     assert (ra["transit"]["within_m"], rb["transit"]["within_m"]) == (800, 200)
     a, b = load_run(out_a), load_run(out_b)
@@ -70,8 +51,8 @@ def test_run_json_carries_the_rule_settings(runs):
         (out_a / "run.json").write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
 
 
-def test_three_styles_counted_against_the_allocations(runs, tmp_path):
-    out_a, out_b, _ = runs
+def test_three_styles_counted_against_the_allocations(two_runs, tmp_path):
+    out_a, out_b, _ = two_runs
     want = _expected(out_a, out_b)
     assert want["removed"] + want["added"] > 0  # the stricter rule moves units to other parcels
     files = write_comparison(out_a, out_b, tmp_path / "cmp")
@@ -115,8 +96,8 @@ def test_three_styles_counted_against_the_allocations(runs, tmp_path):
     assert "新增" in legend and "减少" in legend and "变化" in legend
 
 
-def test_english_comparison_and_line_colours(runs, tmp_path):
-    out_a, out_b, _ = runs
+def test_english_comparison_and_line_colours(two_runs, tmp_path):
+    out_a, out_b, _ = two_runs
     files = write_comparison(out_a, out_b, tmp_path / "cmp-en", lang="en")
     html = files["compare.html"].read_text(encoding="utf-8")
     boxes = " ".join(re.findall(r'<div class="sp-box"[^>]*>(.*?)</div>\n', html, re.S))

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.test_nothing_lost import first_run, previous_outputs, snapshot  # noqa: F401  (first_run: a fixture)
+from tests.test_nothing_lost import first_run, interrupt_run, previous_outputs, snapshot  # noqa: F401  (first_run: a fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,28 +22,9 @@ def test_ctrl_c_during_the_integer_programme_exits_within_seconds(first_run, tmp
     scen = tmp_path / "over.toml"
     scen.write_text(text, encoding="utf-8")
     _, out, before = previous_outputs(first_run, tmp_path)
-    env = dict(os.environ, PYTHONUNBUFFERED="1", COLUMNS="200")
-    proc = subprocess.Popen([sys.executable, "-c", "from siteplan.cli import main; main()", "run", str(scen), "--out", str(out),
-                             "--verbose"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8", env=env)
-    seen: list[str] = []
-    try:
-        for line in proc.stdout:
-            seen.append(line)
-            if "LP bound" in line:  # the least-shortfall search's full MIP has started
-                time.sleep(3.0)
-                sent = time.monotonic()
-                proc.send_signal(signal.SIGINT)
-                break
-        else:
-            pytest.fail("the run never reached the least-shortfall MIP:\n" + "".join(seen))
-        rest, _ = proc.communicate(timeout=120)
-        waited = time.monotonic() - sent
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    output = "".join(seen) + rest
-    assert proc.returncode == 130, output
+    # "LP bound" starts the least-shortfall search's full MIP
+    code, output, waited = interrupt_run(scen, out, "LP bound", after_s=3.0, verbose=True)
+    assert code == 130, output
     assert waited < 5, f"{waited:.1f} s from Ctrl-C to exit"
     assert "Traceback" not in output
     assert [line for line in output.splitlines() if "interrupted:" in line] == ["interrupted: no output was changed"]
