@@ -85,21 +85,26 @@ class DevTools:
         os.write(self._to_w, json.dumps(msg).encode() + b"\0")
         end = time.monotonic() + timeout
         while time.monotonic() < end:
-            for m in self._read(end - time.monotonic()):
+            msgs = self._read(end - time.monotonic())
+            for i, m in enumerate(msgs):
                 if m.get("id") == self._id:
+                    self.events.extend(msgs[i + 1:])  # events that came in the same read as the reply
                     if "error" in m:
                         raise RuntimeError(f"{method}: {m['error']}")
                     return m["result"]
                 self.events.append(m)
         raise TimeoutError(method)
 
-    def wait_for(self, method: str, timeout: float) -> bool:
+    def wait_for(self, method: str, timeout: float, *, since: int = 0) -> bool:
+        """Whether event ``method`` arrives within ``timeout`` s, or already came (among the events from index ``since``)."""
+        if any(m.get("method") == method for m in self.events[since:]):
+            return True
         end = time.monotonic() + timeout
         while time.monotonic() < end:
-            for m in self._read(end - time.monotonic()):
-                self.events.append(m)
-                if m.get("method") == method:
-                    return True
+            msgs = self._read(end - time.monotonic())
+            self.events.extend(msgs)
+            if any(m.get("method") == method for m in msgs):
+                return True
         return False
 
     def pump(self, seconds: float) -> None:
@@ -170,8 +175,10 @@ def open_offline(page: Path, profile: Path, script: str, *, settle_s: float = 1.
             dt.call("Emulation.setEmulatedMedia", {"media": media}, session=session)
         dt.call("Network.emulateNetworkConditions",
                 {"offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}, session=session)
+        mark = len(dt.events)
         dt.call("Page.navigate", {"url": url}, session=session)
-        loaded = dt.wait_for("Page.loadEventFired", timeout=60)
+        # a small page may fire its load event before navigate's reply arrives
+        loaded = dt.wait_for("Page.loadEventFired", timeout=60, since=mark)
         state = dt.call("Runtime.evaluate", {"expression": script, "awaitPromise": True, "returnByValue": True},
                         session=session, timeout=60)
         dt.pump(settle_s)
