@@ -335,7 +335,7 @@ def _shown(path: Path | str, base: Path | None) -> str:
     return text
 
 
-def format_report(report: CheckReport, *, base: Path | None = None) -> str:
+def format_report(report: CheckReport, *, base: Path | None = None, width: int | None = None) -> str:
     """The report as plain text, for the terminal.
 
     Parameters
@@ -345,6 +345,10 @@ def format_report(report: CheckReport, *, base: Path | None = None) -> str:
     base
         Folder that file paths are shown relative to (default: the
         current folder).
+    width
+        The terminal's width: a layer table wider than that is printed as
+        two lines per layer instead (the file, then what was read), so no
+        row wraps in the middle (default: no limit).
     """
     base = Path.cwd() if base is None else base
     out = [f"siteplan check: {_shown(report.scenario_path, base)}"]
@@ -364,7 +368,17 @@ def format_report(report: CheckReport, *, base: Path | None = None) -> str:
             crs = info.crs.split(" (")[0] if info.crs.startswith("EPSG:") else info.crs
             rows.append([kind, _shown(info.path, base), info.driver or "-", info.encoding or "-",
                          crs or "-", count, types or "-"])
-        out += _table(["layer", "file", "driver", "encoding", "CRS", "features", "geometry"], rows, right_from=99)
+        table = _table(["layer", "file", "driver", "encoding", "CRS", "features", "geometry"], rows, right_from=99)
+        if width is None or max(cell_len(line) for line in table) <= width:
+            out += table
+        else:  # too wide for the terminal: the file on one line, what was read under it
+            name_w = max(cell_len(r[0]) for r in rows)
+            for kind, path, driver, encoding, crs, count, types in rows:
+                out.append(f"  {_pad(kind, name_w)}  {path}")
+                one_type = ", " not in types and types.endswith(" " + count.split(" ")[0])
+                shape = types if one_type else f"{count} features: {types}" if count != "-" else types
+                read = [driver, encoding, crs, shape]  # e.g. "Polygon 3,000": one geometry type, all the features
+                out.append(f"  {' ' * name_w}  " + ", ".join(x for x in read if x and x != "-"))
         out += _location_lines(report.layers.info)
     out += findings_lines(report, base=base)
     if report.capacity is not None:

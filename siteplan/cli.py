@@ -282,7 +282,7 @@ def check(
     with _plain_errors(interrupted="nothing was checked"):
         path = scenario if scenario is not None else find_demo_scenario()
         report = check_scenario(path)
-    console.print(Text(format_report(report)), soft_wrap=True, highlight=False)
+    console.print(Text(format_report(report, width=console.width)), soft_wrap=True, highlight=False)
     raise typer.Exit(report.exit_code)
 
 

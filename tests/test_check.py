@@ -294,3 +294,14 @@ def test_interacting_faults_are_all_listed(interacting_demo, scenario, scenario_
     for fault, phrases in {**INTERACTING, **scenario_faults}.items():
         wanted = [ph.format(**ids) for ph in phrases]
         assert any(all(w in line for w in wanted) for line in lines), (fault, wanted, res.output)
+
+
+def test_layer_table_fits_the_terminal(demo_report):
+    """At 80 columns the layer table goes to two lines per layer rather than rows the terminal would wrap."""
+    wide = format_report(demo_report, base=ROOT)
+    narrow = format_report(demo_report, base=ROOT, width=80)
+    assert max(len(line) for line in wide.splitlines() if line.startswith("  parcels")) > 80  # the one-line table is wider
+    layer_lines = narrow.split("\nLayers\n")[1].split("\n\n")[0].splitlines()
+    assert all(len(line) <= 80 for line in layer_lines), layer_lines
+    assert "  parcels      layers/parcels.gpkg" in layer_lines
+    assert "GPKG, UTF-8, EPSG:4549, Polygon 3,000" in narrow  # what was read, under the file
