@@ -19,7 +19,8 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 
-from siteplan.outputs.export import qml_style, shapefile_field_names, write_shapefiles
+from siteplan.outputs.export import qml_style
+from siteplan.outputs.shapefile import shapefile_field_names, write_shapefiles
 from siteplan.pipeline import run, write_plan
 
 

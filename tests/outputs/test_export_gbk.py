@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from siteplan.cli import app
 from siteplan.outputs import export
-from siteplan.outputs.export import write_shapefiles
+from siteplan.outputs.shapefile import write_shapefiles
 
 runner = CliRunner()
 RARE = "\U00020BB7"  # 𠮷: in GB18030, not in GBK

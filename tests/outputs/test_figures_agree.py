@@ -271,7 +271,8 @@ def test_plot_ratio_used_is_shown_and_never_exceeded(runs):
 
 
 def test_shapefile_field_map_names_the_plot_ratio_used():
-    from siteplan.outputs.export import FIELD_LABELS, shapefile_field_names
+    from siteplan.outputs.export import FIELD_LABELS
+    from siteplan.outputs.shapefile import shapefile_field_names
 
     names = shapefile_field_names(["far_used", "far_upper_types", "far_upper", "far_max"])
     assert names["far_used"] == "FAR_USED" and names["far_upper_types"] == "FAR_UP_TYP"

@@ -105,7 +105,7 @@ def test_labels_beside_codes_in_exports(mini):
 
 
 def test_shapefile_has_the_labels(mini, tmp_path):
-    from siteplan.outputs.export import write_shapefiles
+    from siteplan.outputs.shapefile import write_shapefiles
 
     _, res = mini
     write_shapefiles(res.plan, res.layers, res.scenario, tmp_path / "shp")

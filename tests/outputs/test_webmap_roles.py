@@ -267,7 +267,8 @@ def test_exports_carry_role_and_affordable_floor(incl_run):
     shp = gpd.read_file(out / "shapefile" / "allocation.shp", encoding="GBK").set_index("PARCEL_ID")
     assert shp.loc[exp.index, "ROLE"].tolist() == exp["role"].tolist()
     assert shp.loc[exp.index, "AFF_FLR_M2"].astype(float).tolist() == exp["floor"].astype(float).tolist()
-    from siteplan.outputs.export import FIELD_LABELS, shapefile_field_names
+    from siteplan.outputs.export import FIELD_LABELS
+    from siteplan.outputs.shapefile import shapefile_field_names
 
     short = shapefile_field_names(["affordable_floor_m2", "role", "floor_area_m2"])
     assert short["affordable_floor_m2"] == "AFF_FLR_M2" and len(set(short.values())) == 3
