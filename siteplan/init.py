@@ -511,7 +511,11 @@ def scenario_text(folder: Path, out: Path, found: list[Found], roles: dict[str, 
                          f"[{', '.join(['100'] * (last - first + 1))}]")
             todos.append(f"[types.{code}] targets")
         lines.append("")
-    lines += ["# [zones]   # zone targets over the plan, e.g. \"东岸城区\" = 16000", ""]
+    lines += ["# [zones]   # zone targets over the plan, e.g. \"东岸城区\" = 16000", "",
+              "# [outputs]   # the land tables as the plan prints them (uncomment to use)",
+              "# land_table = \"handan\"   # the Handan plan's columns: 套数, 容积率, 净用地, 毛用地",
+              "# planning_far = 2.8   # the one planning plot ratio the tables print",
+              "# area = \"中心城区\"   # the area named in the titles and year sentences", ""]
     return "\n".join(lines), todos
 
 

@@ -51,6 +51,14 @@ def test_written_scenario_loads_and_reads_the_cumulative_table(tmp_path):
     assert s.types["affordable_rental"].targets == yearly["保障性租赁住房"] == [300, 400, 300]
     assert s.types["public_rental"].targets == yearly["公租房"]
     assert s.layers.parcels == (folder / "控规地块.shp").resolve()
+    assert s.outputs.land_table == "standard"
+    # the [outputs] block is written commented out: uncommented, as a planner would, it loads
+    text = out.read_text(encoding="utf-8")
+    for line in ("[outputs]", 'land_table = "handan"', "planning_far = 2.8"):
+        text = text.replace(f"# {line}", line)
+    out.write_text(text, encoding="utf-8")
+    s = siteplan.load_scenario(out)
+    assert (s.outputs.land_table, s.outputs.planning_far) == ("handan", 2.8)
 
 
 def test_refuses_to_overwrite_without_force(tmp_path):
