@@ -70,6 +70,18 @@ def test_a_plan_that_overfills_a_disc_is_a_shortfall_never_met(monkeypatch):
     assert "radius_cap" in plan.status.text("en")
 
 
+def test_a_plan_delivered_with_discs_still_overfilled_is_not_proven(monkeypatch):
+    # one round, no mending, and LP passes that (say they) found nothing: the plan goes out overfilling a disc
+    monkeypatch.setattr(lazy, "MAX_ROUNDS", 1)
+    monkeypatch.setattr(lazy, "REPAIRS", 0)
+    monkeypatch.setattr(lazy, "_lp_rows", lambda model, seconds, opts: (model, 0, 1, True))
+    plan = _solve(_city([0, 1050, 5000], [1.0, 1.0, 0.5]), 800, "anywhere")
+    assert _densest_by_hand(plan) == 800
+    assert ("lazy_rows", "Rows left", False) in [(s.name, s.status, s.proven) for s in plan.report.stages]
+    assert not plan.report.optimal and plan.report.status != "Optimal"
+    assert plan.status.code == "shortfall" and not plan.status.proven and not plan.status.optimal
+
+
 def test_lazy_rows_on_a_row_of_parcels_keep_every_disc():
     # twelve parcels 300 m apart (3.3 km): two 2 km windows cover them, so at most 2 x 250 units fit
     p = grid_parcels(12, years=(2016,), score_2016=list(np.linspace(1.0, 0.5, 12)), far=0.5)  # 100 units each
@@ -90,3 +102,17 @@ def test_centres_must_be_anywhere_or_projects():
 
     with pytest.raises(SpecificationError, match="anywhere"):
         RadiusCap(1000, 400, centres="parcels")
+
+
+def test_a_large_city_is_warned_before_the_exact_rule(monkeypatch):
+    from siteplan.model import dispersion
+
+    p = _city([0, 1050, 5000], [1.0, 1.0, 0.5])
+    prob = (problem(p, {"public_rental": 50.0}, [2016]).add_targets({("public_rental", 2016): 800})
+            .add_rule(PlotRatio()).add_rule(YearlyTargets()))
+    ctx = prob.add_rule(RadiusCap(R, N)).compile().ctx
+    assert RadiusCap(R, N).check(ctx) == []  # three parcels: no warning
+    monkeypatch.setattr(dispersion, "LARGE_CITY_PARCELS", 3)
+    (found,) = RadiusCap(R, N).check(ctx)
+    assert found.level == "warning" and "3 usable parcels" in found.message and 'centres = "projects"' in found.message
+    assert RadiusCap(R, N, centres="projects").check(ctx) == []
