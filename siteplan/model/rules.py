@@ -92,6 +92,28 @@ class PlotRatio:
         return []
 
 
+def target_table(ctx: Context, u: np.ndarray, *, exact: bool) -> pd.DataFrame:
+    """Per type and year: ``target``, ``placed`` (whole units), ``missing``, ``excess`` and ``met``.
+
+    Every type x year of the plan, a target not given being 0. An exact
+    target is met only when placed equals it (placing more is not meeting
+    it); an at-least target when placed reaches it.
+    """
+    placed = np.zeros_like(ctx.targets, dtype=float)
+    np.add.at(placed, (ctx.u_type, ctx.u_year), np.round(u))  # the delivered plan is in whole units
+    t = pd.DataFrame({
+        "type": np.repeat(ctx.types, len(ctx.years)),
+        "year": np.tile(ctx.years, len(ctx.types)),
+        "target": np.asarray(ctx.targets, dtype=float).reshape(-1),
+        "placed": placed.reshape(-1).astype("int64"),
+    })
+    diff = t["placed"] - t["target"]
+    t["missing"] = np.ceil((-diff).clip(lower=0) - 1e-9).astype("int64")
+    t["excess"] = np.ceil(diff.clip(lower=0) - 1e-9).astype("int64") if exact else 0
+    t["met"] = (t["missing"] == 0) & (t["excess"] == 0)
+    return t
+
+
 @dataclass(frozen=True)
 class YearlyTargets:
     r"""Yearly targets per housing type (elastic).
@@ -128,17 +150,12 @@ class YearlyTargets:
         )
 
     def report(self, ctx: Context, u: np.ndarray) -> tuple[str, str]:
-        placed = np.zeros_like(ctx.targets)
-        np.add.at(placed, (ctx.u_type, ctx.u_year), u)
-        placed = np.round(placed)  # the delivered plan is in whole units
-        if self.mode == "exact":  # an exact target exceeded is not met
-            met = int((placed == ctx.targets).sum())
-        else:
-            met = int((placed >= ctx.targets).sum())
-        return (
-            f"{_fmt(ctx.targets.sum())} units in {ctx.targets.size} type-years",
-            f"{_fmt(placed.sum())} units; {met} of {ctx.targets.size} type-years met",
-        )
+        t = target_table(ctx, u, exact=self.mode == "exact")
+        text = f"{_fmt(t['placed'].sum())} units; {int(t['met'].sum())} of {len(t)} type-years met"
+        missing, excess = int(t["missing"].sum()), int(t["excess"].sum())
+        if missing or excess:
+            text += f"; {missing:,} units missing, {excess:,} over exact targets"
+        return f"{_fmt(ctx.targets.sum())} units in {ctx.targets.size} type-years", text
 
     def check(self, ctx: Context) -> list[Finding]:
         """Cumulative floor area needed by each year against land ready by then."""

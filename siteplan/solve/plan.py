@@ -25,7 +25,7 @@ import scipy.sparse as sp
 
 from ..model.builder import CompiledModel, Finding
 from .rounding import over_units
-from .status import PlanStatus, broken_rows, delivered_x, plan_status, target_table
+from .status import PlanStatus, broken_rows, delivered_x, plan_status
 from .stages import StageRecord
 
 if TYPE_CHECKING:
@@ -216,8 +216,9 @@ class Plan:
         :meth:`_row_state`); ``shortfall`` is the whole units by which the
         delivered plan breaks its elastic rows (0 for a plan that keeps
         every rule), recomputed from the plan's units. The yearly targets'
-        row says what :attr:`status` says: an exact target the plan exceeds
-        is not met.
+        row and :attr:`status` count from one table
+        (:func:`siteplan.model.rules.target_table`): an exact target the plan
+        exceeds is not met.
         """
         m, x = self.model, self.x
         ctx = m.ctx
@@ -230,8 +231,6 @@ class Plan:
             mask = (m.rows["rule"] == rule.name).to_numpy()
             focal = self.focal_checks.get(rule.name)
             required, achieved = rule.report(ctx, u) if focal is None else (rule.required(), focal[0])
-            if rule.name == "yearly_targets":
-                achieved = self._targets_achieved()
             shortfall, ok = int(short[mask].sum()), not bool((mask & broken).any())
             if focal is not None:  # the radius cap: the densest disc of the delivered plan, apart from the rows
                 shortfall, ok = int(focal[1]), focal[1] == 0
@@ -263,15 +262,6 @@ class Plan:
         per = self.units.groupby("parcel_id")["units"].sum()
         units = per.reindex(p["parcel_id"].to_numpy()).fillna(0).to_numpy(dtype=float)
         return {r.name: r.focal_check(p, units) for r in rules}
-
-    def _targets_achieved(self) -> str:
-        """The yearly targets' achievement, in the words of :attr:`status`."""
-        st = self.status
-        t = target_table(self)
-        text = f"{st.placed_units:,} units; {int(t['met'].sum())} of {len(t)} type-years met"
-        if st.units_missing or st.units_excess:
-            text += f"; {st.units_missing:,} units missing, {st.units_excess:,} over exact targets"
-        return text
 
     def _land_rows(self, binds: np.ndarray) -> list[dict]:
         """Compliance rows of the two rules every problem has, read from the plan.

@@ -34,6 +34,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from ..model.rules import target_table as rules_target_table
+
 if TYPE_CHECKING:
     from ..model.builder import CompiledModel
     from .plan import Plan, SolverReport
@@ -221,29 +223,13 @@ class PlanStatus:
 
 
 def target_table(plan: Plan) -> pd.DataFrame:
-    """Per type and year: target, placed (whole units), missing, excess and whether it is met.
-
-    Every type x year of the plan, a target not given being 0. An exact
-    target is met only when placed equals it; an at-least target when
-    placed reaches it. Mode from the problem's ``yearly_targets`` rule (at
-    least when there is none).
-    """
+    """Per type and year of the delivered plan: target, placed, missing, excess, met
+    (:func:`siteplan.model.rules.target_table`; at-least targets when the problem has no
+    ``yearly_targets`` rule)."""
     rule = plan.problem.rule("yearly_targets")
-    exact = getattr(rule, "mode", "at_least") == "exact"
-    ctx = plan.model.ctx
-    types, years = list(ctx.types), list(ctx.years)
-    placed = plan.units.groupby(["type", "year"])["units"].sum()
-    s = pd.DataFrame({
-        "type": np.repeat(types, len(years)),
-        "year": np.tile(years, len(types)),
-        "target": np.asarray(ctx.targets, dtype=float).reshape(-1),
-    })
-    s["placed"] = [int(placed.get((t, y), 0)) for t, y in zip(s["type"], s["year"])]
-    diff = s["placed"] - s["target"]
-    s["missing"] = np.ceil((-diff).clip(lower=0) - 1e-9).astype("int64")
-    s["excess"] = np.ceil(diff.clip(lower=0) - 1e-9).astype("int64") if exact else 0
-    s["met"] = (s["missing"] == 0) & (s["excess"] == 0)
-    return s
+    model = plan.model
+    u = model.slice_u(delivered_x(model, plan.x))
+    return rules_target_table(model.ctx, u, exact=getattr(rule, "mode", "at_least") == "exact")
 
 
 def plan_status(plan: Plan) -> PlanStatus:
