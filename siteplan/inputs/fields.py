@@ -103,17 +103,13 @@ def _as_text(series: pd.Series) -> pd.Series:
     return pd.Series([one(v) for v in series], index=series.index, dtype=object)
 
 
-def _parse_numbers(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
-    """Numbers from a column that may hold text; returns (values, unreadable mask).
+def _read_each(series: pd.Series, from_text) -> tuple[pd.Series, np.ndarray]:
+    """Numbers read value by value: ``from_text(text)`` reads a text value (after Unicode
+    normalisation, so full-width digits work) and returns None when it cannot.
 
-    Missing values come back as NaN and are not flagged; text is read after
-    Unicode normalisation, so full-width digits work.
+    Returns (values, unreadable mask); missing values are NaN and not
+    flagged, booleans and non-finite numbers are unreadable.
     """
-    if pd.api.types.is_bool_dtype(series):
-        return pd.Series(np.nan, index=series.index), np.ones(len(series), dtype=bool)
-    if pd.api.types.is_numeric_dtype(series):
-        vals = series.astype("float64")
-        return vals, ~np.isfinite(vals.to_numpy()) & vals.notna().to_numpy()
     out = np.full(len(series), np.nan)
     bad = np.zeros(len(series), dtype=bool)
     for i, v in enumerate(series):
@@ -125,17 +121,33 @@ def _parse_numbers(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
         if isinstance(v, (int, float, np.integer, np.floating)):
             x = float(v)
         else:
-            text = unicodedata.normalize("NFKC", str(v)).strip()
-            try:
-                x = float(text)
-            except ValueError:
-                bad[i] = True
-                continue
-        if math.isfinite(x):
+            x = from_text(unicodedata.normalize("NFKC", str(v)).strip())
+        if x is not None and math.isfinite(x):
             out[i] = x
         else:
             bad[i] = True
     return pd.Series(out, index=series.index), bad
+
+
+def _float_or_none(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _parse_numbers(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Numbers from a column that may hold text; returns (values, unreadable mask).
+
+    Missing values come back as NaN and are not flagged; text is read after
+    Unicode normalisation, so full-width digits work.
+    """
+    if pd.api.types.is_bool_dtype(series):
+        return pd.Series(np.nan, index=series.index), np.ones(len(series), dtype=bool)
+    if pd.api.types.is_numeric_dtype(series):
+        vals = series.astype("float64")
+        return vals, ~np.isfinite(vals.to_numpy()) & vals.notna().to_numpy()
+    return _read_each(series, _float_or_none)
 
 
 _YEAR_TEXT = re.compile(
@@ -209,27 +221,16 @@ def _parse_areas(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """
     if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
         return _parse_numbers(series)
-    out = np.full(len(series), np.nan)
-    bad = np.zeros(len(series), dtype=bool)
-    for i, v in enumerate(series):
-        if _is_missing(v):
-            continue
-        if isinstance(v, (bool, np.bool_)):
-            bad[i] = True
-            continue
-        if isinstance(v, (int, float, np.integer, np.floating)):
-            out[i] = float(v) if math.isfinite(float(v)) else np.nan
-            bad[i] = not math.isfinite(float(v))
-            continue
-        text = re.sub(r"\s+", " ", unicodedata.normalize("NFKC", str(v))).strip()
-        m = _AREA_TEXT.match(text)
-        if m is None:
-            bad[i] = True
-            continue
-        unit = (m.group(2) or "m2").lower()
-        factor = next(f for u, f in AREA_UNITS.items() if u.lower() == unit)
-        out[i] = _number(m.group(1)) * factor
-    return pd.Series(out, index=series.index), bad
+    return _read_each(series, _area_m2)
+
+
+def _area_m2(text: str) -> float | None:
+    """``"65 亩"`` in m2, None when the text is no area."""
+    m = _AREA_TEXT.match(re.sub(r"\s+", " ", text))
+    if m is None:
+        return None
+    unit = (m.group(2) or "m2").lower()
+    return _number(m.group(1)) * next(f for u, f in AREA_UNITS.items() if u.lower() == unit)
 
 
 _LE = r"(?:<=|≤|<|≦|不大于|不超过|不高于|小于等于|小于|最大|最高|上限)"
