@@ -201,6 +201,14 @@ def _types(codes: Iterable[str], lang: str, label: Label) -> str:
     return _list((label(c) for c in codes), lang, last="and")
 
 
+#: (zh, en) of the settings that are switches and say something only when on.
+_FLAG_WORDS: dict[str, tuple[str, str]] = {
+    "per_year": ("逐年计算", "each year"),
+    "proportional": ("各园区按就业人数分配", "each park in proportion to its workers"),
+    "metro_depot": ("地铁上盖地块必须供应", "metro depot parcels must be supplied"),
+}
+
+
 def _value(section: str, key: str, value: object, lang: str, label: Label) -> str | None:
     """One setting's value in words, or ``None`` when it says nothing (an empty list, a default off)."""
     zh = _zh(lang)
@@ -231,18 +239,8 @@ def _value(section: str, key: str, value: object, lang: str, label: Label) -> st
         return "圆心可在任意位置" if zh else "the disc anywhere"
     if key == "per_type":
         return ("按各类型分别计算" if value else "按全部套数计算") if zh else ("of each type's units" if value else "of the plan's units")
-    if key == "per_year":
-        if not value:
-            return None
-        return "逐年计算" if zh else "each year"
-    if key == "proportional":
-        if not value:
-            return None
-        return "各园区按就业人数分配" if zh else "each park in proportion to its workers"
-    if key == "metro_depot":
-        if not value:
-            return None
-        return "地铁上盖地块必须供应" if zh else "metro depot parcels must be supplied"
+    if key in _FLAG_WORDS:  # a switch that says something only when on
+        return _pick(_FLAG_WORDS[key], lang) if value else None
     if key == "parcel_ids":
         if not value:
             return None
