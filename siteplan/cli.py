@@ -23,7 +23,7 @@ from rich.logging import RichHandler
 from rich.table import Table
 from rich.text import Text
 
-from .errors import SiteplanError
+from .errors import SiteplanError, error_text as _error_text
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Place affordable-housing targets onto land parcels.")
 console = Console(stderr=False)
@@ -158,17 +158,6 @@ def _print_shortfall(plan) -> None:
                                             f": {', '.join(where) or 'the whole plan'}",
                                             f"; binding: {binding}" if binding != "-" else ""))
     console.print("[yellow]Every shortfall row, with the rules that stop it shrinking, is in shortfall.csv[/yellow]")
-
-
-def _error_text(err: Exception) -> str:
-    """One message for an error: siteplan's own as it is; an OSError as the path, the reason and the fix."""
-    if isinstance(err, SiteplanError) or not isinstance(err, OSError):
-        return str(err)
-    if isinstance(err, FileNotFoundError) and err.filename is None:
-        return str(err)  # siteplan's own not-found messages carry their fix
-    what = err.strerror or type(err).__name__
-    where = f"{err.filename}: " if err.filename else ""
-    return f"{where}{what}; check that the path exists, that you may read and write it, and that the disk has space"
 
 
 def _print_error(err: Exception) -> None:
@@ -309,6 +298,35 @@ def init(
     if result.todos:
         console.print(Text(f"Left to do (marked TODO in the file): {'; '.join(result.todos)}"), soft_wrap=True)
     console.print(Text(f"Review the lines marked review, then: siteplan check {result.path}"), soft_wrap=True)
+
+
+@app.command("app")
+def app_command(
+    folder: Annotated[Optional[Path], typer.Argument(help="Folder of the bureau's files (and of the app's runs); default the current folder.")] = None,
+    scenario: Annotated[Optional[Path], typer.Option("--scenario", help="Scenario file to open; default FOLDER/scenario.toml (the bundled demo in the project folder).")] = None,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on; another than 127.0.0.1 shares the app on the intranet and needs the token printed at start.")] = "127.0.0.1",
+    port: Annotated[Optional[int], typer.Option("--port", min=1, max=65535, help="Port; default a free one.")] = None,
+    browser: Annotated[bool, typer.Option("--browser/--no-browser", help="Open the browser at start.")] = True,
+    lang: Annotated[str, typer.Option("--lang", help="Language of the pages: zh or en.")] = "zh",
+) -> None:
+    """Start the app: the whole job in the browser, on this computer (Ctrl-C stops it; a solve under way goes on)."""
+    _setup_logging(False)
+    if lang not in ("zh", "en"):
+        raise typer.BadParameter("use zh or en", param_hint="--lang")
+    from .app.server import serve
+
+    root = folder if folder is not None else Path.cwd()
+    if not root.is_dir():
+        _print_error(FileNotFoundError(f"{root}: no such folder; name the folder that holds your layers"))
+        raise typer.Exit(2)
+    if scenario is None and folder is None and not (root / "scenario.toml").is_file():
+        from .pipeline import DEMO_SCENARIO
+
+        if (root / DEMO_SCENARIO).is_file():
+            scenario = root / DEMO_SCENARIO  # the project folder: open the demo
+    with _plain_errors(interrupted="the app stopped; runs still solving go on and are found when it starts again"):
+        serve(root, scenario=scenario, host=host, port=port, open_browser=browser, lang=lang,
+              echo=lambda line: console.print(Text(line), soft_wrap=True, highlight=False))
 
 
 @app.command("make-city")

@@ -14,6 +14,7 @@ __all__ = [
     "SpecificationError",
     "SolverError",
     "OutputError",
+    "error_text",
 ]
 
 
@@ -39,3 +40,17 @@ class SolverError(SiteplanError, RuntimeError):
 
 class OutputError(SiteplanError, OSError):
     """The output folder cannot be created or written (a file in the way, no permission, a full disk)."""
+
+
+def error_text(err: Exception) -> str:
+    """One message for an error: siteplan's own as it is; an OSError as the path, the reason and the fix.
+
+    The command line prints it after ``error:``; the app shows it on the run's page.
+    """
+    if isinstance(err, SiteplanError) or not isinstance(err, OSError):
+        return str(err)
+    if isinstance(err, FileNotFoundError) and err.filename is None:
+        return str(err)  # siteplan's own not-found messages carry their fix
+    what = err.strerror or type(err).__name__
+    where = f"{err.filename}: " if err.filename else ""
+    return f"{where}{what}; check that the path exists, that you may read and write it, and that the disk has space"
