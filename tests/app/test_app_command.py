@@ -1,0 +1,67 @@
+"""``siteplan app`` started as a person starts it: its address, 127.0.0.1 only, and a token when shared."""
+
+from __future__ import annotations
+
+import re
+import urllib.error
+import urllib.request
+
+import pytest
+
+from tests.app.live import AppProcess
+from tests.cities import write_mini_city
+
+
+def _get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return r.status, r.read().decode("utf-8")
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode("utf-8", "replace")
+
+
+def test_app_serves_this_computer_and_stops_on_ctrl_c(tmp_path):
+    scenario = write_mini_city(tmp_path / "city")
+    with AppProcess(tmp_path, "--scenario", str(scenario)) as app:
+        assert app.url == f"http://127.0.0.1:{app.port}/"
+        status, page = _get(app.url + "data")
+        assert status == 200 and "数据" in page and "city/scenario.toml" in page
+        status, _ = _get(app.url + "data?lang=en")
+        assert status == 200
+        out = app.stop()
+    assert app.proc.returncode in (0, 130)
+    assert "Traceback" not in out
+
+
+def test_shared_app_prints_a_token_and_refuses_without_it(tmp_path):
+    write_mini_city(tmp_path / "city")
+    with AppProcess(tmp_path / "city", "--host", "0.0.0.0") as app:
+        token = re.search(r"\?token=([\w-]+)", app.url)
+        assert token, app.lines
+        status, text = _get(f"http://127.0.0.1:{app.port}/data")
+        assert status == 403 and "token" in text
+        import http.client
+
+        conn = http.client.HTTPConnection("127.0.0.1", app.port, timeout=10)
+        conn.request("GET", "/data?token=" + token.group(1))  # the printed address: the token becomes a cookie
+        answer = conn.getresponse()
+        assert answer.status == 303 and answer.getheader("location").endswith("/data")
+        assert f"siteplan_token={token.group(1)}" in answer.getheader("set-cookie")
+        conn.close()
+        req = urllib.request.Request(f"http://127.0.0.1:{app.port}/data", headers={"Cookie": f"siteplan_token={token.group(1)}"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            assert r.status == 200
+
+
+def test_a_port_in_use_is_a_clear_error(tmp_path):
+    import socket
+
+    write_mini_city(tmp_path / "city")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        with pytest.raises(RuntimeError) as err:
+            AppProcess(tmp_path / "city", port=port, timeout=30)
+    text = str(err.value)
+    assert "--port" in text and "Traceback" not in text
