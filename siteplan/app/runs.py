@@ -280,6 +280,12 @@ class RunQueue:
             log_file.close()
         self._procs[job.id] = proc
         self._update(job, pid=proc.pid)
+        if job.record.get("cancel_asked"):  # cancelled while the process was starting, before its pid was known
+            try:
+                os.killpg(proc.pid, signal.SIGINT)
+            except (ProcessLookupError, PermissionError):
+                pass
+            threading.Thread(target=self._kill_later, args=(job, proc.pid), daemon=True).start()
 
     def wait(self, run_id: str, timeout: float = 600.0) -> Job | None:
         """Block until a run ends (for tests and scripts); the job, or None on timeout."""
