@@ -20,6 +20,7 @@ import pandas as pd
 from folium.plugins import DualMap
 
 from .compare import _VALUES, RunOutputs, _esc, _parcel_table
+from .stamp import number_elements
 from .styles import KEEP_DEFAULTS, LINE_COLOURS, display_frame, type_colours
 
 __all__ = ["compare_map", "line_colours", "differing_rule_layers", "CHANGE_STYLES", "RULE_LAYERS"]
@@ -203,6 +204,9 @@ def compare_map(a: RunOutputs, b: RunOutputs, parcels: pd.DataFrame | None = Non
             tooltip=folium.GeoJsonTooltip(fields, aliases=[aliases[c] for c in fields], localize=True),
         ).add_to(m)
     views = {"moved": moved, "diff": diff, "city": city}
+    # compare.html is rendered by save_offline: number the elements (rather than keep branca's random ids)
+    # before the overlay takes the left pane's name, so that two comparisons write the same page.
+    number_elements(dm.get_root())
     dm.get_root().html.add_child(folium.Element(_overlay(a, b, ka, kb, tx, types, labels, colours, captions, views,
                                                          dm.m1.get_name())))
     return dm

@@ -18,6 +18,7 @@ digits, as Chinese official documents are; where 宋体 is not installed
 from __future__ import annotations
 
 import base64
+import io
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -25,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .handan import PARCEL_SHEET, printed_tables, year_notes, year_sentence, year_titles
+from .stamp import stamp_utc, write_zip
 from .styles import type_colours
 from .tables import SUBTOTAL_LABEL, TOTAL_LABEL, _sheet_note
 
@@ -300,6 +302,9 @@ def write_plan_docx(plan, layers, scenario, path: str | Path, *, tables: Mapping
     legend = [(scenario.type_label(t, "zh"), c) for t, c in type_colours(types).items()]
     chapter(doc, tables, years=list(scenario.years), area=o.area, net_to_gross=scenario.plan.net_to_gross, titles=titles,
             notes=notes, image=image, legend=legend)
-    path = Path(path)
-    doc.save(path)
-    return path
+    # The template's dates (2013) and the zip entries' time of saving become stamp() (the day of the run,
+    # or SOURCE_DATE_EPOCH), so that two runs write the same bytes.
+    doc.core_properties.created = doc.core_properties.modified = stamp_utc()
+    buffer = io.BytesIO()
+    doc.save(buffer)
+    return write_zip(buffer.getvalue(), path)

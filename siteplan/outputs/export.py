@@ -34,6 +34,7 @@ import pandas as pd
 from ..errors import OutputError, SiteplanError
 from ..solve.plan import Plan
 from ..inputs.scenario import Scenario
+from .stamp import gpkg_date, stamp_utc
 
 __all__ = [
     "write_allocation_csv",
@@ -503,16 +504,23 @@ def write_geopackage(plan: Plan, layers, scenario: Scenario, path: str | Path) -
     path = Path(path)
     data = gpkg_layers(plan, layers, scenario)
     styles = _styles(plan, scenario, data)
-    for k, (name, gdf) in enumerate(data.items()):
-        pyogrio.write_dataframe(gdf, path, layer=name, driver="GPKG", dataset_options={"VERSION": "1.2"} if k == 0 else None)
-    now = pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%dT%H:%M:%S")
-    rows = pd.DataFrame({
-        "f_table_catalog": "", "f_table_schema": "", "f_table_name": list(styles),
-        "f_geometry_column": "geom", "styleName": [f"siteplan {n}" for n in styles], "styleQML": list(styles.values()),
-        "styleSLD": "", "useAsDefault": True, "description": "siteplan default style", "owner": "", "ui": "",
-        "update_time": now,
-    })
-    pyogrio.write_dataframe(rows, path, layer="layer_styles", driver="GPKG", layer_options={"FID": "id"})
+    # GDAL dates gpkg_contents.last_change with the time of writing unless OGR_CURRENT_DATE says otherwise;
+    # stamp() instead (the day of the run, or SOURCE_DATE_EPOCH), so that two runs write the same bytes. The
+    # option is global to GDAL, so its previous value is put back.
+    before = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
+    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": gpkg_date()})
+    try:
+        for k, (name, gdf) in enumerate(data.items()):
+            pyogrio.write_dataframe(gdf, path, layer=name, driver="GPKG", dataset_options={"VERSION": "1.2"} if k == 0 else None)
+        rows = pd.DataFrame({
+            "f_table_catalog": "", "f_table_schema": "", "f_table_name": list(styles),
+            "f_geometry_column": "geom", "styleName": [f"siteplan {n}" for n in styles], "styleQML": list(styles.values()),
+            "styleSLD": "", "useAsDefault": True, "description": "siteplan default style", "owner": "", "ui": "",
+            "update_time": stamp_utc().strftime("%Y-%m-%dT%H:%M:%S"),
+        })
+        pyogrio.write_dataframe(rows, path, layer="layer_styles", driver="GPKG", layer_options={"FID": "id"})
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": before})
     log.info("Wrote %d layers and their QGIS styles to %s", len(data), path.name)  # not the staging folder
     return path
 

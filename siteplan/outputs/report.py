@@ -48,7 +48,7 @@ _TEXT = {
         "zones": "片区目标（套）", "rules": "规则参数", "rule": "规则", "description": "说明", "required": "要求",
         "achieved": "实现", "binding": "起约束", "shortfall": "缺口（套）", "ok": "满足", "yes": "是", "no": "否",
         "solver_name": "求解器", "method": "方法", "solver_status": "状态", "gap": "相对间隙", "bound": "最优界",
-        "objective": "目标值", "time": "用时（秒）", "time_limit": "达到时限", "placed": "落实", "target": "目标",
+        "objective": "目标值", "time_limit": "达到时限", "placed": "落实", "target": "目标",
         "year": "年份", "units": "套数", "district": "行政区", "scenario": "情景", "file": "情景文件",
         "no_cjk": "本机未找到中文字体，图表标注使用英文（行政区按英文名称）。", "total": "合计", "placed_units": "落实套数",
         "shortfall_units": "缺口（按规则，不跨规则相加）",
@@ -63,7 +63,7 @@ _TEXT = {
         "rules": "Rule settings", "rule": "Rule", "description": "Description", "required": "Required",
         "achieved": "Achieved", "binding": "Binding", "shortfall": "Shortfall (units)", "ok": "Kept", "yes": "yes",
         "no": "no", "solver_name": "Solver", "method": "Method", "solver_status": "Status", "gap": "Relative gap",
-        "bound": "Bound", "objective": "Objective", "time": "Time (s)", "time_limit": "Time limit hit",
+        "bound": "Bound", "objective": "Objective", "time_limit": "Time limit hit",
         "placed": "Placed", "target": "Target", "year": "Year", "units": "Units", "district": "District",
         "scenario": "Scenario", "file": "Scenario file", "no_cjk": "", "total": "Total", "placed_units": "Units placed",
         "shortfall_units": "Shortfall (by rule, never added across rules)",
@@ -373,7 +373,8 @@ def report_html(plan: Plan, layers: Layers, scenario: Scenario, *, lang: str = "
         [tx["method"], wording.method_text(rep.method, lang)], [tx["solver_status"], plan.status.text(lang)],
         [tx["gap"], f"{100 * plan.status.gap:.2f}% (≤ {100 * plan.status.gap_limit:.2f}%)" if np.isfinite(plan.status.gap) else "-"],
         [tx["objective"], _fmt(rep.objective)],
-        [tx["time"], f"{rep.build_s + rep.solve_s + rep.rounding_s:.1f}"],
+        # No solve time: it differs from run to run, and two runs of a scenario write the same report
+        # (run.json keeps the times).
         [tx["time_limit"], tx["yes"] if plan.status.time_limit_hit else tx["no"]],
         [tx["placed_units"], f"{int(plan.units['units'].sum()):,}"],
         [tx["shortfall_units"], ("；" if lang != "en" else "; ").join(plan.status.shortfall_parts("en" if lang == "en" else "zh")) or "0"],

@@ -17,6 +17,7 @@ import pandas as pd
 from ..inputs.scenario import Scenario
 from ..solve.plan import Plan
 from .export import _field_label, gpkg_layers
+from .stamp import dbf_date
 
 __all__ = ["write_shapefiles", "shapefile_field_names", "SHORT_NAMES", "MISSING_CHAR"]
 
@@ -137,7 +138,10 @@ def write_shapefiles(plan: Plan, layers, scenario: Scenario, folder: str | Path,
         path = folder / f"{name}.shp"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # pyogrio warns about the 10-character limit the renaming handles
-            pyogrio.write_dataframe(out, path, driver="ESRI Shapefile", encoding=encoding)
+            # The .dbf header records the day of writing; stamp()'s day instead (the same for a day's runs,
+            # or SOURCE_DATE_EPOCH's), so that two runs write the same bytes.
+            pyogrio.write_dataframe(out, path, driver="ESRI Shapefile", encoding=encoding,
+                                    layer_options={"DBF_DATE_LAST_UPDATE": dbf_date()})
         written.append(path)
     aliases = folder / "fields.csv"
     pd.DataFrame(alias_rows).to_csv(aliases, index=False, encoding="utf-8-sig", lineterminator="\n")

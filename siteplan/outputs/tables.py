@@ -65,8 +65,10 @@ seed's numbers and checks all of this.
 
 from __future__ import annotations
 
+import io
 import logging
 import re
+import zipfile
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -75,6 +77,7 @@ import numpy as np
 import pandas as pd
 
 from .figures import RULE_NOTE, apportion, fig, gross_from_net
+from .stamp import stamp_utc, write_zip
 
 __all__ = [
     "INCLUSIONARY_LABEL",
@@ -566,9 +569,15 @@ def write_land_supply_xlsx(
         ws.print_title_rows = f"1:{first - 1}"
         ws.print_options.horizontalCentered = True
         ws.page_margins.left = ws.page_margins.right = 0.5
-    path = Path(path)
-    wb.save(path)
-    return path
+    # The file records stamp() (the day of the run, or SOURCE_DATE_EPOCH) instead of the time of saving, so
+    # that two runs write the same bytes: Workbook.save would set properties.modified to now, so the
+    # workbook goes through openpyxl's writer directly, and write_zip dates every zip entry.
+    from openpyxl.writer.excel import ExcelWriter
+
+    wb.properties.created = wb.properties.modified = stamp_utc()
+    buffer = io.BytesIO()
+    ExcelWriter(wb, zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, allowZip64=True)).save()  # save() closes the zip
+    return write_zip(buffer.getvalue(), path)
 
 
 def _sheet_note(name: str, net_to_gross: float | None, note: str | None) -> str:

@@ -25,7 +25,7 @@
 - with alternative plans, every parcel any of them uses, coloured by how
   many plans use it (a layer off at first, with its own legend rows).
 
-The page makes no network request: :func:`siteplan.outputs.offline.save_offline`
+The page makes no network request: :func:`siteplan.outputs.offline.make_offline`
 inlines every script, stylesheet, font and icon, and refuses to write a map
 that would still fetch anything. By default there are no tiles (district
 boundaries stand in). Optional basemaps for online use
@@ -55,8 +55,9 @@ import shapely
 from ..inputs.layers import Layers
 from .figures import ratio_text
 from .mapcontrols import MapChrome, ParcelLabels, ViewControl, YearFilter, add_plugins, add_print_css, bounds_of
-from .offline import save_offline
+from .offline import make_offline
 from .printed import parcel_features
+from .stamp import numbered_html
 from ..solve.plan import Plan
 from ..inputs.scenario import Scenario
 from .styles import (KEEP_DEFAULTS, LINE_COLOURS, ROLE_FILL_OPACITY, SERVICE_COLOURS, ZONE_FILLS, display_frame, esc,
@@ -541,6 +542,10 @@ def render_map(
     """
     path = Path(path)
     m, allow = build_map(plan, layers, scenario, lang=lang, tiles=tiles, frequency=frequency)
-    save_offline(m, path, allow=allow)
+    # What save_offline does, but rendered with the elements numbered rather than given random ids,
+    # so that two runs write the same page (the controls hold layer names taken while the map was built).
+    page = make_offline(numbered_html(m.get_root()), allow=allow)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(page, encoding="utf-8")
     log.info("Wrote the map to %s (%.1f MB, offline%s)", path.name, path.stat().st_size / 1e6, "" if not allow else " except tiles")
     return path
