@@ -181,6 +181,8 @@
     }
     e.preventDefault();
     const table = input.closest("table");
+    // a block copied with its header row of years or its column of type names goes where its labels say
+    if (table === typeTable && applyTable(text, true)) return;
     const rows = siteplan.rows(text);
     let cells = grid(table);
     const r0 = cells.findIndex((row) => row.includes(input));
@@ -211,10 +213,13 @@
     return best;
   }
   const pasteMessage = document.getElementById("paste-message");
-  document.getElementById("paste-apply").addEventListener("click", () => {
-    let rows = siteplan.rows(document.getElementById("paste-block").value).filter((r) => r.some((c) => c !== ""));
+  // Fill the type x year table from a pasted block, matching a header row of years and a first column of type
+  // names when the block has them (else rows in the table's order from the first year). With onlyLabelled,
+  // a block without such labels is left alone (false), for a paste into one cell to fill from that cell.
+  function applyTable(text, onlyLabelled) {
+    let rows = siteplan.rows(text).filter((r) => r.some((c) => c !== ""));
     pasteMessage.hidden = true;
-    if (!rows.length) return;
+    if (!rows.length) return false;
     // a first row of years: every cell after the first is a year (or empty)
     let columns = null;
     const head = rows[0];
@@ -225,6 +230,7 @@
     }
     const labelled = (columns && columns[0] === null && head[0] !== "") ||
       rows.some((r) => r[0] !== "" && Number.isNaN(siteplan.number(r[0])));
+    if (onlyLabelled && !columns && !labelled) return false;
     const start = labelled ? 1 : 0;
     if (!columns) columns = rows[0].map((_, k) => (k >= start ? years[k - start] : null));
     const unknown = [];
@@ -252,6 +258,10 @@
       pasteMessage.hidden = false;
     }
     update();
+    return true;
+  }
+  document.getElementById("paste-apply").addEventListener("click", () => {
+    applyTable(document.getElementById("paste-block").value, false);
   });
 
   // ---------------------------------------------------------------- yearly <-> cumulative
