@@ -19,7 +19,7 @@ from siteplan.solve.status import STATUS_CODES, PlanStatus
 
 ROOT = Path(__file__).resolve().parents[1]
 ZH = ROOT / "docs" / "zh"
-PAGES = ("index.md", "install.md", "demo.md", "your-data.md", "scenario.md", "outputs.md", "faq.md")
+PAGES = ("index.md", "install.md", "app.md", "demo.md", "your-data.md", "scenario.md", "outputs.md", "faq.md")
 
 
 def _page(name: str) -> str:
