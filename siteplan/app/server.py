@@ -156,6 +156,18 @@ def create_app(ws: Workspace, *, token: str | None = None, lang: str = "zh") -> 
         return HTMLResponse("siteplan app: 路径不在允许的文件夹内 / the path is outside the folders the app serves",
                             status_code=403)
 
+    @app.post("/quit", include_in_schema=False)
+    def quit_app(request: Request) -> HTMLResponse:
+        """Stop the web server (the 退出 button): runs still solving go on, and the app finds them when started again."""
+        client = request.client.host if request.client else ""
+        if not is_loopback(client):
+            return HTMLResponse("siteplan app: 只能在运行它的电脑上关闭 / only the computer running the app can stop it",
+                                status_code=403)
+        server = getattr(app.state, "server", None)
+        if server is not None:
+            server.should_exit = True
+        return render(request, "quit.html")
+
     for module in (data, targets, rules, run, results):
         app.include_router(module.router)
     return app
@@ -198,6 +210,7 @@ def serve(folder: str | Path, *, scenario: str | Path | None = None, host: str =
         threading.Timer(0.8, lambda: webbrowser.open(local)).start()
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
     server = uvicorn.Server(config)
+    app.state.server = server  # for the 退出 (quit) button
     try:
         server.run(sockets=[sock])
     finally:

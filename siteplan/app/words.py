@@ -24,4 +24,9 @@ WORDS: dict[str, tuple[str, str]] = {
     "yes": ("是", "yes"),
     "no": ("否", "no"),
     "next": ("下一步", "Next"),
+    "quit": ("退出", "Quit"),
+    "quit_title": ("siteplan 已退出", "siteplan has stopped"),
+    "quit_text": ("网页服务已关闭，可以关掉这个页面。正在计算的方案会继续算完；再次启动 siteplan 后，在“运行”页可以看到全部运行。",
+                  "The app has stopped; you may close this page. A run still solving goes on to the end; start siteplan "
+                  "again to see every run on the Run page."),
 }

@@ -65,3 +65,58 @@ def test_a_port_in_use_is_a_clear_error(tmp_path):
             AppProcess(tmp_path / "city", port=port, timeout=30)
     text = str(err.value)
     assert "--port" in text and "Traceback" not in text
+
+
+def _post(url: str, origin: str) -> int:
+    req = urllib.request.Request(url, data=b"", method="POST", headers={"Origin": origin})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status
+    except urllib.error.HTTPError as err:
+        return err.code
+
+
+def test_the_quit_button_stops_the_app(tmp_path):
+    write_mini_city(tmp_path / "city")
+    with AppProcess(tmp_path / "city") as app:
+        assert _post(app.url + "quit", "http://attacker.example") == 403  # another site's form
+        assert app.proc.poll() is None
+        assert _post(app.url + "quit", app.url.rstrip("/")) == 200
+        app.proc.wait(timeout=20)
+        assert app.proc.returncode == 0
+
+
+def test_the_desktop_launcher_logs_its_address_and_quits(tmp_path):
+    """siteplan-app (no console): the address goes to siteplan-runs/app.log, and the Quit button ends it."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    write_mini_city(tmp_path / "city")
+    env = {**os.environ, "BROWSER": "true"}  # the browser it opens: a command that does nothing
+    proc = subprocess.Popen([sys.executable, "-m", "siteplan.app.launch", str(tmp_path / "city")], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        log = tmp_path / "city" / "siteplan-runs" / "app.log"
+        deadline = time.monotonic() + 60
+        found = None
+        while time.monotonic() < deadline and found is None:
+            found = re.search(r"(http://127\.0\.0\.1:\d+/)", log.read_text(encoding="utf-8")) if log.is_file() else None
+            time.sleep(0.2)
+        assert found, "no address in app.log"
+        url = found.group(1)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                status, page = _get(url + "data")
+                break
+            except OSError:
+                time.sleep(0.2)
+        assert status == 200 and "退出" in page
+        assert _post(url + "quit", url.rstrip("/")) == 200
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
