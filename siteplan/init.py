@@ -35,7 +35,8 @@ from .inputs.findings import _Findings, _Options
 from .inputs.read import _RAW, _decode_text
 from .inputs.targets import TYPE_ALIASES
 
-__all__ = ["Found", "InitResult", "ROLES", "scan_folder", "guess_roles", "guess_fields", "scenario_text", "init_scenario"]
+__all__ = ["Found", "InitResult", "ROLES", "scan_folder", "scan_vector", "schema_fields", "land_use_counts", "guess_roles",
+           "guess_fields", "scenario_text", "init_scenario"]
 
 #: The roles a file can play, in the order of ``[layers]``, with the geometry each needs.
 ROLES: dict[str, str] = {"parcels": "polygon", "districts": "polygon", "stations": "point", "lines": "line",
@@ -135,7 +136,7 @@ def scan_folder(folder: Path, *, sample: int = 2000) -> list[Found]:
                 out.append(Found(path, None, "none", problem=f"GDAL cannot open it ({str(err).strip()[:80]})"))
                 continue
             for name, gtype in layers:
-                out.append(_scan_vector(path, name if len(layers) > 1 else None, name, gtype, sample))
+                out.append(scan_vector(path, name if len(layers) > 1 else None, name, gtype, sample))
         elif suffix in _RASTER:
             out.append(_scan_raster(path))
         elif suffix in _TABLES:
@@ -143,7 +144,7 @@ def scan_folder(folder: Path, *, sample: int = 2000) -> list[Found]:
     return out
 
 
-def _scan_vector(path: Path, shown_layer: str | None, layer: str, gtype: str | None, sample: int) -> Found:
+def scan_vector(path: Path, shown_layer: str | None, layer: str, gtype: str | None, sample: int) -> Found:
     found = Found(path, shown_layer, _geometry_kind(gtype))
     try:
         info = pyogrio.read_info(path, layer=layer, encoding=_RAW)
@@ -218,7 +219,7 @@ def _score(f: Found, role: str) -> tuple[float, str]:
     if hits:
         score += 3.0
         why.append(f"name contains {hits[0]}")
-    wanted = [w for ws in _schema_fields(role) for w in ws]
+    wanted = [w for ws in schema_fields(role) for w in ws]
     cols = [c for c in f.columns if any(_hinted(c, w) for w in wanted if w not in ("name",))]
     if role == "parcels":
         cols = [c for c in f.columns if any(_hinted(c, w) for w in ("far_max", "land_use", "parcel_id", "area_m2"))]
@@ -246,7 +247,7 @@ def guess_roles(found: list[Found]) -> dict[str, Found]:
     return roles
 
 
-def _schema_fields(role: str) -> tuple[list[str], list[str]]:
+def schema_fields(role: str) -> tuple[list[str], list[str]]:
     """A layer's fields: those it needs (required, and candidate fields for parcels) and the others."""
     spec = SCHEMA.get(role, {})
     needed = [*spec.get("required", []), *spec.get("candidate", [])]
@@ -255,7 +256,7 @@ def _schema_fields(role: str) -> tuple[list[str], list[str]]:
 
 def guess_fields(f: Found, role: str) -> dict[str, tuple[str, str]]:
     """siteplan field -> (the layer's column, why) for the fields whose column can be told."""
-    needed, others = _schema_fields(role)
+    needed, others = schema_fields(role)
     wanted = [*needed, *others]
     out: dict[str, tuple[str, str]] = {}
     taken: set[str] = set()
@@ -302,7 +303,7 @@ def _gk_crs(lon: float | None) -> str | None:
     return f"EPSG:{4534 + (cm - 75) // 3}" if 75 <= cm <= 135 else None
 
 
-def _land_use_counts(f: Found, col: str) -> Counter:
+def land_use_counts(f: Found, col: str) -> Counter:
     """Counts of each land-use value over the whole layer (the sample when the layer is no larger)."""
     values = f.sample[col] if f.sample is not None and col in f.sample else pd.Series(dtype=object)
     if f.features > len(values):
@@ -400,7 +401,7 @@ def scenario_text(folder: Path, out: Path, found: list[Found], roles: dict[str, 
     parcels = roles.get("parcels")
     pfields = guess_fields(parcels, "parcels") if parcels else {}
     if "land_use" in pfields:
-        codes = _land_use_counts(parcels, pfields["land_use"][0])
+        codes = land_use_counts(parcels, pfields["land_use"][0])
         cand, incl, shown = _residential(codes)
         lines.append(f"# land-use codes in {pfields['land_use'][0]}: {shown}")
         if cand:
@@ -451,7 +452,7 @@ def scenario_text(folder: Path, out: Path, found: list[Found], roles: dict[str, 
         if f is None:
             continue
         mapped = guess_fields(f, role)
-        needed, others = _schema_fields(role)
+        needed, others = schema_fields(role)
         block = []
         for ours in [*needed, *others]:
             if ours in mapped:

@@ -69,10 +69,9 @@ _SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 class Guard(BaseHTTPMiddleware):
     """Refuse requests without the token (when one is set), from a foreign ``Host`` (on 127.0.0.1), or forms from a foreign ``Origin``."""
 
-    def __init__(self, app, *, token: str | None, port_of) -> None:
+    def __init__(self, app, *, token: str | None) -> None:
         super().__init__(app)
         self.token = token
-        self.port_of = port_of  # callable: the port the server listens on (known once it is bound)
 
     def _host_ok(self, request: Request) -> bool:
         if self.token is not None:

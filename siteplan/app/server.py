@@ -26,7 +26,7 @@ from .runs import RunQueue, read_json, write_json
 from .scenario_doc import ScenarioDoc
 from .security import Guard, PathRefused, child_path, is_loopback, new_token
 
-__all__ = ["Workspace", "create_app", "serve", "render", "RUNS_DIR", "STEPS"]
+__all__ = ["Workspace", "create_app", "serve", "render", "lang_of", "translator", "RUNS_DIR", "STEPS"]
 
 HERE = Path(__file__).resolve().parent
 
@@ -143,7 +143,7 @@ def create_app(ws: Workspace, *, token: str | None = None, lang: str = "zh") -> 
     app = FastAPI(title="siteplan", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.ws = ws
     app.state.lang = lang
-    app.add_middleware(Guard, token=token, port_of=lambda: None)
+    app.add_middleware(Guard, token=token)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.mount("/assets", StaticFiles(directory=str(HERE.parent / "assets")), name="assets")
 

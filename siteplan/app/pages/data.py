@@ -36,7 +36,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from ...errors import ScenarioError, SiteplanError, error_text
-from ...init import ROLES, Found, _land_use_counts, _schema_fields, _scan_vector, guess_fields, guess_roles, init_scenario, scan_folder
+from ...init import ROLES, Found, land_use_counts, schema_fields, scan_vector, guess_fields, guess_roles, init_scenario, scan_folder
 from ..security import PathRefused
 from ..server import RUNS_DIR, Workspace, lang_of, render
 
@@ -254,7 +254,7 @@ def _scan_one(path: Path, layer: str | None) -> Found | None:
         layers = [(str(n), g) for n, g in pyogrio.list_layers(path)]
         pick = next(((n, g) for n, g in layers if n == layer), layers[0] if layers else None)
         if pick is not None:
-            found = _scan_vector(path, layer, pick[0], pick[1], 2000)
+            found = scan_vector(path, layer, pick[0], pick[1], 2000)
     except Exception:  # unreadable: the check says why, in its words
         found = None
     with _LOCK:
@@ -433,7 +433,7 @@ def _fields_of(doc, role: str, f: Found | None) -> list[dict]:
     """The field rows of a role: each siteplan field, the layer's columns, and the column now mapped."""
     if role == "population":
         return []
-    needed, others = _schema_fields(role)
+    needed, others = schema_fields(role)
     columns = list(f.columns) if f is not None else []
     rows = []
     for name in [*needed, *others]:
@@ -483,7 +483,7 @@ def _land_use_part(doc, parcels: Found | None, parcel_fields: list[dict]) -> dic
     with _LOCK:
         counts = _LAND_USE.get(key)
     if counts is None:
-        counts = _land_use_counts(parcels, col)
+        counts = land_use_counts(parcels, col)
         with _LOCK:
             _remember(_LAND_USE, key, counts)
     if not counts:
@@ -666,7 +666,7 @@ async def save(request: Request):
         if changed_to is not None and role != "population":
             # another file: its columns are guessed afresh, as siteplan init guesses them
             guessed = guess_fields(changed_to, role)
-            needed, others = _schema_fields(role)
+            needed, others = schema_fields(role)
             for name in [*needed, *others]:
                 if name in guessed:
                     doc.set(f"fields.{role}.{name}", guessed[name][0])

@@ -297,7 +297,6 @@ def capacity(doc: ScenarioDoc) -> tuple[dict | None, str | None]:
 
 def _page(request: Request, doc: ScenarioDoc | None, sheet: Sheet | None, *, problem: str | None = None,
           errors: list[str] | None = None, saved: bool = False, status_code: int = 200):
-    lang = lang_of(request)
     cap, cap_message = (None, None)
     files: dict[str, str] = {}
     if doc is not None:
