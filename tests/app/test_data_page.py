@@ -259,3 +259,26 @@ def test_form_reader_sees_every_role(kit_ws, kit_client):
     assert kit_client.post("/data/save", data=form).status_code == 303
     assert kit_ws.scenario.read_bytes() == before
 
+
+
+def test_gaode_stations_are_marked_gcj02_and_back(kit_ws):
+    """The kit's stations are lon/lat from Gaode: the planner says so in a dropdown, and the check converts them."""
+    import tomllib
+
+    from tests.app.conftest import make_client
+
+    c = make_client(kit_ws)
+    assert c.post("/data/init").status_code == 303
+    page = c.get("/data").text
+    assert 'id="datum-stations"' in page and 'id="datum-parcels"' not in page  # only lon/lat layers ask
+    before = kit_ws.scenario.read_text(encoding="utf-8")
+    assert c.post("/data/save", data={"datum.stations": "gcj02"}).status_code == 303
+    after = kit_ws.scenario.read_text(encoding="utf-8")
+    assert tomllib.loads(after)["layers"]["datum"] == {"stations": "gcj02"}
+    assert "# stations = \"gcj02\"" in after  # init's commented example stays
+    assert len(after.splitlines()) == len(before.splitlines()) + 1
+    assert "GCJ-02" in c.get("/data").text  # the check report says it converted them
+    assert c.post("/data/save", data={"datum.stations": ""}).status_code == 303
+    assert tomllib.loads(kit_ws.scenario.read_text(encoding="utf-8"))["layers"].get("datum", {}) == {}
+    assert kit_ws.scenario.read_text(encoding="utf-8") == before  # back as init wrote it
+    assert c.post("/data/save", data={"datum.stations": "bd09"}).status_code == 400

@@ -69,6 +69,9 @@ WORDS: dict[str, tuple[str, str]] = {
     "features": ("要素数", "Features"),
     "crs": ("坐标系", "CRS"),
     "encoding": ("编码", "Encoding"),
+    "datum": ("经纬度来源", "Lon/lat from"),
+    "datum_wgs84": ("GPS、天地图等（WGS84 / CGCS2000）", "GPS, Tianditu ... (WGS84 / CGCS2000)"),
+    "datum_gcj02": ("高德、腾讯地图（GCJ-02，读入时纠偏约 500 米）", "Gaode or Tencent maps (GCJ-02, corrected by about 500 m on reading)"),
     "guess": ("识别为", "Guessed as"),
     "why": ("依据", "Why"),
     "kind_polygon": ("面", "polygons"),
@@ -425,8 +428,10 @@ def _role_of(doc, role: str, base: Path, found: list[Found], lay_choice: str | N
         options.insert(0, (current, raw + (f":{layer}" if layer else "")))
         if geometry != "raster" and path.is_file():
             current_found = _scan_one(path, layer)
+    datum = doc.get(f"layers.datum.{role}") if doc is not None else None
     return {"role": role, "raw": raw, "current": current, "options": options, "required": role in _REQUIRED,
-            "found": current_found, "kept": kept}
+            "found": current_found, "kept": kept, "datum": datum if isinstance(datum, str) else "",
+            "lonlat": bool(current_found is not None and current_found.lonlat) or bool(datum)}
 
 
 def _fields_of(doc, role: str, f: Found | None) -> list[dict]:
@@ -673,6 +678,16 @@ async def save(request: Request):
                 else:
                     doc.delete(f"fields.{role}.{name}")
             continue
+        dkey = f"datum.{role}"
+        if dkey in form and changed_to is None:
+            datum = str(form.get(dkey) or "")
+            if datum not in ("", "gcj02"):
+                return refuse(datum, role_label)
+            if datum != row["datum"]:
+                if datum:
+                    doc.set(f"layers.datum.{role}", datum)
+                else:
+                    doc.delete(f"layers.datum.{role}")
         fields = _fields_of(doc, role, row["found"])
         for frow in fields:
             fkey = f"f.{role}.{frow['name']}"
