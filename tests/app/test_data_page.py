@@ -282,3 +282,29 @@ def test_gaode_stations_are_marked_gcj02_and_back(kit_ws):
     assert tomllib.loads(kit_ws.scenario.read_text(encoding="utf-8"))["layers"].get("datum", {}) == {}
     assert kit_ws.scenario.read_text(encoding="utf-8") == before  # back as init wrote it
     assert c.post("/data/save", data={"datum.stations": "bd09"}).status_code == 400
+
+
+def test_a_folder_of_several_scenarios_lets_the_planner_pick_one(tmp_path):
+    """A folder with two scenario files (compared scenarios): the planner picks one; names that leave the folder are refused."""
+    import shutil
+
+    from siteplan.app.server import Workspace
+    from tests.app.conftest import make_client
+    from tests.cities import write_mini_city
+
+    scenario = write_mini_city(tmp_path / "city")
+    other = scenario.with_name("transit-600.toml")
+    shutil.copy(scenario, other)
+    ws = Workspace.open(tmp_path, scenario, start_queue=False)
+    try:
+        c = make_client(ws)
+        page = c.get("/data").text
+        assert 'id="scenario-choose"' in page and "transit-600.toml" in page
+        assert c.post("/data/scenario", data={"scenario": "transit-600.toml"}).status_code == 303
+        assert ws.scenario == other.resolve()
+        assert "city/transit-600.toml" in c.get("/data").text
+        for bad in ("../city/scenario.toml", "/etc/passwd", "x.toml", "scenario.txt"):
+            assert c.post("/data/scenario", data={"scenario": bad}).status_code in (403, 404), bad
+            assert ws.scenario == other.resolve()
+    finally:
+        ws.runs.stop()

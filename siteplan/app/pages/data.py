@@ -37,7 +37,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from ...errors import ScenarioError, SiteplanError, error_text
 from ...init import ROLES, Found, land_use_counts, schema_fields, scan_vector, guess_fields, guess_roles, init_scenario, scan_folder
-from ..security import PathRefused
+from ..security import PathRefused, child_path
 from ..server import RUNS_DIR, Workspace, lang_of, render
 
 __all__ = ["router", "WORDS", "checked", "map_html"]
@@ -69,6 +69,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "features": ("要素数", "Features"),
     "crs": ("坐标系", "CRS"),
     "encoding": ("编码", "Encoding"),
+    "scenario_files": ("本文件夹的方案文件", "Scenario files in this folder"),
+    "use_scenario": ("使用此方案", "Use this scenario"),
     "datum": ("经纬度来源", "Lon/lat from"),
     "datum_wgs84": ("GPS、天地图等（WGS84 / CGCS2000）", "GPS, Tianditu ... (WGS84 / CGCS2000)"),
     "datum_gcj02": ("高德、腾讯地图（GCJ-02，读入时纠偏约 500 米）", "Gaode or Tencent maps (GCJ-02, corrected by about 500 m on reading)"),
@@ -398,7 +400,12 @@ def _folder_part(ws: Workspace) -> dict:
         pass
     parent = _rel(folder.parent, root) if folder != root and folder.is_relative_to(root) else None
     shown = _rel(folder, root) if folder.is_relative_to(root) else str(folder)
-    return {"folder_shown": shown, "root_shown": str(root), "subfolders": subs, "parent": parent}
+    try:
+        scenarios = sorted(p.name for p in folder.glob("*.toml") if p.is_file() and not p.name.startswith("."))
+    except OSError:
+        scenarios = []
+    return {"folder_shown": shown, "root_shown": str(root), "subfolders": subs, "parent": parent,
+            "scenario_files": scenarios, "scenario_current": ws.scenario.name if ws.scenario.parent.resolve() == folder else ""}
 
 
 def _role_of(doc, role: str, base: Path, found: list[Found], lay_choice: str | None = None) -> dict:
@@ -599,6 +606,25 @@ async def choose_folder(request: Request):
         ws.choose(folder)
     except OSError as err:
         return _page(request, status_code=500, message=error_text(err), message_class="bad")
+    return RedirectResponse("/data?done=folder", status_code=303)
+
+
+@router.post("/data/scenario")
+async def choose_scenario(request: Request):
+    """Work on another scenario file of the chosen folder (a folder may hold several, one per scenario compared)."""
+    ws: Workspace = request.app.state.ws
+    name = str((await request.form()).get("scenario") or "").strip()
+    try:
+        if "/" in name or not name.endswith(".toml"):
+            raise PathRefused(name)
+        path = child_path(ws.folder, name)
+    except PathRefused:
+        return _page(request, status_code=403, message=_say(request, "refused_folder", name=name, root=str(ws.folder)),
+                     message_class="bad")
+    except FileNotFoundError:
+        return _page(request, status_code=404, message=_say(request, "missing_folder", name=name, root=str(ws.folder)),
+                     message_class="bad")
+    ws.choose(ws.folder, path)
     return RedirectResponse("/data?done=folder", status_code=303)
 
 
