@@ -147,3 +147,40 @@ def alloc_name(parcel_id: str) -> str:
 
     parcels = gpd.read_file(ROOT / "layers" / "parcels.gpkg").set_index("parcel_id")
     return parcels.loc[parcel_id, "name"]
+
+
+@pytest.mark.e2e
+def test_the_demo_map_opens_on_its_parcels_in_the_apps_results_page(demo_run, tmp_path):
+    """The 3 MB demo map in the Results page's frame opens fitted to the plan's parcels (it once opened at the
+    closest zoom, the frame having no size yet when the map set its view)."""
+    import shutil
+    import time
+
+    from selenium.webdriver.common.by import By
+
+    from siteplan.app.runs import write_json
+    from tests.app.live import AppProcess
+    from tests.app.selenium_kit import chrome, wait_until
+
+    out, _ = demo_run
+    run_dir = tmp_path / "work" / "siteplan-runs" / "20260101-000000-01"
+    shutil.copytree(out, run_dir / "out")
+    write_json(run_dir / "job.json", {"kind": "run", "scenario": str(DEMO), "state": "done", "asked": "2026-01-01T00:00:00",
+                                      "status": "optimal", "status_zh": "最优", "status_en": "optimal"})
+    driver = chrome(tmp_path / "profile", tmp_path / "downloads")
+    try:
+        with AppProcess(tmp_path / "work", "--scenario", str(DEMO)) as app:
+            driver.get(app.url + "results?id=20260101-000000-01")
+            driver.switch_to.frame(wait_until(lambda: driver.find_element(By.ID, "results-map"), 30, what="the map frame"))
+            script = ("const k = Object.keys(window).filter(k => k.startsWith('map_') && window[k] && window[k].getBounds)[0];"
+                      "if (!k || document.readyState !== 'complete') return null;"
+                      "const m = window[k], view = m.getBounds(); let used = 0, shown = 0;"
+                      "m.eachLayer(function visit(l) { if (l.feature && l.feature.properties && l.feature.properties.units > 0 && l.getBounds) {"
+                      "  used += 1; if (view.contains(l.getBounds())) shown += 1; } if (l.eachLayer) l.eachLayer(visit); });"
+                      "return [m.getZoom(), used, shown];")
+            zoom, used, shown = wait_until(lambda: driver.execute_script(script), 60, what="the map loaded")
+            time.sleep(0.5)
+            zoom, used, shown = driver.execute_script(script)
+    finally:
+        driver.quit()
+    assert used >= 400 and shown == used, (zoom, used, shown)

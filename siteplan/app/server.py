@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import jinja2
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from . import words as common_words
@@ -150,6 +150,10 @@ def create_app(ws: Workspace, *, token: str | None = None, lang: str = "zh") -> 
     @app.get("/", include_in_schema=False)
     def home() -> RedirectResponse:
         return RedirectResponse("/data" if not ws.scenario.is_file() else "/run", status_code=303)
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return Response(status_code=204)  # no icon, and no 404 in the browser's console
 
     @app.exception_handler(PathRefused)
     async def refused(request: Request, exc: PathRefused) -> HTMLResponse:

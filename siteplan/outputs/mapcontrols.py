@@ -246,6 +246,17 @@ class ViewControl(MacroElement):
   };
   ctl.addTo(map);
   fit(plan || city, false);  // the opening view, at once (an animation would swallow a view set right after load)
+  // In a frame (the app's Results page) the map may have no size yet when this runs, and the view above
+  // lands at the closest zoom: fit again once the page has its size, unless the reader has moved the map.
+  var touched = false;
+  ["mousedown", "touchstart", "wheel", "keydown"].forEach(function (ev) {
+    map.getContainer().addEventListener(ev, function () { touched = true; }, {passive: true});
+  });
+  window.addEventListener("load", function () {
+    if (touched) { return; }
+    map.invalidateSize({animate: false, pan: false});
+    fit(plan || city, false);
+  });
 })();
 {% endmacro %}
 """)

@@ -179,8 +179,16 @@ def test_from_a_bureau_folder_to_a_downloaded_plan_in_the_browser(tmp_path, brow
             "  if (l.feature && l.feature.properties && l.feature.properties.parcel_id && l.feature.properties.units > 0) ids.add(l.feature.properties.parcel_id);"
             "  if (l.eachLayer) l.eachLayer(visit); });"
             "return Array.from(ids);"), 30, what="parcels on the map")
+        in_view = b.execute_script(
+            "const ids = new Set(); const maps = Object.keys(window).filter(k => k.startsWith('map_') && window[k] && window[k].eachLayer);"
+            "for (const k of maps) { const view = window[k].getBounds(); window[k].eachLayer(function visit(l) {"
+            "  if (l.feature && l.feature.properties && l.feature.properties.units > 0 && l.getBounds && view.contains(l.getBounds()))"
+            "    ids.add(l.feature.properties.parcel_id);"
+            "  if (l.eachLayer) l.eachLayer(visit); }); }"
+            "return Array.from(ids);")
         b.switch_to.default_content()
         assert sorted(drawn) == sorted(used["parcel_id"].unique())
+        assert sorted(in_view) == sorted(drawn)  # the map in the page opens on the plan's parcels, all in view
         offline_page()
         shot("app-5-results")
         find("[id='dl-land_supply.xlsx']").click()
