@@ -113,6 +113,12 @@ class ScenarioDoc:
         for name, value in values.items():
             self._set_in(table, name, value)
 
+    def space_after(self, key: str) -> None:
+        """End table ``key`` with a blank line, as before the next table of a hand-written file (for a table made here)."""
+        table = self._table(_split(key), create=False)
+        if isinstance(table, Table) and not table.as_string().endswith("\n\n"):
+            table.add(tomlkit.nl())
+
     # ------------------------------------------------------------------ writing
     def text(self) -> str:
         return tomlkit.dumps(self.doc)

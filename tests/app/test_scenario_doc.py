@@ -87,3 +87,15 @@ def test_save_leaves_no_temporary_file(demo_copy):
     doc.set("solver.time_limit_s", 60)
     doc.save()
     assert sorted(p.name for p in demo_copy.parent.iterdir()) == ["demo.toml"]
+
+
+def test_a_table_made_here_ends_with_a_blank_line(demo_copy):
+    doc = ScenarioDoc(demo_copy)
+    doc.delete("rules.budget")
+    doc.set("rules.budget.per_year_yi_yuan", [10, 11, 12, 13, 14])
+    doc.space_after("rules.budget")
+    doc.space_after("rules.budget")  # once is enough
+    text = doc.text()
+    block = text[text.index("[rules.budget]"):]
+    assert block.split("\n")[:3] == ["[rules.budget]", "per_year_yi_yuan = [10, 11, 12, 13, 14]", ""]
+    assert "\n\n\n" not in block

@@ -373,15 +373,6 @@ def page(request: Request):
     return _page(request, doc, problem=problem, saved=request.query_params.get("saved") == "1")
 
 
-def _end_with_blank_line(doc: ScenarioDoc, name: str) -> None:
-    """Keep a blank line after a rule table the page created, as before the next table of a hand-written file."""
-    import tomlkit
-
-    table = doc.doc.get("rules", {}).get(name)
-    if table is not None and hasattr(table, "add") and not table.as_string().endswith("\n\n"):
-        table.add(tomlkit.nl())
-
-
 def _lines(problem: str | None) -> set[str]:
     """The reader's problems, one a line, without the heading that counts them."""
     if not problem:
@@ -446,7 +437,7 @@ async def save(request: Request):
             elif value != _default(p, codes) and value is not None:
                 doc.set(key, value)
         if creating:
-            _end_with_blank_line(doc, name)
+            doc.space_after(f"rules.{name}")
         if switch and not creating:
             was_on = bool(table.get("enabled", True)) if present else True
             if on != was_on or "enabled" in table:
