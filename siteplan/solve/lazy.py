@@ -125,6 +125,28 @@ def _lp_rows(model: CompiledModel, *, seconds: float, opts: dict) -> tuple[Compi
     return model, added, passes, clean
 
 
+#: Share of the time limit the last-resort trim (:mod:`siteplan.solve.trim`) may take, and at least this many seconds.
+TRIM_SHARE, TRIM_LEAST_S = 0.1, 10.0
+
+
+def _trimmed(base: CompiledModel, second, rules: list, *, time_limit_s: float):
+    """The whole-unit plan ``second`` trimmed to the radius cap, and the step's record; None when it cannot be."""
+    from .trim import trim_to_cap
+
+    rule = next((r for r in rules if getattr(r, "name", "") == "radius_cap"), None)
+    if rule is None:
+        return None
+    t0 = time.perf_counter()
+    x = trim_to_cap(base, second.x, rule, deadline=t0 + max(TRIM_LEAST_S, TRIM_SHARE * time_limit_s))
+    if x is None or lazy_cuts(base, x, rules) is not None:
+        return None
+    seconds = time.perf_counter() - t0
+    res = dataclasses.replace(second, x=x, objective=float(base.cost @ x), status="Trimmed to the radius cap",
+                              optimal=False, bound=float("nan"), gap=float("nan"), runtime_s=second.runtime_s + seconds)
+    # the trim keeps the rule, but what it gives up is not measured against any bound: the step proves nothing
+    return res, StageRecord("trim", "Trimmed to the radius cap", seconds, False, False, None)
+
+
 def solve_lazily(search, model: CompiledModel, base: CompiledModel, *, gap: float, time_limit_s: float, opts: dict,
                  stages: list[StageRecord], t0: float, whole_units=None):
     """Run ``search`` (``_staged`` or ``_solve_small``) with the lazy rules' rows added as needed.
@@ -196,9 +218,18 @@ def solve_lazily(search, model: CompiledModel, base: CompiledModel, *, gap: floa
             return first, bound, method, solve_s, second, model, base
         if k == MAX_ROUNDS or not time_left:
             if cuts is not None:
-                log.warning("The plan still overfills %d discs; delivering it as it is (no time for another round)", cuts[0].shape[0])
-                # the delivered plan breaks the rule: this stage proved nothing, and it stopped for lack of time
-                stages.append(StageRecord("lazy_rows", "Rows left", 0.0, not time_left and not late, False, None))
+                add(cuts)
+                trimmed = _trimmed(base, second, rules, time_limit_s=time_limit_s)
+                if trimmed is not None:
+                    second, record = trimmed
+                    stages.append(record)
+                    log.warning("No time for another round: units were taken off the plan's densest discs to keep the "
+                                "radius cap; they are reported missing")
+                else:
+                    log.warning("The plan still overfills %d discs; delivering it as it is (no time for another round)",
+                                cuts[0].shape[0])
+                    # the delivered plan breaks the rule: this stage proved nothing, and it stopped for lack of time
+                    stages.append(StageRecord("lazy_rows", "Rows left", 0.0, not time_left and not late, False, None))
             return first, bound, method, solve_s, second, model, base
         log.info("Lazy disc rows, round %d: %s; searching again with the rows found", k,
                  "the plan gives up targets to keep the discs" if cuts is None else f"the plan overfills {cuts[0].shape[0]} discs")

@@ -22,8 +22,9 @@ __all__ = ["StageRecord", "STAGE_NAMES", "derive_status", "record_of"]
 #: the parcels those use, the full MIP, the search for the least shortfall,
 #: the whole-unit step (rounding with repair or the fixed re-solve), and
 #: ``mip``, the one integer programme of a small model (solved whole), and
-#: ``lazy_rows``, the LP passes that add the rows of lazy rules (:mod:`siteplan.solve.lazy`).
-STAGE_NAMES = ("lp", "dive", "restricted_mip", "full_mip", "least_shortfall", "whole_units", "mip", "lazy_rows")
+#: ``lazy_rows``, the LP passes that add the rows of lazy rules (:mod:`siteplan.solve.lazy`), and ``trim``, units
+#: taken off a plan to keep the radius cap when no time is left for another round (:mod:`siteplan.solve.trim`).
+STAGE_NAMES = ("lp", "dive", "restricted_mip", "full_mip", "least_shortfall", "whole_units", "mip", "lazy_rows", "trim")
 
 #: The status words of the plan as a whole (the solver's own wording where it has one).
 OPTIMAL = "Optimal"

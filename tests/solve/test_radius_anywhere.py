@@ -70,16 +70,34 @@ def test_a_plan_that_overfills_a_disc_is_a_shortfall_never_met(monkeypatch):
     assert "radius_cap" in plan.status.text("en")
 
 
-def test_a_plan_delivered_with_discs_still_overfilled_is_not_proven(monkeypatch):
-    # one round, no mending, and LP passes that (say they) found nothing: the plan goes out overfilling a disc
+def _no_more_rounds(monkeypatch):
+    """One round, no mending, and LP passes that (say they) found nothing: the plan ends its round overfilling a disc."""
     monkeypatch.setattr(lazy, "MAX_ROUNDS", 1)
     monkeypatch.setattr(lazy, "REPAIRS", 0)
     monkeypatch.setattr(lazy, "_lp_rows", lambda model, seconds, opts: (model, 0, 1, True))
+
+
+def test_a_plan_delivered_with_discs_still_overfilled_is_not_proven(monkeypatch):
+    _no_more_rounds(monkeypatch)
+    monkeypatch.setattr(lazy, "_trimmed", lambda *a, **k: None)  # and the last resort cannot trim it
     plan = _solve(_city([0, 1050, 5000], [1.0, 1.0, 0.5]), 800, "anywhere")
     assert _densest_by_hand(plan) == 800
     assert ("lazy_rows", "Rows left", False) in [(s.name, s.status, s.proven) for s in plan.report.stages]
     assert not plan.report.optimal and plan.report.status != "Optimal"
     assert plan.status.code == "shortfall" and not plan.status.proven and not plan.status.optimal
+
+
+def test_with_no_time_for_another_round_the_plan_is_trimmed_to_the_cap(monkeypatch):
+    """Units come off the densest disc (the project worth less) and are reported missing; the cap holds."""
+    _no_more_rounds(monkeypatch)
+    plan = _solve(_city([0, 1050, 5000], [1.0, 0.9, 0.5]), 800, "anywhere")
+    assert _densest_by_hand(plan) <= N
+    tot = plan.units.groupby("parcel_id")["units"].sum()
+    assert tot.get("P0", 0) == 400 and tot.get("P1", 0) == 0  # P1 scores less: its units go
+    assert ("trim", False) in [(s.name, s.proven) for s in plan.report.stages]
+    assert plan.status.code == "shortfall" and plan.status.units_missing == 400 and not plan.status.proven
+    assert "radius_cap" not in [r for r, _, _ in plan.status.rules_short]
+    assert _cap_row(plan)["ok"]
 
 
 def test_lazy_rows_on_a_row_of_parcels_keep_every_disc():
@@ -116,3 +134,19 @@ def test_a_large_city_is_warned_before_the_exact_rule(monkeypatch):
     (found,) = RadiusCap(R, N).check(ctx)
     assert found.level == "warning" and "3 usable parcels" in found.message and 'centres = "projects"' in found.message
     assert RadiusCap(R, N, centres="projects").check(ctx) == []
+
+
+def test_a_trimmed_project_below_the_minimum_is_closed_not_left_small(monkeypatch):
+    from siteplan import ProjectSize
+
+    _no_more_rounds(monkeypatch)
+    p = _city([0, 1050, 5000], [1.0, 0.9, 0.5])
+    plan = (problem(p, {"public_rental": 50.0}, [2016]).add_targets({("public_rental", 2016): 800})
+            .add_rule(PlotRatio()).add_rule(YearlyTargets()).add_rule(ProjectSize(min_units=300))
+            .add_rule(RadiusCap(R, 500, centres="anywhere")).solve())
+    tot = plan.units.groupby("parcel_id")["units"].sum()
+    assert "trim" in [s.name for s in plan.report.stages]
+    assert ((tot == 0) | (tot >= 300)).all()  # a project is at its minimum or gone, never in between
+    assert tot.get("P1", 0) == 0  # 100 units would have been left: the project is closed instead
+    assert _densest_by_hand(plan) <= 500
+    assert plan.status.units_missing == 800 - int(tot.sum())
