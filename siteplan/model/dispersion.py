@@ -200,6 +200,38 @@ def _cap_units(ctx: Context) -> np.ndarray:
     return np.where(usable, cap, 0.0)
 
 
+#: Discs written in one lazy pass lie at least this share of the radius apart (see :meth:`RadiusCap.lazy_rows`).
+LAZY_SPACING = 0.5
+
+
+def _spread(points: np.ndarray, spacing: float, most: int) -> np.ndarray:
+    """Indices of up to ``most`` of ``points``, in their order, none closer than ``spacing`` to one taken before it."""
+    if spacing <= 0 or not len(points):
+        return np.arange(min(len(points), most))
+    cells: dict[tuple[int, int], list[int]] = {}
+    taken: list[int] = []
+    for i, (x, y) in enumerate(points):
+        cx, cy = int(np.floor(x / spacing)), int(np.floor(y / spacing))
+        near = False
+        for dx in (-1, 0, 1):
+            for dy in (-1, 0, 1):
+                for j in cells.get((cx + dx, cy + dy), ()):
+                    if (points[j, 0] - x) ** 2 + (points[j, 1] - y) ** 2 < spacing * spacing:
+                        near = True
+                        break
+                if near:
+                    break
+            if near:
+                break
+        if near:
+            continue
+        cells.setdefault((cx, cy), []).append(i)
+        taken.append(i)
+        if len(taken) >= most:
+            break
+    return np.asarray(taken, dtype=int)
+
+
 @dataclass(frozen=True)
 class RadiusCap:
     r"""No disc of radius :math:`R` holds more than :math:`N` units (大分散、小集中; units counted at parcel centroids).
@@ -391,7 +423,12 @@ class RadiusCap:
         size = np.asarray(inc.sum(axis=1)).ravel()
         overlap = (inc @ inc.T).tocoo()
         sub_of_other = (overlap.row != overlap.col) & (overlap.data >= size[overlap.row]) & (size[overlap.col] > size[overlap.row])
-        keep = np.setdiff1d(np.arange(len(keys)), overlap.row[sub_of_other])[:most]
+        keep = np.setdiff1d(np.arange(len(keys)), overlap.row[sub_of_other])
+        # Spread out: of discs whose centres lie closer than LAZY_SPACING x R, only the most overfilled is
+        # written in this pass. Neighbouring discs overlap mostly, so one row holds most of a cluster back,
+        # and the rows left for the pass go to other clusters (the next pass writes what is still over).
+        first_of = np.array([seen[keys[k]] for k in keep], dtype=int)
+        keep = keep[_spread(centres[first_of], LAZY_SPACING * self.radius_m, most)]
         inc = inc[keep].tocoo()
         block = sp.csr_matrix((np.ones(inc.nnz), (inc.row, cols[inc.col])), shape=(len(keep), model.n_cols))
         first = np.array([seen[keys[k]] for k in keep], dtype=int)

@@ -129,22 +129,82 @@ def _lp_rows(model: CompiledModel, *, seconds: float, opts: dict) -> tuple[Compi
 TRIM_SHARE, TRIM_LEAST_S = 0.1, 10.0
 
 
-def _trimmed(base: CompiledModel, second, rules: list, *, time_limit_s: float):
-    """The whole-unit plan ``second`` trimmed to the radius cap, and the step's record; None when it cannot be."""
+#: LP passes at most when the last plan's units are fitted again on its own parcel-years (:func:`_refit`).
+REFIT_PASSES = 10
+
+
+def _refit(base: CompiledModel, second, rules: list, *, deadline: float, opts: dict) -> np.ndarray | None:
+    """The plan's units placed again on its own parcel-years with every disc row they need; None if that fails.
+
+    An LP over the parcel-years ``second`` uses (the others closed), its
+    overfilled discs' rows added pass by pass, moves units from full discs
+    to the plan's other projects; rounding with repair then makes them whole
+    (the disc rows among the hard rows it keeps). Far less is given up than
+    by taking units off (:func:`siteplan.solve.trim.trim_to_cap`), which
+    follows only if this fails.
+    """
+    from .backends import _columns_of, _solve_columns
+    from .rounding import round_units
+
+    if opts.get("solver", "highs") != "highs":
+        return None
+    ctx = base.ctx
+    chosen = np.round(base.slice_z(second.x)) > 0
+    cols = _columns_of(base, chosen)
+    model, x = base, None
+    for _ in range(REFIT_PASSES):
+        left = deadline - time.perf_counter()
+        if left < MIN_STEP_S:
+            return None
+        res = _solve_columns(_relaxed(model), cols, time_limit_s=left, gap=0.0, solver="highs",
+                             threads=opts.get("threads"), seed=opts.get("seed", 0))
+        if not res.has_solution:
+            return None
+        x = res.x
+        cuts = lazy_cuts(model, x, rules)
+        if cuts is None:
+            break
+        model = with_cuts(model, cuts)
+    else:
+        return None
+    # the parcel-years the LP still uses are the projects; rounding makes their units whole
+    x = x.copy()
+    units = np.bincount(ctx.u_z, weights=x[: ctx.n_u], minlength=ctx.n_z)
+    x[ctx.n_u: ctx.n_u + ctx.n_z] = np.where(units > 0.5, 1.0, 0.0)
+    whole = round_units(model, x, deadline=deadline)
+    if whole is None or lazy_cuts(base, delivered_x(base, whole), rules) is not None:
+        return None
+    return whole
+
+
+def _trimmed(base: CompiledModel, second, rules: list, *, time_limit_s: float, opts: dict | None = None):
+    """The whole-unit plan ``second`` brought within the radius cap, and the step's record; None when it cannot be.
+
+    First its units are fitted again on its own parcel-years (:func:`_refit`); failing that, units are taken off
+    the densest discs (:func:`siteplan.solve.trim.trim_to_cap`).
+    """
     from .trim import trim_to_cap
 
     rule = next((r for r in rules if getattr(r, "name", "") == "radius_cap"), None)
     if rule is None:
         return None
     t0 = time.perf_counter()
-    x = trim_to_cap(base, second.x, rule, deadline=t0 + max(TRIM_LEAST_S, TRIM_SHARE * time_limit_s))
+    budget = t0 + max(TRIM_LEAST_S, TRIM_SHARE * time_limit_s)
+    x = _refit(base, second, rules, deadline=budget, opts=opts or {})
+    how = "Refitted on the plan's parcel-years"
+    if x is not None:
+        log.info("Units fitted again on the plan's parcel-years with their disc rows: %.0f units short, %.1f s",
+                 float(base.slice_s(x).sum()), time.perf_counter() - t0)
+    else:
+        x = trim_to_cap(base, second.x, rule, deadline=budget)
+        how = "Trimmed to the radius cap"
     if x is None or lazy_cuts(base, x, rules) is not None:
         return None
     seconds = time.perf_counter() - t0
-    res = dataclasses.replace(second, x=x, objective=float(base.cost @ x), status="Trimmed to the radius cap",
+    res = dataclasses.replace(second, x=x, objective=float(base.cost @ x), status=how,
                               optimal=False, bound=float("nan"), gap=float("nan"), runtime_s=second.runtime_s + seconds)
     # the trim keeps the rule, but what it gives up is not measured against any bound: the step proves nothing
-    return res, StageRecord("trim", "Trimmed to the radius cap", seconds, False, False, None)
+    return res, StageRecord("trim", how, seconds, False, False, None)
 
 
 def solve_lazily(search, model: CompiledModel, base: CompiledModel, *, gap: float, time_limit_s: float, opts: dict,
@@ -188,12 +248,38 @@ def solve_lazily(search, model: CompiledModel, base: CompiledModel, *, gap: floa
     # passes stopped by their time share with discs still overfilled: the stage did not finish its part
     stages.append(StageRecord("lazy_rows", "Optimal" if clean else "Time limit reached", seconds, not clean, clean, None))
     log.info("Lazy disc rows in the LP: %d rows in %d passes, %.1f s", added, passes, seconds)
+    last = None  # the previous round's result, delivered if a later round finds no plan in the time left
     for k in range(1, MAX_ROUNDS + 1):
         log.info("Stage: lazy disc rows, round %d", k)
         left = max(MIN_STEP_S, deadline - time.perf_counter())
-        first, bound, method, solve_s, second = search(model, base, gap=gap, time_limit_s=left, opts=opts, stages=stages, t0=t0)
+        try:
+            first, bound, method, solve_s, second = search(model, base, gap=gap, time_limit_s=left, opts=opts,
+                                                           stages=stages, t0=t0)
+        except SolverError:
+            if last is None:
+                raise
+            # a later round with more rows found no plan in the time left: the last round's plan goes out
+            log.warning("Lazy disc rows, round %d: no plan in the %.0f s left; delivering round %d's plan", k, left, k - 1)
+            stages.append(StageRecord("lazy_rows", "Time limit reached", 0.0, True, False, None))
+            first, bound, method, solve_s, second = last
+            cuts = lazy_cuts(base, delivered_x(base, second.x), rules)
+            if cuts is not None:
+                trimmed = _trimmed(base, second, rules, time_limit_s=time_limit_s, opts=opts)
+                if trimmed is not None:
+                    second, record = trimmed
+                    stages.append(record)
+                else:
+                    stages.append(StageRecord("lazy_rows", "Rows left", 0.0, True, False, None))
+            return first, bound, method, solve_s, second, model, base
+        last = (first, bound, method, solve_s, second)
         short = float(base.slice_s(first.x).sum())
-        for _ in range(REPAIRS if whole_units is not None else 0):
+        # The repairs below mend what rounding to whole units overfilled. When the search's own plan overfills
+        # discs, no whole units on its parcel-years can keep them cheaply (at 20,000 parcels the repair of such
+        # a plan ran 32 s from one start and 150 s from the next, past the limit): a new round, or the trim, does.
+        own = lazy_cuts(base, first.x, rules, near=0.0)
+        if own is not None:
+            log.info("Lazy disc rows, round %d: the search's own plan overfills %d discs", k, own[0].shape[0])
+        for _ in range(REPAIRS if whole_units is not None and own is None else 0):
             # first the same parcel-years with the new rows: far cheaper than a new search
             cuts = lazy_cuts(base, delivered_x(base, second.x), rules)
             if cuts is None:
@@ -219,7 +305,7 @@ def solve_lazily(search, model: CompiledModel, base: CompiledModel, *, gap: floa
         if k == MAX_ROUNDS or not time_left:
             if cuts is not None:
                 add(cuts)
-                trimmed = _trimmed(base, second, rules, time_limit_s=time_limit_s)
+                trimmed = _trimmed(base, second, rules, time_limit_s=time_limit_s, opts=opts)
                 if trimmed is not None:
                     second, record = trimmed
                     stages.append(record)

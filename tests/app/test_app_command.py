@@ -120,3 +120,39 @@ def test_the_desktop_launcher_logs_its_address_and_quits(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_a_run_goes_on_when_the_app_stops_and_is_found_when_it_starts_again(tmp_path):
+    """Nothing lost: the solve is a process of its own; the app started again lists it, finished."""
+    import json
+    import time
+
+    scenario = write_mini_city(tmp_path / "city")
+    with AppProcess(tmp_path, "--scenario", str(scenario)) as app:
+        req = urllib.request.Request(app.url + "run/start", data=b"kind=run&alternatives=1", method="POST",
+                                     headers={"Origin": app.url.rstrip("/"), "Content-Type": "application/x-www-form-urlencoded"})
+        opener = urllib.request.build_opener(_NoRedirect)
+        try:
+            opener.open(req, timeout=10)
+        except urllib.error.HTTPError as err:
+            assert err.code == 303, err.read()
+            run_id = err.headers["location"].split("id=")[1]
+        job = tmp_path / "siteplan-runs" / run_id / "job.json"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and json.loads(job.read_text(encoding="utf-8")).get("pid") is None:
+            time.sleep(0.1)
+        app.stop()  # the planner closes the app (Ctrl-C) while the run solves
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and json.loads(job.read_text(encoding="utf-8"))["state"] not in ("done", "failed"):
+        time.sleep(0.2)
+    record = json.loads(job.read_text(encoding="utf-8"))
+    assert record["state"] == "done", record
+    assert (job.parent / "out" / "allocation.csv").is_file()
+    with AppProcess(tmp_path, "--scenario", str(scenario)) as again:
+        status, page = _get(again.url + "run")
+        assert status == 200 and run_id in page
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None

@@ -87,14 +87,29 @@ def test_a_plan_delivered_with_discs_still_overfilled_is_not_proven(monkeypatch)
     assert plan.status.code == "shortfall" and not plan.status.proven and not plan.status.optimal
 
 
-def test_with_no_time_for_another_round_the_plan_is_trimmed_to_the_cap(monkeypatch):
-    """Units come off the densest disc (the project worth less) and are reported missing; the cap holds."""
+def test_with_no_time_for_another_round_the_units_move_to_the_plans_other_projects(monkeypatch):
+    """The last round's plan overfills a disc: its units are fitted again on its own parcel-years, with the disc's
+    row, and P1's units go to P2 (5 km away); every target met and the cap kept, but nothing proven."""
     _no_more_rounds(monkeypatch)
+    p = _city([0, 1050, 5000], [1.0, 0.9, 0.5])
+    plan = (problem(p, {"public_rental": 50.0}, [2016]).add_targets({("public_rental", 2016): 800})
+            .add_rule(PlotRatio()).add_rule(YearlyTargets()).add_rule(RadiusCap(R, N, centres="anywhere"))
+            .solve(time_limit_s=30))
+    assert _densest_by_hand(plan) <= N
+    assert plan.status.targets_met and not plan.status.proven and plan.status.code == "feasible"
+    assert ("trim", "Refitted on the plan's parcel-years") in [(s.name, s.status) for s in plan.report.stages]
+
+
+def test_with_no_time_for_another_round_the_plan_is_trimmed_to_the_cap(monkeypatch):
+    """When the units cannot be fitted again, they come off the densest disc (the project worth less) and are
+    reported missing; the cap holds."""
+    _no_more_rounds(monkeypatch)
+    monkeypatch.setattr(lazy, "_refit", lambda *a, **k: None)
     plan = _solve(_city([0, 1050, 5000], [1.0, 0.9, 0.5]), 800, "anywhere")
     assert _densest_by_hand(plan) <= N
     tot = plan.units.groupby("parcel_id")["units"].sum()
     assert tot.get("P0", 0) == 400 and tot.get("P1", 0) == 0  # P1 scores less: its units go
-    assert ("trim", False) in [(s.name, s.proven) for s in plan.report.stages]
+    assert ("trim", "Trimmed to the radius cap", False) in [(s.name, s.status, s.proven) for s in plan.report.stages]
     assert plan.status.code == "shortfall" and plan.status.units_missing == 400 and not plan.status.proven
     assert "radius_cap" not in [r for r, _, _ in plan.status.rules_short]
     assert _cap_row(plan)["ok"]
@@ -140,6 +155,7 @@ def test_a_trimmed_project_below_the_minimum_is_closed_not_left_small(monkeypatc
     from siteplan import ProjectSize
 
     _no_more_rounds(monkeypatch)
+    monkeypatch.setattr(lazy, "_refit", lambda *a, **k: None)
     p = _city([0, 1050, 5000], [1.0, 0.9, 0.5])
     plan = (problem(p, {"public_rental": 50.0}, [2016]).add_targets({("public_rental", 2016): 800})
             .add_rule(PlotRatio()).add_rule(YearlyTargets()).add_rule(ProjectSize(min_units=300))
@@ -150,3 +166,29 @@ def test_a_trimmed_project_below_the_minimum_is_closed_not_left_small(monkeypatc
     assert tot.get("P1", 0) == 0  # 100 units would have been left: the project is closed instead
     assert _densest_by_hand(plan) <= 500
     assert plan.status.units_missing == 800 - int(tot.sum())
+
+
+def test_a_later_round_that_finds_no_plan_delivers_the_last_rounds_plan_trimmed(monkeypatch):
+    """Round 2 (with more rows) runs out of time without a plan: the run does not fail; round 1's plan goes out
+    trimmed to the cap, its time limit said."""
+    from siteplan.errors import SolverError
+    from siteplan.solve import search as search_mod
+
+    monkeypatch.setattr(lazy, "REPAIRS", 0)
+    monkeypatch.setattr(lazy, "_lp_rows", lambda model, seconds, opts: (model, 0, 1, True))
+    real = search_mod._solve_small
+    calls = []
+
+    def once_then_nothing(*a, **k):
+        calls.append(1)
+        if len(calls) > 1:
+            raise SolverError("highs found no plan (status: Time limit reached)")
+        return real(*a, **k)
+
+    monkeypatch.setattr(search_mod, "_solve_small", once_then_nothing)
+    monkeypatch.setattr(lazy, "_refit", lambda *a, **k: None)
+    plan = _solve(_city([0, 1050, 5000], [1.0, 0.9, 0.5]), 800, "anywhere")
+    assert len(calls) == 2
+    assert _densest_by_hand(plan) <= N
+    assert plan.status.time_limit_hit and not plan.status.proven and plan.status.code == "shortfall"
+    assert plan.status.units_missing == 800 - int(plan.units["units"].sum())
