@@ -396,7 +396,9 @@ class RadiusCap:
         ``x`` and ``y``). Discs with the same parcels are written once, a
         disc whose parcels are a subset of another's is left out (the other
         row implies it), and at most ``most`` rows are returned, the
-        most overfilled first.
+        most overfilled first, their centres at least
+        :data:`LAZY_SPACING` x R apart (the rows of one pass go to every
+        cluster, not to a hundred near-copies of one disc).
         """
         import scipy.sparse as sp
 

@@ -12,7 +12,10 @@ one, :mod:`siteplan.solve.search`):
 2. the search runs on the model with those rows; the delivered plan, in
    whole units, is checked again by each rule's own exact check
    (a focal sum for the radius cap, not the rows added); rows for what it
-   breaks are added and the search runs again, up to :data:`MAX_ROUNDS`.
+   breaks are added and the search runs again, up to :data:`MAX_ROUNDS`;
+3. a plan that still overfills discs when no time is left is fitted again
+   on its own parcel-years, or trimmed (:mod:`siteplan.solve.trim`): every
+   delivered plan keeps the cap, and what that costs is reported missing.
 
 So the plan is proven against the rule itself, not against the rows that
 happened to be added. Each round logs one INFO line when it starts.
@@ -46,6 +49,8 @@ MAX_ROUNDS = 5
 NEAR = 0.1
 #: Whole-unit steps again, on the same parcel-years, before a new round (see :func:`solve_lazily`).
 REPAIRS = 3
+#: ... tried only when the search's own plan overfills at most this many discs (321 at 20,000 parcels did not mend).
+REPAIR_MOST = 50
 #: A new round of search starts only while this share of the time limit is left.
 NEW_ROUND_SHARE = 0.3
 #: Share of the time limit the LP passes may take (they stop earlier when the LP breaks no row).
@@ -144,7 +149,6 @@ def _refit(base: CompiledModel, second, rules: list, *, deadline: float, opts: d
     follows only if this fails.
     """
     from .backends import _columns_of, _solve_columns
-    from .rounding import round_units
 
     if opts.get("solver", "highs") != "highs":
         return None
@@ -167,14 +171,23 @@ def _refit(base: CompiledModel, second, rules: list, *, deadline: float, opts: d
         model = with_cuts(model, cuts)
     else:
         return None
-    # the parcel-years the LP still uses are the projects; rounding makes their units whole
-    x = x.copy()
-    units = np.bincount(ctx.u_z, weights=x[: ctx.n_u], minlength=ctx.n_z)
-    x[ctx.n_u: ctx.n_u + ctx.n_z] = np.where(units > 0.5, 1.0, 0.0)
-    whole = round_units(model, x, deadline=deadline)
-    if whole is None or lazy_cuts(base, delivered_x(base, whole), rules) is not None:
+    # Whole units by rounding down (a disc row only loses by it); a project left below the minimum is closed.
+    # Rounding with repair would give up less, but at 20,000 parcels one start of it ran 30 s: this is instant.
+    from .trim import complete, hard_rows_broken, project_minimum
+
+    out = x.copy()
+    u = np.floor(out[: ctx.n_u] + 1e-6)
+    per_z = np.bincount(ctx.u_z, weights=u, minlength=ctx.n_z)
+    locked = base.col_lower[ctx.n_u: ctx.n_u + ctx.n_z] > 0.5
+    small = (per_z > 0) & (per_z < project_minimum(ctx) - 1e-9) & ~locked
+    u[small[ctx.u_z]] = 0.0
+    per_z[small] = 0.0
+    out[: ctx.n_u] = u
+    out[ctx.n_u: ctx.n_u + ctx.n_z] = np.where((per_z > 0.5) | locked, 1.0, 0.0)
+    whole = complete(model, out)
+    if whole is None or len(hard_rows_broken(model, whole)) or lazy_cuts(base, whole, rules) is not None:
         return None
-    return whole
+    return whole[: base.n_cols]
 
 
 def _trimmed(base: CompiledModel, second, rules: list, *, time_limit_s: float, opts: dict | None = None):
@@ -189,14 +202,14 @@ def _trimmed(base: CompiledModel, second, rules: list, *, time_limit_s: float, o
     if rule is None:
         return None
     t0 = time.perf_counter()
-    budget = t0 + max(TRIM_LEAST_S, TRIM_SHARE * time_limit_s)
-    x = _refit(base, second, rules, deadline=budget, opts=opts or {})
+    budget = max(TRIM_LEAST_S, TRIM_SHARE * time_limit_s)
+    x = _refit(base, second, rules, deadline=t0 + budget / 2, opts=opts or {})
     how = "Refitted on the plan's parcel-years"
     if x is not None:
         log.info("Units fitted again on the plan's parcel-years with their disc rows: %.0f units short, %.1f s",
                  float(base.slice_s(x).sum()), time.perf_counter() - t0)
     else:
-        x = trim_to_cap(base, second.x, rule, deadline=budget)
+        x = trim_to_cap(base, second.x, rule, deadline=max(t0 + budget, time.perf_counter() + TRIM_LEAST_S))
         how = "Trimmed to the radius cap"
     if x is None or lazy_cuts(base, x, rules) is not None:
         return None
@@ -217,15 +230,20 @@ def solve_lazily(search, model: CompiledModel, base: CompiledModel, *, gap: floa
     with every row added. Without lazy rules it only calls ``search``.
 
     After each round, the search's own plan is checked first: if it
-    overfills a disc, the rows go in and the search runs again. If only the
-    whole-unit plan does (units rounded up where the search's plan kept
-    every disc), ``whole_units(base, x, bound)`` (returning the new
-    whole-unit result and its stage record) makes the units whole again
-    with the new rows, on the same parcel-years, up to
-    :data:`REPAIRS` times, before a new round. The bound of the last round
-    is valid for the rule itself (its rows are a subset of the rule's), and
-    the delivered plan is checked against the rule's own exact check before
-    it is kept.
+    overfills more than :data:`REPAIR_MOST` discs, the rows go in and the
+    search runs again (no whole units on its parcel-years would keep them
+    cheaply). Otherwise, when the whole-unit plan overfills discs,
+    ``whole_units(base, x, bound)`` (returning the new whole-unit result
+    and its stage record) makes the units whole again with the new rows,
+    on the same parcel-years, up to :data:`REPAIRS` times, before a new
+    round. A round that finds no plan in the time left delivers the last
+    round's plan. A plan that still overfills discs when no time is left
+    is fitted again on its own parcel-years with the rows it needs, or, if
+    that fails, trimmed (:func:`_trimmed`, :mod:`siteplan.solve.trim`), so
+    that every delivered plan keeps the cap; what that gives up is reported
+    missing. The bound of the last round is valid for the rule itself (its
+    rows are a subset of the rule's), and the delivered plan is checked
+    against the rule's own exact check before it is kept.
     """
     rules = lazy_rules(model)
     if not rules:
@@ -279,7 +297,8 @@ def solve_lazily(search, model: CompiledModel, base: CompiledModel, *, gap: floa
         own = lazy_cuts(base, first.x, rules, near=0.0)
         if own is not None:
             log.info("Lazy disc rows, round %d: the search's own plan overfills %d discs", k, own[0].shape[0])
-        for _ in range(REPAIRS if whole_units is not None and own is None else 0):
+        mend = own is None or own[0].shape[0] <= REPAIR_MOST  # a few discs (4 at 10,000 parcels) mend cheaply
+        for _ in range(REPAIRS if whole_units is not None and mend else 0):
             # first the same parcel-years with the new rows: far cheaper than a new search
             cuts = lazy_cuts(base, delivered_x(base, second.x), rules)
             if cuts is None:

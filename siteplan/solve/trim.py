@@ -41,7 +41,7 @@ from ..model.focal import TOL_M, overfull_discs
 from .rounding import _aux_definitions
 from .status import delivered_x
 
-__all__ = ["trim_to_cap", "hard_rows_broken"]
+__all__ = ["trim_to_cap", "hard_rows_broken", "complete", "project_minimum"]
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 MAX_PASSES = 200
 
 
-def _complete(model: CompiledModel, out: np.ndarray) -> np.ndarray | None:
+def complete(model: CompiledModel, out: np.ndarray) -> np.ndarray | None:
     """``out`` with its auxiliary columns computed from the units and its shortfall columns from the rows."""
     defs = _aux_definitions(model)
     if defs is None:
@@ -64,6 +64,11 @@ def _complete(model: CompiledModel, out: np.ndarray) -> np.ndarray | None:
     need = np.where(sign > 0, model.row_lower[rows] - act[rows], act[rows] - model.row_upper[rows])
     out[model.n_core:] = np.maximum(need, 0.0)
     return out
+
+
+def project_minimum(ctx) -> float:
+    """The project minimum of the model's ``project_size`` rule (0 without one)."""
+    return float(next((getattr(r, "min_units", 0) for r in ctx.rules if getattr(r, "name", "") == "project_size"), 0) or 0)
 
 
 def hard_rows_broken(model: CompiledModel, x: np.ndarray, *, tol: float = 1e-6) -> np.ndarray:
@@ -88,7 +93,7 @@ def trim_to_cap(model: CompiledModel, x: np.ndarray, rule, *, deadline: float | 
     ctx = model.ctx
     n_u, n_z = ctx.n_u, ctx.n_z
     start = delivered_x(model, x)
-    completed = _complete(model, start)
+    completed = complete(model, start)
     if completed is None:
         return None  # an auxiliary column it cannot compute
     before = set(hard_rows_broken(model, completed).tolist())  # the disc rows the plan overfills, among others
@@ -100,7 +105,7 @@ def trim_to_cap(model: CompiledModel, x: np.ndarray, rule, *, deadline: float | 
     u_parcel = ctx.u_parcel
     host = (ctx.parcels["role"].to_numpy() == "inclusionary") if "role" in ctx.parcels else np.zeros(n_parcels, bool)
     z_lower = model.col_lower[n_u: n_u + n_z]
-    minimum = float(next((getattr(r, "min_units", 0) for r in ctx.rules if getattr(r, "name", "") == "project_size"), 0) or 0)
+    minimum = project_minimum(ctx)
     # the least valuable units go first: the model minimises cost, so the highest cost per unit
     cost = model.cost[:n_u]
     removed = 0.0
@@ -141,7 +146,7 @@ def trim_to_cap(model: CompiledModel, x: np.ndarray, rule, *, deadline: float | 
     out = start.copy()
     out[:n_u] = u
     out[n_u: n_u + n_z] = z
-    full = _complete(model, out)
+    full = complete(model, out)
     if full is None:
         return None
     broken = set(hard_rows_broken(model, full).tolist()) - before
