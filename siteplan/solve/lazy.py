@@ -298,6 +298,7 @@ def solve_lazily(search, model: CompiledModel, base: CompiledModel, *, gap: floa
         if own is not None:
             log.info("Lazy disc rows, round %d: the search's own plan overfills %d discs", k, own[0].shape[0])
         mend = own is None or own[0].shape[0] <= REPAIR_MOST  # a few discs (4 at 10,000 parcels) mend cheaply
+        rows_before = base.n_rows
         for _ in range(REPAIRS if whole_units is not None and mend else 0):
             # first the same parcel-years with the new rows: far cheaper than a new search
             cuts = lazy_cuts(base, delivered_x(base, second.x), rules)
@@ -313,7 +314,10 @@ def solve_lazily(search, model: CompiledModel, base: CompiledModel, *, gap: floa
                 break
             stages.append(record)
         cuts = lazy_cuts(base, delivered_x(base, second.x), rules)
-        more_short = float(base.slice_s(delivered_x(base, second.x)).sum()) > short + 0.5
+        # a plan that gives up more than the search's is searched again only with rows added this round:
+        # with the same rows the search gives the same plan (the over-constrained demo ran five identical rounds)
+        more_short = (float(base.slice_s(delivered_x(base, second.x)).sum()) > short + 0.5
+                      and base.n_rows > rows_before)
         time_left = deadline - time.perf_counter() > NEW_ROUND_SHARE * time_limit_s
         late = time.perf_counter() > deadline
         if late:  # the rounds ran past the limit: say so, whatever the plan
