@@ -15,7 +15,6 @@ from html.parser import HTMLParser
 import geopandas as gpd
 import pytest
 
-from siteplan.app.pages import targets as targets_page
 
 
 def _toml(ws) -> dict:
@@ -160,7 +159,6 @@ def test_capacity_is_computed_once_per_file_state(client, mini_ws, monkeypatch):
         return real(path)
 
     monkeypatch.setattr(siteplan.check, "check", counting)
-    targets_page._CAPACITY.clear()
     client.get("/targets")
     client.get("/targets")
     assert len(calls) == 1
@@ -173,7 +171,6 @@ def test_capacity_is_computed_once_per_file_state(client, mini_ws, monkeypatch):
 
 def test_capacity_missing_is_said_not_raised(client, mini_ws):
     (mini_ws.folder / "parcels.gpkg").unlink()
-    targets_page._CAPACITY.clear()
     r = client.get("/targets")
     assert r.status_code == 200
     assert 'id="capacity-missing"' in r.text and 'id="targets-table"' in r.text

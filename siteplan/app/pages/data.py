@@ -21,14 +21,11 @@ pages does not check again, and any change to a file does.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import html
 import logging
 import os
 import re
-import threading
 from collections import Counter, OrderedDict
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +35,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from ...errors import ScenarioError, SiteplanError, error_text
 from ...init import ROLES, Found, land_use_counts, schema_fields, scan_vector, guess_fields, guess_roles, init_scenario, scan_folder
 from ..security import PathRefused, child_path
+from ..checks import LOCK, Checked, check_cached, file_stamp, remember
 from ..server import RUNS_DIR, Workspace, lang_of, render
 
 __all__ = ["router", "WORDS", "checked", "map_html"]
@@ -186,40 +184,14 @@ MAP_PARCELS = 3000
 #: Subfolders listed at most.
 _MAX_SUBFOLDERS = 200
 
-# Small caches, by what decides their content: a folder's files (names, times, sizes) for its scan, and the
-# scenario's text with its files' times for the check. A few entries each: the app serves one planner.
-_CACHE_SIZE = 6
-_LOCK = threading.Lock()
+# Small caches (see siteplan.app.checks), by what decides their content: a folder's files (names, times, sizes)
+# for its scan, a file's stamp for one layer's scan and its land-use counts.
 _SCANS: OrderedDict[tuple, list[Found]] = OrderedDict()
 _ONE_FILE: OrderedDict[tuple, Found | None] = OrderedDict()
-_REPORTS: OrderedDict[tuple, "Checked"] = OrderedDict()
 _LAND_USE: OrderedDict[tuple, Counter] = OrderedDict()
 
 
-def _remember(cache: OrderedDict, key: tuple, value: Any) -> Any:
-    cache[key] = value
-    cache.move_to_end(key)
-    while len(cache) > _CACHE_SIZE:
-        cache.popitem(last=False)
-    return value
-
-
 # ---------------------------------------------------------------------------- files and stamps
-
-
-def _stamp(path: Path) -> tuple:
-    """What changes when ``path`` (and a shapefile's side files) changes: names, times and sizes."""
-    paths = [path]
-    if path.suffix.lower() == ".shp":
-        paths += [path.with_suffix(s) for s in (".dbf", ".shx", ".prj", ".cpg")]
-    out = []
-    for p in paths:
-        try:
-            st = p.stat()
-            out.append((p.name, st.st_mtime_ns, st.st_size))
-        except OSError:
-            out.append((p.name, None))
-    return tuple(out)
 
 
 def _folder_stamp(folder: Path) -> tuple:
@@ -237,12 +209,12 @@ def _fresh(found: list[Found]) -> list[Found]:
 def scan(folder: Path) -> list[Found]:
     """:func:`siteplan.init.scan_folder` of ``folder``, kept while its files stay the same (roles unset)."""
     key = (str(folder.resolve()), _folder_stamp(folder))
-    with _LOCK:
+    with LOCK:
         if key in _SCANS:
             return _fresh(_SCANS[key])
     found = scan_folder(folder) if folder.is_dir() else []
-    with _LOCK:
-        _remember(_SCANS, key, found)
+    with LOCK:
+        remember(_SCANS, key, found)
     return _fresh(found)
 
 
@@ -250,8 +222,8 @@ def _scan_one(path: Path, layer: str | None) -> Found | None:
     """One layer file outside the folder (the demo keeps its layers beside it), read as the folder's are."""
     import pyogrio
 
-    key = (str(path), layer, _stamp(path))
-    with _LOCK:
+    key = (str(path), layer, file_stamp(path))
+    with LOCK:
         if key in _ONE_FILE:
             return _ONE_FILE[key]
     found: Found | None = None
@@ -262,8 +234,8 @@ def _scan_one(path: Path, layer: str | None) -> Found | None:
             found = scan_vector(path, layer, pick[0], pick[1], 2000)
     except Exception:  # unreadable: the check says why, in its words
         found = None
-    with _LOCK:
-        _remember(_ONE_FILE, key, found)
+    with LOCK:
+        remember(_ONE_FILE, key, found)
     return found
 
 
@@ -281,81 +253,9 @@ def _value(found: Found, base: Path) -> str:
 # ---------------------------------------------------------------------------- the check, kept
 
 
-@dataclass
-class Checked:
-    """A check report and what the page and the map draw from it."""
-
-    report: Any = None  # siteplan.check.CheckReport, or None when the check failed
-    error: str = ""
-    frames: dict = field(default_factory=dict)  # role -> GeoDataFrame, in the working CRS
-    outside: Any = None  # boolean Series over frames["parcels"], or None when unknown
-    maps: dict = field(default_factory=dict)  # lang -> the map's HTML
-
-    @property
-    def outside_count(self) -> int | None:
-        return None if self.outside is None else int(self.outside.sum())
-
-
-def _scenario_key(scenario: Path) -> tuple:
-    """The scenario's text and the times of every file it names: the check's result depends on nothing else."""
-    import tomllib
-
-    raw = scenario.read_bytes()
-    key: list = [str(scenario.resolve()), hashlib.sha1(raw).hexdigest()]
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return tuple(key)
-    names = list((data.get("layers") or {}).values()) + [(data.get("targets") or {}).get("file")]
-    for name in names:
-        if isinstance(name, str) and name.strip():
-            key.append(_stamp(scenario.parent / name))
-    return tuple(key)
-
-
-def _outside(frames: dict) -> Any:
-    """Which parcels touch no district polygon (None without both layers)."""
-    parcels, districts = frames.get("parcels"), frames.get("districts")
-    if parcels is None or districts is None or not len(districts):
-        return None
-    if parcels.crs is not None and districts.crs is not None and parcels.crs != districts.crs:
-        districts = districts.to_crs(parcels.crs)
-    area = districts.geometry.union_all()
-    return ~parcels.geometry.intersects(area)
-
-
 def checked(ws: Workspace) -> Checked | None:
-    """The check of the workspace's scenario, run once per state of its files; None without a scenario."""
-    from ...check import check
-
-    if not ws.scenario.is_file():
-        return None
-    try:
-        key = _scenario_key(ws.scenario)
-    except OSError as err:
-        return Checked(error=error_text(err))
-    with _LOCK:
-        if key in _REPORTS:
-            return _REPORTS[key]
-    result = Checked()
-    try:
-        report = check(ws.scenario)
-        result.report = report
-        if report.layers is not None:
-            if report.layers.layers is not None:
-                lay = report.layers.layers
-                result.frames = {r: getattr(lay, r) for r in ROLES if r != "population"}
-            else:
-                result.frames = dict(report.layers.frames)
-        result.outside = _outside(result.frames)
-    except (SiteplanError, OSError) as err:
-        result.error = error_text(err)
-    except Exception as err:  # a fault in the checks themselves: say so in one line, log the rest
-        log.exception("siteplan check failed on %s", ws.scenario)
-        result.error = f"{ws.scenario.name}: {type(err).__name__}: {err}"
-    with _LOCK:
-        _remember(_REPORTS, key, result)
-    return result
+    """The check of the workspace's scenario (see :func:`siteplan.app.checks.check_cached`); None without a scenario."""
+    return check_cached(ws.scenario)
 
 
 def _group_findings(result: Checked, base: Path) -> list[dict]:
@@ -491,13 +391,13 @@ def _land_use_part(doc, parcels: Found | None, parcel_fields: list[dict]) -> dic
     out = {"column": col, "rows": [], "candidate": ", ".join(cand), "inclusionary": ", ".join(incl)}
     if parcels is None or not col or col not in parcels.columns:
         return out
-    key = (str(parcels.path), parcels.layer, col, _stamp(parcels.path))
-    with _LOCK:
+    key = (str(parcels.path), parcels.layer, col, file_stamp(parcels.path))
+    with LOCK:
         counts = _LAND_USE.get(key)
     if counts is None:
         counts = land_use_counts(parcels, col)
-        with _LOCK:
-            _remember(_LAND_USE, key, counts)
+        with LOCK:
+            remember(_LAND_USE, key, counts)
     if not counts:
         return out
     values = pd.Series(list(counts))
@@ -854,11 +754,11 @@ def layers_map(request: Request):
         if result is None:
             text = map_html(None, lang)
         else:
-            with _LOCK:
+            with LOCK:
                 text = result.maps.get(lang)
             if text is None:
                 text = map_html(result, lang)
-                with _LOCK:
+                with LOCK:
                     result.maps[lang] = text
     except (SiteplanError, OSError) as err:
         text = _message_page(error_text(err))

@@ -22,7 +22,6 @@ import math
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -30,8 +29,8 @@ from fastapi.responses import RedirectResponse
 
 from ...errors import SiteplanError, error_text
 from ...housing import CATALOGUE
-from ...inputs.settings import LAYER_PATH_KEYS
 from ...inputs.targets import TYPE_ALIASES
+from ..checks import check_cached
 from ..scenario_doc import ScenarioDoc
 from ..server import lang_of, render, translator
 
@@ -102,10 +101,6 @@ WORDS: dict[str, tuple[str, str]] = {
     "js_bad": ("请先改正标红的格子：", "Correct the cells marked red first:"),
     "paste_unknown": ("未识别的类型：", "Unknown housing type:"),
 }
-
-#: Cached capacity per (scenario file, its mtime, the layer and target files' mtimes): ``(capacity dict | None, message)``.
-_CAPACITY: dict[tuple, tuple[dict | None, str | None]] = {}
-_CAPACITY_KEEP = 16
 
 
 # ---------------------------------------------------------------------------- numbers
@@ -242,54 +237,33 @@ def target_files(doc: ScenarioDoc) -> dict[str, str]:
 # ---------------------------------------------------------------------------- capacity
 
 
-def _mtime(path: Path | None) -> int | None:
-    try:
-        return path.stat().st_mtime_ns if path is not None else None
-    except OSError:
-        return None
-
-
 def capacity(doc: ScenarioDoc) -> tuple[dict | None, str | None]:
     """Capacity of the candidate parcels by year and district, for the page; ``(None, message)`` when it cannot be computed.
 
-    Cached per scenario file and the times of the files it reads, so that a
-    change to the scenario or to a layer computes it afresh.
+    From the check the Data page shows too (:func:`siteplan.app.checks.check_cached`): run once per state of
+    the scenario and the files it reads.
     """
-    from ...check import check
-
     try:
-        scenario = doc.scenario()
+        doc.scenario()
     except SiteplanError as err:
         return None, error_text(err)
-    files = [getattr(scenario.layers, k) for k in LAYER_PATH_KEYS]
-    files += [doc.path.parent / p for p in target_files(doc).values()]
-    key = (str(doc.path.resolve()), _mtime(doc.path), tuple(_mtime(Path(p)) if p is not None else None for p in files))
-    if key in _CAPACITY:
-        return _CAPACITY[key]
-    try:
-        report = check(doc.path)
-    except (SiteplanError, OSError, ValueError) as err:
-        result: tuple[dict | None, str | None] = (None, error_text(err))
-    else:
-        table = report.capacity
-        if table is None:
-            errors = [d.message for d in report.diagnostics if d.level == "error"]
-            result = (None, "\n".join(errors[:5]) or "?")
-        else:
-            by = table.by_district
-            years = list(table.years)
-            result = ({
-                "years": years,
-                "unit_area_m2": round(float(table.unit_area_m2), 1),
-                "total": [int(math.floor(float(by[y].sum()) + 1e-6)) for y in years],
-                "districts": [{"name": str(name), "zone": "" if row["zone"] is None else str(row["zone"]),
-                               "cap": [int(math.floor(float(row[y]) + 1e-6)) for y in years]}
-                              for name, row in by.iterrows()],
-            }, None)
-    if len(_CAPACITY) >= _CAPACITY_KEEP:
-        _CAPACITY.clear()
-    _CAPACITY[key] = result
-    return result
+    result = check_cached(doc.path)
+    if result is None or result.report is None:
+        return None, (result.error if result is not None else None) or "?"
+    table = result.report.capacity
+    if table is None:
+        errors = [d.message for d in result.report.diagnostics if d.level == "error"]
+        return None, "\n".join(errors[:5]) or "?"
+    by = table.by_district
+    years = list(table.years)
+    return {
+        "years": years,
+        "unit_area_m2": round(float(table.unit_area_m2), 1),
+        "total": [int(math.floor(float(by[y].sum()) + 1e-6)) for y in years],
+        "districts": [{"name": str(name), "zone": "" if row["zone"] is None else str(row["zone"]),
+                       "cap": [int(math.floor(float(row[y]) + 1e-6)) for y in years]}
+                      for name, row in by.iterrows()],
+    }, None
 
 
 # ---------------------------------------------------------------------------- the page
