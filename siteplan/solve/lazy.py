@@ -220,6 +220,26 @@ def _trimmed(base: CompiledModel, second, rules: list, *, time_limit_s: float, o
     return res, StageRecord("trim", how, seconds, False, False, None)
 
 
+def _within_cap(base: CompiledModel, second, cuts, rules: list, stages: list[StageRecord], *, time_limit_s: float,
+                opts: dict, limit_hit: bool):
+    """The whole-unit plan to deliver when no round is left and ``second`` overfills the discs of ``cuts``.
+
+    Brought within the cap by :func:`_trimmed` when it can be (its record added to ``stages``); else
+    delivered as it is, with a ``lazy_rows`` record that proves nothing (``limit_hit``: it stopped for lack
+    of time), so that its status says the rule is broken.
+    """
+    trimmed = _trimmed(base, second, rules, time_limit_s=time_limit_s, opts=opts)
+    if trimmed is not None:
+        second, record = trimmed
+        stages.append(record)
+        log.warning("No time for another round: the plan was brought within the radius cap (%s); what that gives "
+                    "up is reported missing", record.status.lower())
+        return second
+    log.warning("The plan still overfills %d discs; delivering it as it is (no time for another round)", cuts[0].shape[0])
+    stages.append(StageRecord("lazy_rows", "Rows left", 0.0, limit_hit, False, None))
+    return second
+
+
 def solve_lazily(search, model: CompiledModel, base: CompiledModel, *, gap: float, time_limit_s: float, opts: dict,
                  stages: list[StageRecord], t0: float, whole_units=None):
     """Run ``search`` (``_staged`` or ``_solve_small``) with the lazy rules' rows added as needed.
@@ -290,12 +310,8 @@ def solve_lazily(search, model: CompiledModel, base: CompiledModel, *, gap: floa
             first, bound, method, solve_s, second = last
             cuts = lazy_cuts(base, delivered_x(base, second.x), rules)
             if cuts is not None:
-                trimmed = _trimmed(base, second, rules, time_limit_s=time_limit_s, opts=opts)
-                if trimmed is not None:
-                    second, record = trimmed
-                    stages.append(record)
-                else:
-                    stages.append(StageRecord("lazy_rows", "Rows left", 0.0, True, False, None))
+                second = _within_cap(base, second, cuts, rules, stages, time_limit_s=time_limit_s, opts=opts,
+                                     limit_hit=True)
             return first, bound, method, solve_s, second, model, base
         last = (first, bound, method, solve_s, second)
         short = float(base.slice_s(first.x).sum())
@@ -307,9 +323,9 @@ def solve_lazily(search, model: CompiledModel, base: CompiledModel, *, gap: floa
             log.info("Lazy disc rows, round %d: the search's own plan overfills %d discs", k, own[0].shape[0])
         mend = own is None or own[0].shape[0] <= REPAIR_MOST  # a few discs (4 at 10,000 parcels) mend cheaply
         rows_before = base.n_rows
+        cuts = lazy_cuts(base, delivered_x(base, second.x), rules)  # of the whole-unit plan in hand, kept up to date
         for _ in range(REPAIRS if whole_units is not None and mend else 0):
             # first the same parcel-years with the new rows: far cheaper than a new search
-            cuts = lazy_cuts(base, delivered_x(base, second.x), rules)
             if cuts is None:
                 break
             log.info("Lazy disc rows, round %d: the plan overfills %d discs; making its units whole again with their rows",
@@ -321,7 +337,7 @@ def solve_lazily(search, model: CompiledModel, base: CompiledModel, *, gap: floa
                 log.info("Lazy disc rows, round %d: the parcel-years cannot keep the new rows", k)
                 break
             stages.append(record)
-        cuts = lazy_cuts(base, delivered_x(base, second.x), rules)
+            cuts = lazy_cuts(base, delivered_x(base, second.x), rules)
         # a plan that gives up more than the search's is searched again only with rows added this round:
         # with the same rows the search gives the same plan (the over-constrained demo ran five identical rounds)
         more_short = (float(base.slice_s(delivered_x(base, second.x)).sum()) > short + 0.5
@@ -336,17 +352,8 @@ def solve_lazily(search, model: CompiledModel, base: CompiledModel, *, gap: floa
         if k == MAX_ROUNDS or not time_left:
             if cuts is not None:
                 add(cuts)
-                trimmed = _trimmed(base, second, rules, time_limit_s=time_limit_s, opts=opts)
-                if trimmed is not None:
-                    second, record = trimmed
-                    stages.append(record)
-                    log.warning("No time for another round: units were taken off the plan's densest discs to keep the "
-                                "radius cap; they are reported missing")
-                else:
-                    log.warning("The plan still overfills %d discs; delivering it as it is (no time for another round)",
-                                cuts[0].shape[0])
-                    # the delivered plan breaks the rule: this stage proved nothing, and it stopped for lack of time
-                    stages.append(StageRecord("lazy_rows", "Rows left", 0.0, not time_left and not late, False, None))
+                second = _within_cap(base, second, cuts, rules, stages, time_limit_s=time_limit_s, opts=opts,
+                                     limit_hit=not time_left and not late)
             return first, bound, method, solve_s, second, model, base
         log.info("Lazy disc rows, round %d: %s; searching again with the rows found", k,
                  "the plan gives up targets to keep the discs" if cuts is None else f"the plan overfills {cuts[0].shape[0]} discs")
