@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
 
 from ..model.builder import CompiledModel
 from .backends import MIN_STEP_S, SolveResult, _run_for, is_abandoned
-from .sift import _Sifted
+from .sift import _add_cut_rows, _Sifted
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +49,19 @@ DIVE_FINISH_ROUNDS = 2.0
 DIVE_COLD = 200
 
 
-def _dive_rows(model: CompiledModel) -> tuple[sp.csc_matrix, np.ndarray]:
+class DiveRows(NamedTuple):
+    """What the dive counts (see :func:`_dive_rows`)."""
+
+    W: sp.csc_matrix  #: rows x parcel-years: what fixing each adds to the row, at the least
+    room: np.ndarray  #: each row's upper bound less its least activity with nothing fixed
+    least: np.ndarray  #: least units of each parcel-year once it is used
+    defs: tuple | None  #: the auxiliary columns as functions of the units (``rounding._aux_definitions``)
+
+
+def _dive_rows(model: CompiledModel) -> DiveRows:
     r"""What fixing each parcel-year to 1 adds, at the least, to the hard rows
-    with an upper bound: ``(W, room)`` with ``W`` (rows x parcel-years) and
-    ``room`` the upper bound less the rows' least activity with nothing fixed.
+    with an upper bound: ``W`` (rows x parcel-years) and ``room``, the upper
+    bound less the rows' least activity with nothing fixed (:class:`DiveRows`).
 
     Fixing :math:`z_j = 1` adds the row's coefficient of :math:`z_j` (one
     supply year, projects per district and year, the radius cap's centre
@@ -64,14 +74,15 @@ def _dive_rows(model: CompiledModel) -> tuple[sp.csc_matrix, np.ndarray]:
     that stays within it still may not be (the rows are checked one at a
     time), so the dive also backs off from an infeasible LP.
     """
-    from .rounding import over_units
+    from .rounding import _aux_definitions, over_units
 
     ctx = model.ctx
     n_u, n_z = ctx.n_u, ctx.n_z
     hard = (model.rows["elastic"] == "").to_numpy()
     A = model.A.tocsc()
+    defs = _aux_definitions(model)
     # without a definition of some auxiliary column, its terms are left out
-    U, const = over_units(model) or (A[:, :n_u], np.zeros(model.n_rows))
+    U, const = over_units(model, defs) or (A[:, :n_u], np.zeros(model.n_rows))
     Z = A[:, n_u : n_u + n_z].tocsr()
     # least units of each parcel-year once it is used
     least = np.zeros(n_z)
@@ -116,10 +127,36 @@ def _dive_rows(model: CompiledModel) -> tuple[sp.csc_matrix, np.ndarray]:
     keep = np.diff(W.tocsr().indptr) > 0
     W = W.tocsr()[keep].tocsc()
     room = (model.row_upper[ub_rows] - const[ub_rows] - base)[keep]
+    return DiveRows(W, room, least, defs)
+
+
+def _cut_dive_rows(model: CompiledModel, rows: DiveRows, block: sp.csr_matrix, ub: np.ndarray) -> tuple[sp.csc_matrix, np.ndarray] | None:
+    """:func:`_dive_rows` of lazy rows ``block x <= ub`` (over auxiliary columns: the radius cap's discs), or None.
+
+    Fixing a parcel-year adds its least units (the project minimum) to
+    every disc row over its parcel's units.
+    """
+    if rows.defs is None:
+        return None
+    ctx = model.ctx
+    n_u, n_z, n_a = ctx.n_u, ctx.n_z, model.n_aux
+    E, e0, _ = rows.defs
+    block = block.tocsc()
+    A_a = block[:, n_u + n_z: n_u + n_z + n_a]
+    U = (block[:, :n_u] + A_a @ E).tocoo() if n_a else block[:, :n_u].tocoo()
+    pos = U.data > 0
+    key = np.unique(U.row[pos].astype(np.int64) * n_z + ctx.u_z[U.col[pos]])
+    r, j = key // n_z, key % n_z
+    W = sp.csr_matrix((rows.least[j], (r, j)), shape=(block.shape[0], n_z)).tocsc()
+    room = np.asarray(ub, dtype=float) - (A_a @ e0 if n_a else 0.0)
     return W, room
 
 
-def _lp_dive(model: CompiledModel, sifted: _Sifted, *, left, rows: tuple | None = None) -> SolveResult | None:
+#: Lazy-row passes after each dive round at most (:func:`_lp_dive` with a pool).
+DIVE_CUT_PASSES = 5
+
+
+def _lp_dive(model: CompiledModel, sifted: _Sifted, *, left, rows: DiveRows | None = None, pool=None) -> SolveResult | None:
     r"""A plan by diving from the sifted LP: fix parcel-years to 1, re-solve, repeat.
 
     Each round fixes the LP's integral parcel-years and then the
@@ -148,6 +185,14 @@ def _lp_dive(model: CompiledModel, sifted: _Sifted, *, left, rows: tuple | None 
     as the round before it); the HiGHS instance's bounds are restored either
     way, so the sifted LP can be reused. ``rows`` is :func:`_dive_rows` of
     the model, when known.
+
+    With a ``pool`` (:class:`siteplan.solve.lazy.CutPool`), the rows each
+    round's LP breaks (the radius cap's overfilled discs) are added to the
+    LP and kept in the pool, up to :data:`DIVE_CUT_PASSES` passes a round,
+    and counted like the other rows when parcel-years are fixed (a disc
+    holds the project minimum of each project fixed in it). The dive's plan
+    then keeps the discs: without it, at 20,000 parcels, the plan from an
+    LP that kept them overfilled 321.
     """
     import highspy
 
@@ -156,7 +201,8 @@ def _lp_dive(model: CompiledModel, sifted: _Sifted, *, left, rows: tuple | None 
     local = np.full(model.n_cols, -1)
     local[cols] = np.arange(len(cols))
     z_local = local[ctx.n_u : ctx.n_u + ctx.n_z]
-    W, room = rows if rows is not None else _dive_rows(model)
+    rows = rows if rows is not None else _dive_rows(model)
+    W, room = rows.W, rows.room
     act = np.zeros(len(room))
     tol = 1e-9 * np.maximum(1.0, np.abs(room))
     fixed = np.zeros(ctx.n_z, dtype=bool)
@@ -207,6 +253,38 @@ def _lp_dive(model: CompiledModel, sifted: _Sifted, *, left, rows: tuple | None 
         idx = z_local[np.asarray(js, dtype=int)]
         set_bounds(js, lower0[idx], upper0[idx])
 
+    def settle(status, batch: list, rounds: int):
+        """Back off from an infeasible LP: rows over units as well as binaries can refuse a batch,
+        so it is undone and its first half tried; a single parcel-year refused is closed."""
+        while status == highspy.HighsModelStatus.kInfeasible and batch:
+            release(batch)
+            if len(batch) == 1:
+                closed[batch[0]] = True
+                set_bounds(batch, 0.0, 0.0)
+                batch = []
+            else:
+                batch = batch[: len(batch) // 2]
+                fix(batch)
+            _run_for(h, stop())
+            status = h.getModelStatus()
+            if time.perf_counter() - t0 > budget:
+                break
+            log.debug("LP dive round %d retried with %d: %s", rounds, len(batch), h.modelStatusToString(status))
+        return status, batch
+
+    def add_rows(cuts) -> None:
+        """Add lazy rows to the LP and to what :func:`fits` counts."""
+        nonlocal W, room, act, tol
+        _add_cut_rows(h, cuts, cols, model.n_cols)
+        more = _cut_dive_rows(model, rows, cuts[0], cuts[1])
+        if more is None:
+            return
+        W_new, room_new = more
+        act = np.append(act, W_new @ fixed.astype(float))
+        W = sp.vstack([W.tocsr(), W_new.tocsr()]).tocsc()
+        room = np.append(room, room_new)
+        tol = 1e-9 * np.maximum(1.0, np.abs(room))
+
     try:
         for rounds in range(1, 10 * ctx.n_z + 1):
             z = x[ctx.n_u : ctx.n_u + ctx.n_z]
@@ -246,23 +324,17 @@ def _lp_dive(model: CompiledModel, sifted: _Sifted, *, left, rows: tuple | None 
             status = h.getModelStatus()
             log.debug("LP dive round %d: %d fixed, %d closed, %s, %.1f s", rounds, len(batch), len(shut),
                       h.modelStatusToString(status), time.perf_counter() - t0)
-            while status == highspy.HighsModelStatus.kInfeasible and batch:
-                # rows over units as well as binaries can refuse a batch:
-                # undo it and try its first half; a single parcel-year
-                # refused is closed
-                release(batch)
-                if len(batch) == 1:
-                    closed[batch[0]] = True
-                    set_bounds(batch, 0.0, 0.0)
-                    batch = []
-                else:
-                    batch = batch[: len(batch) // 2]
-                    fix(batch)
-                _run_for(h, stop())
-                status = h.getModelStatus()
-                if time.perf_counter() - t0 > budget:
+            status, batch = settle(status, batch, rounds)
+            for _ in range(DIVE_CUT_PASSES if pool is not None and status == highspy.HighsModelStatus.kOptimal else 0):
+                cuts = pool.separate(solution())
+                if cuts is None:
                     break
-                log.debug("LP dive round %d retried with %d: %s", rounds, len(batch), h.modelStatusToString(status))
+                add_rows(cuts)
+                _run_for(h, max(stop(), last_s) if finish else stop())
+                status, batch = settle(h.getModelStatus(), batch, rounds)
+                log.debug("LP dive round %d: %d disc rows added, %s", rounds, cuts[0].shape[0], h.modelStatusToString(status))
+                if status != highspy.HighsModelStatus.kOptimal:
+                    break
             if status != highspy.HighsModelStatus.kOptimal or (time.perf_counter() - t0 > budget and not finish):
                 log.info("LP dive stopped after %d rounds: %s", rounds, h.modelStatusToString(status))
                 return None

@@ -39,6 +39,7 @@ import time
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
 if TYPE_CHECKING:
@@ -176,7 +177,12 @@ def round_units(model: CompiledModel, x: np.ndarray, *, deadline: float | None =
             break
         search = _Search(B_rows, lo, hi, price_lo, price_hi, row_tol, model.cost[J], upper[J], _start(model, x, J, upper[J], start))
         rounds = search.run()
-        broken = int(search.broken(hard).sum())
+        mask = search.broken(hard)
+        broken = int(mask.sum())
+        if broken and log.isEnabledFor(logging.DEBUG):
+            names = np.concatenate([model.rows["rule"].to_numpy()[keep], np.full(n_a, "aux bound")])
+            what = pd.Series(names[mask]).value_counts().to_dict()
+            log.debug("Rounding with repair from the %s start: hard rows broken by rule: %s", start, what)
         out = plan(search.u) if not broken else None
         log.info("Rounding with repair from the %s start: %d rounds, %.2f s, %d hard rows broken%s", start, rounds,
                  time.perf_counter() - t0, broken, "" if out is None else f", {float(model.slice_s(out).sum()):.1f} units short")

@@ -85,7 +85,7 @@ def _rounding_abs_gap(model: CompiledModel, x: np.ndarray) -> float:
 
 def _best_plan(model: CompiledModel, *, gap: float, left, opts: dict, start: np.ndarray | None = None,
                lp: dict | None = None, shared: dict | None = None,
-               stages: list[StageRecord] | None = None) -> tuple[SolveResult, float, str]:
+               stages: list[StageRecord] | None = None, pool=None) -> tuple[SolveResult, float, str]:
     """LP bound, then a plan by diving from the LP, then (if that is not within
     ``gap`` of the bound) the MIP restricted to the parcels the LP and the
     dive use, then the full MIP from the best start.
@@ -96,14 +96,20 @@ def _best_plan(model: CompiledModel, *, gap: float, left, opts: dict, start: np.
     least-shortfall searches change only costs and add a row over shortfall
     columns). Returns the solve, the best bound known and the method used.
     Every stage run is appended to ``stages`` (see :mod:`siteplan.solve.stages`).
+
+    With a ``pool`` (:class:`siteplan.solve.lazy.CutPool`), the sifting LP
+    and the dive add the lazy rows their LPs break, and every stage after
+    them solves the model with the rows found so far (``pool.applied``).
     """
     stages = [] if stages is None else stages
+    if pool is not None:
+        model = pool.applied(model)
     if lp is not None and "sifted" in lp:
         sifted = lp["sifted"]  # solved by an earlier call: not run again
     else:
         log.info("Stage: LP by sifting")
         t_lp = time.perf_counter()
-        sifted = _sifted_lp(model, left=left, opts=opts)
+        sifted = _sifted_lp(model, left=left, opts=opts, pool=pool)
         if lp is not None:
             lp["sifted"] = sifted
         if sifted is not None:
@@ -111,6 +117,8 @@ def _best_plan(model: CompiledModel, *, gap: float, left, opts: dict, start: np.
             stages.append(StageRecord("lp", "Optimal" if sifted.proven else "Time limit reached",
                                       time.perf_counter() - t_lp, not sifted.proven, sifted.proven,
                                       0.0 if sifted.proven else None))
+    if pool is not None:
+        model = pool.applied(model)
     if sifted is not None:
         relax, proven = sifted.res, sifted.proven
     else:
@@ -128,7 +136,9 @@ def _best_plan(model: CompiledModel, *, gap: float, left, opts: dict, start: np.
                     shared["dive_rows"] = rows
             log.info("Stage: dive")
             t_dive = time.perf_counter()
-            dive = _lp_dive(model, sifted, left=left, rows=rows)
+            dive = _lp_dive(model, sifted, left=left, rows=rows, pool=pool)
+            if pool is not None:
+                model = pool.applied(model)
             # a heuristic: its plan, if any, is proven (or not) by the stages after it
             stages.append(StageRecord("dive", "No plan" if dive is None else dive.status, time.perf_counter() - t_dive,
                                       False, True, None if dive is None else _rel_gap(dive.objective, bound)))
@@ -511,10 +521,12 @@ def _small_logged(*args, **kw):
 
 
 def _staged(model: CompiledModel, base: CompiledModel, *, gap: float, time_limit_s: float, opts: dict,
-            stages: list[StageRecord], t0: float) -> tuple[SolveResult, float, str, float, SolveResult]:
+            stages: list[StageRecord], t0: float, pool=None) -> tuple[SolveResult, float, str, float, SolveResult]:
     """The staged search and the whole-unit step of a model of :data:`SMALL_MODEL_COLUMNS` or more
     (see :func:`solve_problem`): the search's result, its bound and method, the search's seconds,
-    and the whole-unit step's result (on ``base``'s rows). Every stage is appended to ``stages``."""
+    and the whole-unit step's result (on ``base``'s rows). Every stage is appended to ``stages``.
+    With a ``pool``, the lazy rows its LPs break are added as they are found (see :func:`_best_plan`),
+    and the whole-unit step keeps them too."""
     deadline = time.perf_counter() + time_limit_s
     # The search gets SEARCH_SHARE of the limit, the whole-unit step the rest
     # (at least MIN_STEP_S each), so the limit holds for the whole solve.
@@ -523,7 +535,7 @@ def _staged(model: CompiledModel, base: CompiledModel, *, gap: float, time_limit
 
     lp: dict = {}
     shared: dict = {}  # what every search of this solve can share: the dive's rows
-    first, bound, method = _best_plan(model, gap=gap, left=left, opts=opts, lp=lp, shared=shared, stages=stages)
+    first, bound, method = _best_plan(model, gap=gap, left=left, opts=opts, lp=lp, shared=shared, stages=stages, pool=pool)
     if not first.has_solution and first.time_limit_hit:
         # No plan at all in the limit: a plan late is better than none, so
         # the MIP gets as long again (the LP is not solved twice), and says so.
@@ -532,8 +544,10 @@ def _staged(model: CompiledModel, base: CompiledModel, *, gap: float, time_limit
             stages.append(record_of("full_mip", first))
         search_deadline = time.perf_counter() + time_limit_s
         deadline = search_deadline + (1 - SEARCH_SHARE) * time_limit_s
-        first, bound, method = _best_plan(model, gap=gap, left=left, opts=opts, lp=lp, shared=shared, stages=stages)
+        first, bound, method = _best_plan(model, gap=gap, left=left, opts=opts, lp=lp, shared=shared, stages=stages, pool=pool)
         first = dataclasses.replace(first, time_limit_hit=True)
+    if pool is not None:
+        model = pool.applied(model)
     if first.has_solution and model.slice_s(first.x).sum() > 1e-6 and left() > MIN_STEP_S:
         # Some target or share cannot be met. Find the least shortfall any
         # plan can have, then the best plan with no more than that, so a
@@ -541,7 +555,7 @@ def _staged(model: CompiledModel, base: CompiledModel, *, gap: float, time_limit
         only_short = dataclasses.replace(model, cost=np.concatenate([np.zeros(model.n_core), np.ones(len(model.slack_rows))]))
         inner: list[StageRecord] = []
         log.info("Stage: least shortfall")
-        least, _, _ = _best_plan(only_short, gap=0.0, left=left, opts=opts, start=first.x, shared=shared, stages=inner)
+        least, _, _ = _best_plan(only_short, gap=0.0, left=left, opts=opts, start=first.x, shared=shared, stages=inner, pool=pool)
         # one record for the whole search of the least shortfall
         stages.append(StageRecord("least_shortfall", least.status, float(sum(s.seconds for s in inner)),
                                   any(s.time_limit_hit for s in inner), bool(inner) and all(s.proven for s in inner),
@@ -549,8 +563,9 @@ def _staged(model: CompiledModel, base: CompiledModel, *, gap: float, time_limit
         if least.has_solution:
             floor = float(model.slice_s(least.x).sum())
             log.info("Least possible shortfall: %.1f units", floor)
+            model = model if pool is None else pool.applied(model)
             capped = _with_row(model, np.arange(model.n_core, model.n_cols), np.ones(len(model.slack_rows)), -np.inf, floor * (1 + 1e-7) + 1e-6, rule="least_shortfall")
-            again, bound2, method2 = _best_plan(capped, gap=gap, left=left, opts=opts, start=least.x, shared=shared, stages=stages)
+            again, bound2, method2 = _best_plan(capped, gap=gap, left=left, opts=opts, start=least.x, shared=shared, stages=stages, pool=pool)
             if again.has_solution:
                 first, bound, method = again, bound2, method2 + "+least-shortfall"
     if not first.has_solution:
@@ -560,6 +575,11 @@ def _staged(model: CompiledModel, base: CompiledModel, *, gap: float, time_limit
         )
     solve_s = time.perf_counter() - t0
     # same columns: the extra models (alternatives' floors) only add rows
+    if pool is not None:
+        base = pool.applied(base)
     second, record = _whole_units(base, first.x, bound=bound, gap=gap, deadline=deadline, opts=opts)
     stages.append(record)
     return first, bound, method, solve_s, second
+
+
+_staged.separates = True  # takes a CutPool (see siteplan.solve.lazy.solve_lazily)

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 from ..model.builder import CompiledModel
 from .backends import MIN_STEP_S, SolveResult, _columns_of, _highs, _highs_result, _relaxed, _run_for
@@ -33,6 +34,8 @@ SIFT_ADD = 1500
 SIFT_COVER = 20.0
 #: Share of the search's time that sifting may take before the MIP gets the rest.
 SIFT_SHARE = 0.5
+#: Share of sifting's time in which rounds may add lazy rows (see :func:`_sifted_lp`).
+SIFT_CUT_SHARE = 0.5
 #: Past that share, sifting still goes on while fewer than this share of the
 #: LP's parcel-years price in: re-solving with them is quick, and proves the
 #: bound. On a 20,000-parcel city the first LP took 50 s of a 51 s share and
@@ -114,7 +117,23 @@ class _Sifted:
     cols: np.ndarray
 
 
-def _sifted_lp(model: CompiledModel, *, left, opts: dict) -> _Sifted | None:
+def _add_cut_rows(h, cuts, cols: np.ndarray, n_cols: int) -> None:
+    """Add the rows ``cuts`` (over every model column) to the HiGHS instance ``h`` over the columns ``cols``.
+
+    Lazy rows are over auxiliary columns only, which every sifted LP holds (:func:`_columns_of`).
+    """
+    block, ub, _ = cuts
+    local = np.full(n_cols, -1)
+    local[cols] = np.arange(len(cols))
+    b = block.tocoo()
+    if np.any(local[b.col] < 0):
+        raise ValueError("a lazy row has a column outside the LP")
+    b = sp.csr_matrix((b.data, (b.row, local[b.col])), shape=(block.shape[0], len(cols)))
+    h.addRows(b.shape[0], np.full(b.shape[0], -np.inf), np.asarray(ub, dtype=float), b.nnz,
+              b.indptr[:-1].astype(np.int32), b.indices.astype(np.int32), b.data)
+
+
+def _sifted_lp(model: CompiledModel, *, left, opts: dict, pool=None) -> _Sifted | None:
     """The LP relaxation by sifting (column generation over parcel-years).
 
     Starts from the best-scoring parcel-years (and any a hard row may
@@ -128,6 +147,17 @@ def _sifted_lp(model: CompiledModel, *, left, opts: dict) -> _Sifted | None:
     round's LP, which is no bound but still says which parcels are worth
     the MIP's time (``False``). Returns None where duals are not available
     (CBC) or the LP fails, so the caller solves the whole LP.
+
+    With a ``pool`` (:class:`siteplan.solve.lazy.CutPool`), each round also
+    adds the lazy rows its LP breaks (the radius cap's overfilled discs),
+    which the pool keeps for the rest of the search; sifting ends when no
+    column prices in and no row is broken; past ``SIFT_CUT_SHARE`` of its
+    time share, when no column prices in (a bound all the same: the rows
+    left out only tighten it; the dive separates what is still broken).
+    Rows are added only in a round where no column prices in, and columns
+    only in one where no row was added, so each re-solve starts from a
+    basis that is dual or primal feasible. The rows are over auxiliary
+    columns only, so they do not change how the parcel-years price.
     """
     if opts.get("solver", "highs") != "highs":
         return None
@@ -152,7 +182,8 @@ def _sifted_lp(model: CompiledModel, *, left, opts: dict) -> _Sifted | None:
         res = _highs_result(h, sub, time.perf_counter() - t0)
         if not (res.has_solution and res.optimal and res.row_dual is not None):
             return None
-        reduced = model.cost - AT @ res.row_dual
+        # rows past the model's own are lazy rows, over auxiliary columns only: no parcel-year's price has them
+        reduced = model.cost - AT @ res.row_dual[: model.n_rows]
         neg = reduced < -1e-7
         u_neg = np.nonzero(neg[: ctx.n_u])[0]
         worst = np.zeros(ctx.n_z)
@@ -162,14 +193,26 @@ def _sifted_lp(model: CompiledModel, *, left, opts: dict) -> _Sifted | None:
         cand = np.nonzero((worst < 0) & ~keep)[0]
         log.info("Sifting: %d parcel-years in the LP, %d price in", int(keep.sum()), len(cand))
         x = np.zeros(model.n_cols)
-        x[cols] = res.x
-        if not len(cand):
+        x[cols] = res.x[: len(cols)]
+        spent = time.perf_counter() - t0 > budget or left() <= MIN_STEP_S
+        # rows only once no column prices in: a round that adds columns and rows at once leaves a basis
+        # neither primal nor dual feasible, and at 20,000 parcels that re-solve ran 80 s against 10 s
+        # and none past half the time share: the LP with more rows re-solves slowly (28 s at 20,000 parcels),
+        # and the pricing after it needs time too; the dive and the exact check catch what is left
+        early = time.perf_counter() - t0 < SIFT_CUT_SHARE * budget
+        cuts = pool.separate(x) if pool is not None and not len(cand) and early else None
+        if cuts is not None:
+            log.info("Sifting: %d disc rows added", cuts[0].shape[0])
+            _add_cut_rows(h, cuts, cols, model.n_cols)
+        if not len(cand) and cuts is None:
             return _Sifted(dataclasses.replace(res, x=x), True, h, cols)
         few = len(cand) <= SIFT_FEW * keep.sum()  # a round that adds these is quick
-        if (time.perf_counter() - t0 > budget and not few) or left() <= MIN_STEP_S:
+        if (spent and not few) or left() <= MIN_STEP_S:
             log.warning("Sifting stopped by the time limit with %d parcel-years still pricing in: no LP bound, "
                         "the MIP starts from the last LP's parcels", len(cand))
             return _Sifted(dataclasses.replace(res, x=x, optimal=False), False, h, cols)
+        if not len(cand):
+            continue  # only rows were added this round
         add = cand[np.argsort(worst[cand], kind="stable")][: max(SIFT_ADD, int(keep.sum()) // 2)]
         keep[add] = True
         new = np.concatenate([np.nonzero(np.isin(ctx.u_z, add))[0], ctx.z_col(add)])

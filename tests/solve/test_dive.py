@@ -64,7 +64,7 @@ def test_dive_counts_the_project_minimum_in_the_radius_cap_circles():
             .add_rule(YearlyTargets()).add_rule(ProjectSize(min_units=300, max_units=400))
             .add_rule(RadiusCap(radius_m=400.0, max_units=500, centres="projects")))
     model = prob.compile()
-    W, room = _dive_rows(model)
+    W, room = _dive_rows(model)[:2]
     ctx = model.ctx
     z_of = {ctx.parcels["parcel_id"].iloc[ctx.z_parcel[j]]: j for j in range(ctx.n_z)}
 

@@ -1,0 +1,132 @@
+"""The radius cap's disc rows found inside the search (siteplan.solve.lazy.CutPool): in the sifting LP and the dive.
+
+Every disc is recomputed here from the parcels' centroids on a line (a disc
+of radius R holds at most a 2R window of them), not from the rows the
+solve added.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from siteplan import PlotRatio, ProjectSize, RadiusCap, YearlyTargets, problem
+from siteplan.solve import lazy
+from tests.cities import grid_parcels
+
+R, N = 1000.0, 300
+YEARS = (2016, 2017)
+
+
+def _line_city(n=40, seed=5):
+    """``n`` parcels of 100 units each (plot ratio 0.5, 50 m2 units) in a row, 300 m apart."""
+    rng = np.random.default_rng(seed)
+    return grid_parcels(n, years=YEARS, far=0.5, score_2016=rng.uniform(0.3, 1.0, n), score_2017=rng.uniform(0.3, 1.0, n))
+
+
+def _problem(p, minimum=0):
+    prob = (problem(p, {"public_rental": 50.0}, YEARS).add_targets({("public_rental", 2016): 600, ("public_rental", 2017): 500})
+            .add_rule(PlotRatio()).add_rule(YearlyTargets()).add_rule(RadiusCap(R, N)))
+    return prob.add_rule(ProjectSize(min_units=minimum)) if minimum else prob
+
+
+def _densest_on_line(p, units_by_parcel) -> float:
+    """Most units in any disc of radius R, for centroids on one line: the heaviest window of length 2R."""
+    x = p.geometry.centroid.x.to_numpy()
+    w = np.asarray(units_by_parcel, dtype=float)
+    return max(float(w[(x >= a - 1e-6) & (x <= a + 2 * R + 1e-6)].sum()) for a in x)
+
+
+def _units(model, x):
+    ctx = model.ctx
+    return np.bincount(ctx.u_parcel, weights=x[: ctx.n_u], minlength=len(ctx.parcels))
+
+
+def test_the_sifting_lp_adds_the_rows_its_lp_breaks_until_it_breaks_none():
+    from siteplan.solve.sift import _sifted_lp
+
+    p = _line_city()
+    model = _problem(p).compile()
+    pool = lazy.CutPool(model, lazy.lazy_rules(model))
+    plain = _sifted_lp(model, left=lambda: 60.0, opts={})
+    assert _densest_on_line(p, _units(model, plain.res.x)) > N + 1  # without rows the LP overfills discs
+    sifted = _sifted_lp(model, left=lambda: 60.0, opts={}, pool=pool)
+    assert sifted.proven and pool.n > 0
+    assert _densest_on_line(p, _units(model, sifted.res.x)) <= N + lazy.LP_EPS
+    # the rows only tighten the relaxation (minimising): the bound rises, the targets are still met
+    assert sifted.res.objective >= plain.res.objective - 1e-6
+    assert model.slice_s(sifted.res.x).sum() < 1e-6
+
+
+def test_the_dive_keeps_the_discs_and_counts_the_project_minimum_in_them():
+    from siteplan.solve.dive import _dive_rows, _lp_dive
+    from siteplan.solve.sift import _sifted_lp
+
+    p = _line_city()
+    model = _problem(p, minimum=60).compile()
+    pool = lazy.CutPool(model, lazy.lazy_rules(model))
+    sifted = _sifted_lp(model, left=lambda: 60.0, opts={})  # no rows: the dive starts from an LP overfilling discs
+    assert _densest_on_line(p, _units(model, sifted.res.x)) > N + 1
+    dive = _lp_dive(model, sifted, left=lambda: 60.0, rows=_dive_rows(model), pool=pool)
+    assert dive is not None
+    z = model.slice_z(dive.x)
+    assert np.allclose(z, np.round(z), atol=1e-6)  # the binaries are whole
+    units = _units(model, dive.x)
+    assert _densest_on_line(p, units) <= N + lazy.LP_EPS
+    per_project = np.bincount(model.ctx.u_z, weights=dive.x[: model.ctx.n_u], minlength=model.ctx.n_z)
+    used = np.round(z) > 0
+    assert np.all(per_project[used] >= 60 - 1e-6)
+    assert model.slice_s(dive.x).sum() < 1e-6
+
+
+def test_the_staged_search_delivers_whole_units_within_every_disc(monkeypatch):
+    """The staged search (forced on a small city) finds the rows inside itself: no LP passes before it."""
+    import siteplan.solve.search as S
+
+    monkeypatch.setattr(S, "SMALL_MODEL_COLUMNS", 0)
+    p = _line_city()
+    plan = _problem(p, minimum=60).solve(time_limit_s=60)
+    assert plan.status.targets_met and plan.status.code == "optimal"
+    tot = plan.units.groupby("parcel_id")["units"].sum().reindex(p["parcel_id"], fill_value=0)
+    assert np.all(tot.to_numpy() == np.round(tot.to_numpy()))
+    assert _densest_on_line(p, tot.to_numpy()) <= N
+    assert tot.sum() == 1100
+    assert "lazy_rows" not in [s.name for s in plan.report.stages]
+    row = plan.compliance().set_index("rule").loc["radius_cap"]
+    assert row["ok"] and row["shortfall"] == 0
+
+
+def test_the_pool_adds_each_row_once_and_keeps_apart_from_an_earlier_pools_rows():
+    p = _line_city()
+    model = _problem(p).compile()
+    rules = lazy.lazy_rules(model)
+    x = np.zeros(model.n_cols)
+    x[: model.ctx.n_u] = model.col_upper[: model.ctx.n_u]  # every parcel full: every disc overfilled
+    first = lazy.CutPool(model, rules)
+    assert first.separate(x) is not None
+    once = first.applied(model)
+    assert once.n_rows == model.n_rows + first.n
+    assert first.applied(once) is once  # nothing left to add
+    second = lazy.CutPool(model, rules)  # an alternative's solve, on the model with the first pool's rows
+    cuts = second.separate(x)
+    assert cuts is not None
+    both = second.applied(once)
+    assert both.n_rows == once.n_rows + second.n
+    assert both.rows["cut"].dropna().nunique() == first.n + second.n
+
+
+def test_rows_are_not_added_for_discs_overfilled_by_less_than_lp_eps():
+    p = _line_city(n=8)
+    model = _problem(p).compile()
+    pool = lazy.CutPool(model, lazy.lazy_rules(model))
+    x = np.zeros(model.n_cols)
+    ctx = model.ctx
+    first_type = np.nonzero(ctx.u_z == 0)[0]  # one column of parcel P0's first year
+    # three neighbours hold the cap and a hair more: within LP_EPS, no row
+    for i, share in zip(range(3), (100.0, 100.0, 100.0 + lazy.LP_EPS / 2)):
+        x[np.nonzero((ctx.u_parcel == i) & (ctx.u_type == 0))[0][0]] = share
+    assert first_type.size
+    assert _densest_on_line(p, _units(model, x)) == pytest.approx(N + lazy.LP_EPS / 2)
+    assert pool.separate(x) is None and pool.n == 0
+    x[np.nonzero((ctx.u_parcel == 2) & (ctx.u_type == 0))[0][0]] = 100.0 + 2 * lazy.LP_EPS
+    assert pool.separate(x) is not None and pool.n > 0
