@@ -340,7 +340,6 @@ def solve_lazily(search, model: CompiledModel, base: CompiledModel, *, gap: floa
     kw = {"pool": pool} if separates else {}
 
     def add(cuts):
-        nonlocal model, base
         pool.record(cuts)
         sync()
 
