@@ -334,3 +334,33 @@ def test_rounding_tries_other_starts_when_the_floor_gives_up_a_target(monkeypatc
     x = R.round_units(model, dive.x)
     assert x is not None
     _assert_small_city_plan(p, model, dive, x, city)
+
+
+def test_rounding_a_plan_that_gives_up_targets_tries_one_start(monkeypatch):
+    """Over-constrained (targets beyond what the parcels hold): the LP's plan is short, the first start
+    ends more than MANY_SHORT units shorter still, and rounding tries no other start (the integer step
+    after it does the rest). Its plan keeps every hard row."""
+    import siteplan.solve.dive as D
+    import siteplan.solve.rounding as R
+    import siteplan.solve.sift as SI
+    from siteplan import ProjectSize
+
+    years = (2016, 2017)
+    rng = np.random.default_rng(7)
+    p = grid_parcels(16, years=years, **{f"score_{y}": rng.uniform(0.2, 1.0, 16) for y in years})
+    targets = {(t, y): 2500 for t in SMALL_AREAS for y in years}  # far more than 16 parcels hold
+    model = (problem(p, SMALL_AREAS, years).add_targets(targets).add_rule(PlotRatio()).add_rule(YearlyTargets())
+             .add_rule(ProjectSize(min_units=120, max_units=600))).compile()
+    left = lambda: 60.0  # noqa: E731
+    dive = D._lp_dive(model, SI._sifted_lp(model, left=left, opts={"solver": "highs"}), left=left)
+    assert model.slice_s(dive.x).sum() > 100  # the plan gives up targets
+    starts = []
+    real = R._start
+    monkeypatch.setattr(R, "_start", lambda *a: starts.append(a[-1]) or real(*a))
+    x = R.round_units(model, dive.x)
+    assert starts == ["floor"]
+    assert x is not None and model.slice_s(x).sum() > model.slice_s(dive.x).sum() + R.MANY_SHORT
+    act = model.A @ x
+    hard = (model.rows["elastic"] == "").to_numpy()
+    assert np.all(act[hard] >= model.row_lower[hard] - 1e-6) and np.all(act[hard] <= model.row_upper[hard] + 1e-6)
+    assert np.allclose(x[: model.ctx.n_u], np.round(x[: model.ctx.n_u]))
