@@ -191,8 +191,9 @@ def _lp_dive(model: CompiledModel, sifted: _Sifted, *, left, rows: DiveRows | No
     LP and kept in the pool, up to :data:`DIVE_CUT_PASSES` passes a round,
     and counted like the other rows when parcel-years are fixed (a disc
     holds the project minimum of each project fixed in it). The dive's plan
-    then keeps the discs: without it, at 20,000 parcels, the plan from an
-    LP that kept them overfilled 321.
+    then keeps the discs (less than :data:`siteplan.solve.lazy.LP_EPS`
+    over): without it, the dive moves units into discs the sifted LP left
+    below the cap (at 20,000 parcels its plan overfilled 321 discs).
     """
     import highspy
 

@@ -6,9 +6,13 @@ solution ``x`` breaks, or None (:meth:`siteplan.model.dispersion.RadiusCap.lazy_
 :func:`solve_lazily` wraps a search (the staged one or the small-model
 one, :mod:`siteplan.solve.search`):
 
-1. the LP relaxation is solved in one HiGHS instance, the rows its
-   solution breaks are added and it is re-solved warm (dual simplex from
-   the last basis), until it breaks none (:func:`_lp_rows`);
+1. the rows the LP relaxation breaks are found inside the staged search
+   (:class:`CutPool`): its sifting LP adds them in the rounds where no
+   column prices in, and its dive after each round, so the LP and the
+   dive's plan keep the discs and no stage solves the whole LP again.
+   For the small-model search (an integer programme from the start), the
+   LP is solved first in one HiGHS instance, the rows its solution breaks
+   added, and it is re-solved warm, until it breaks none (:func:`_lp_rows`);
 2. the search runs on the model with those rows; the delivered plan, in
    whole units, is checked again by each rule's own exact check
    (a focal sum for the radius cap, not the rows added); rows for what it
