@@ -336,23 +336,64 @@ def test_rounding_tries_other_starts_when_the_floor_gives_up_a_target(monkeypatc
     _assert_small_city_plan(p, model, dive, x, city)
 
 
-def test_rounding_a_plan_that_gives_up_targets_tries_one_start(monkeypatch):
-    """Over-constrained (targets beyond what the parcels hold): the LP's plan is short, the first start
-    ends more than MANY_SHORT units shorter still, and rounding tries no other start (the integer step
-    after it does the rest). Its plan keeps every hard row."""
+def _over_constrained_city():
+    """16 parcels, targets far beyond what they hold: the dive's plan gives up targets."""
     import siteplan.solve.dive as D
-    import siteplan.solve.rounding as R
     import siteplan.solve.sift as SI
     from siteplan import ProjectSize
 
     years = (2016, 2017)
     rng = np.random.default_rng(7)
     p = grid_parcels(16, years=years, **{f"score_{y}": rng.uniform(0.2, 1.0, 16) for y in years})
-    targets = {(t, y): 2500 for t in SMALL_AREAS for y in years}  # far more than 16 parcels hold
+    targets = {(t, y): 2500 for t in SMALL_AREAS for y in years}
     model = (problem(p, SMALL_AREAS, years).add_targets(targets).add_rule(PlotRatio()).add_rule(YearlyTargets())
              .add_rule(ProjectSize(min_units=120, max_units=600))).compile()
     left = lambda: 60.0  # noqa: E731
-    dive = D._lp_dive(model, SI._sifted_lp(model, left=left, opts={"solver": "highs"}), left=left)
+    return model, D._lp_dive(model, SI._sifted_lp(model, left=left, opts={"solver": "highs"}), left=left)
+
+
+def _hard_rows_kept(model, x) -> bool:
+    act = model.A @ x
+    hard = (model.rows["elastic"] == "").to_numpy()
+    return bool(np.all(act[hard] >= model.row_lower[hard] - 1e-6) and np.all(act[hard] <= model.row_upper[hard] + 1e-6))
+
+
+def test_with_no_time_left_the_repaired_plan_goes_out_without_the_integer_step(monkeypatch):
+    """Past the deadline, a repaired plan that keeps every hard row is delivered as it is (no integer
+    programme past the limit), and its record says the step hit the limit and proved nothing."""
+    import time
+
+    import siteplan.solve.search as S
+    from siteplan.solve.search import _whole_units
+
+    model, dive = _over_constrained_city()
+    calls = []
+    monkeypatch.setattr(S, "_solve_columns", lambda *a, **k: calls.append(1))
+    res, record = _whole_units(model, dive.x, bound=float(dive.objective), gap=0.01, deadline=time.perf_counter() - 1, opts={})
+    assert not calls
+    assert res.time_limit_hit and record.time_limit_hit and not record.proven
+    assert _hard_rows_kept(model, res.x)
+    assert np.allclose(res.x[: model.ctx.n_u], np.round(res.x[: model.ctx.n_u]))
+    # with time left, the same plan goes to the integer step (it gives up more than the gap allows)
+
+    class Reached(Exception):
+        pass
+
+    def integer_step(*a, **k):
+        raise Reached
+
+    monkeypatch.setattr(S, "_solve_columns", integer_step)
+    with pytest.raises(Reached):
+        _whole_units(model, dive.x, bound=float(dive.objective), gap=0.01, deadline=time.perf_counter() + 60, opts={})
+
+
+def test_rounding_a_plan_that_gives_up_targets_tries_one_start(monkeypatch):
+    """Over-constrained (targets beyond what the parcels hold): the LP's plan is short, the first start
+    ends more than MANY_SHORT units shorter still, and rounding tries no other start (the integer step
+    after it does the rest). Its plan keeps every hard row."""
+    import siteplan.solve.rounding as R
+
+    model, dive = _over_constrained_city()
     assert model.slice_s(dive.x).sum() > 100  # the plan gives up targets
     starts = []
     real = R._start
@@ -360,7 +401,5 @@ def test_rounding_a_plan_that_gives_up_targets_tries_one_start(monkeypatch):
     x = R.round_units(model, dive.x)
     assert starts == ["floor"]
     assert x is not None and model.slice_s(x).sum() > model.slice_s(dive.x).sum() + R.MANY_SHORT
-    act = model.A @ x
-    hard = (model.rows["elastic"] == "").to_numpy()
-    assert np.all(act[hard] >= model.row_lower[hard] - 1e-6) and np.all(act[hard] <= model.row_upper[hard] + 1e-6)
+    assert _hard_rows_kept(model, x)
     assert np.allclose(x[: model.ctx.n_u], np.round(x[: model.ctx.n_u]))
