@@ -105,6 +105,69 @@ def _covering_z(model: CompiledModel, best: np.ndarray) -> np.ndarray:
     return keep
 
 
+def _local_rows(model: CompiledModel) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    r"""Rows over one parcel-year's columns alone of the form :math:`\sum_t b_t u_t - a z \ge 0` (:math:`a, b > 0`).
+
+    The project minimum (:math:`\sum_t u_t - m z \ge 0`), and an
+    alternative's "a chosen parcel-year carries a unit". Returns, per such
+    row, its parcel-year and :math:`a`, and its unit entries (row index into
+    the first two arrays, unit column, :math:`b`).
+    """
+    ctx = model.ctx
+    n_u, n_z = ctx.n_u, ctx.n_z
+    rows = np.nonzero((model.row_lower == 0) & (model.row_upper > 0))[0]
+    empty = (np.zeros(0, int), np.zeros(0), np.zeros(0, int), np.zeros(0, int), np.zeros(0))
+    if not len(rows):
+        return empty
+    sub = model.A[rows].tocoo()
+    col, val, r = sub.col, sub.data, sub.row
+    owner = np.full(len(col), -1)
+    is_u, is_z = col < n_u, (col >= n_u) & (col < n_u + n_z)
+    owner[is_u] = ctx.u_z[col[is_u]]
+    owner[is_z] = col[is_z] - n_u
+    first = np.full(len(rows), -2)
+    first[r[::-1]] = owner[::-1]
+    ok = np.ones(len(rows), dtype=bool)
+    # every entry of the row: a unit of its parcel-year with b > 0, or its binary with -a < 0
+    np.logical_and.at(ok, r, (owner >= 0) & (owner == first[r]) & np.where(is_u, val > 0, val < 0))
+    n_zs = np.bincount(r[is_z], minlength=len(rows))
+    ok &= (n_zs == 1) & (np.bincount(r[is_u], minlength=len(rows)) > 0)
+    if not ok.any():
+        return empty
+    keep = np.nonzero(ok)[0]
+    pos = np.full(len(rows), -1)
+    pos[keep] = np.arange(len(keep))
+    zent = is_z & ok[r]
+    a = np.zeros(len(keep))
+    a[pos[r[zent]]] = -val[zent]
+    uent = is_u & ok[r]
+    return first[keep], a, pos[r[uent]], col[uent], val[uent]
+
+
+def _bundle_room(local, reduced: np.ndarray, n_z: int) -> np.ndarray:
+    r"""How much each parcel-year's binary may gain in reduced cost from its own local rows' duals.
+
+    A local row :math:`\sum_t b_t u_t - a z \ge 0` of a parcel-year outside
+    the LP has no column in it, so its dual is 0 there; at activity 0 it
+    sits at its bound, so any dual :math:`y \ge 0` is as valid for the
+    whole LP. It raises the binary's reduced cost by :math:`a y` and lowers
+    each unit's by :math:`b_t y`: a binary that prices in alone, with every
+    unit at a reduced cost of at least :math:`b_t y`, prices out with it.
+    So a parcel-year whose binary's reduced cost plus this room is not
+    negative needs no column, and the restricted LP's optimum is still the
+    whole LP's (the duals so completed are feasible for it, with the same
+    objective, the rows' bound being 0).
+    """
+    j, a, r_u, c_u, b = local
+    room = np.zeros(n_z)
+    if not len(j):
+        return room
+    least = np.full(len(j), np.inf)
+    np.minimum.at(least, r_u, reduced[c_u] / b)
+    np.maximum.at(room, j, a * np.maximum(least, 0.0))
+    return room
+
+
 @dataclass
 class _Sifted:
     """A sifted LP: its solution (over all columns), whether it is the whole
@@ -175,6 +238,7 @@ def _sifted_lp(model: CompiledModel, *, left, opts: dict, pool=None) -> _Sifted 
     h = _highs(sub, time_limit_s=left(), gap=0.0, threads=opts.get("threads"), seed=opts.get("seed", 0))
     AT = model.A.T.tocsr()
     A_csc = model.A.tocsc()
+    local = _local_rows(model)
     t0 = time.perf_counter()
     budget = SIFT_SHARE * left()
     for _ in range(100):
@@ -188,8 +252,10 @@ def _sifted_lp(model: CompiledModel, *, left, opts: dict, pool=None) -> _Sifted 
         u_neg = np.nonzero(neg[: ctx.n_u])[0]
         worst = np.zeros(ctx.n_z)
         np.minimum.at(worst, ctx.u_z[u_neg], reduced[u_neg])
-        z_neg = np.nonzero(neg[ctx.n_u : ctx.n_u + ctx.n_z])[0]
-        worst[z_neg] = np.minimum(worst[z_neg], reduced[ctx.z_col(z_neg)])
+        # a binary prices in only past what its own local rows' duals can give it (see _bundle_room)
+        z_rc = reduced[ctx.n_u : ctx.n_u + ctx.n_z] + _bundle_room(local, reduced, ctx.n_z)
+        z_neg = np.nonzero(z_rc < -1e-7)[0]
+        worst[z_neg] = np.minimum(worst[z_neg], z_rc[z_neg])
         cand = np.nonzero((worst < 0) & ~keep)[0]
         log.info("Sifting: %d parcel-years in the LP, %d price in", int(keep.sum()), len(cand))
         x = np.zeros(model.n_cols)

@@ -61,3 +61,79 @@ def test_sifting_past_its_share_goes_on_while_few_parcel_years_price_in(monkeypa
     sifted = SI._sifted_lp(model, left=left, opts={"solver": "highs"})
     assert sifted.proven
     assert sifted.res.objective == pytest.approx(whole.objective, rel=1e-7)
+
+
+def test_a_binary_that_prices_in_alone_does_not_bring_its_parcel_year_when_its_minimum_row_prices_it_out(monkeypatch):
+    """A row that rewards opening parcel-years (as an alternative's "use parcels outside the best
+    plan's" row does) makes every binary outside the LP price in alone. With its own project-minimum
+    row's dual it does not: sifting keeps fewer parcel-years, and its LP optimum is still the whole
+    LP's, solved here in one piece."""
+    import siteplan.solve.backends as B
+    import siteplan.solve.sift as SI
+    from siteplan import ProjectSize
+
+    rng = np.random.default_rng(11)
+    n = 80
+    p = grid_parcels(n, years=(2016, 2017), score_2016=rng.uniform(0.2, 1.0, n), score_2017=rng.uniform(0.2, 1.0, n))
+    model = (problem(p, PR, (2016, 2017)).add_targets({("public_rental", 2016): 3000, ("public_rental", 2017): 2500})
+             .add_rule(PlotRatio()).add_rule(YearlyTargets()).add_rule(ProjectSize(min_units=100))).compile()
+    ctx = model.ctx
+    # as many parcel-years open among the last 40 parcels as among the first 40 (an alternative's
+    # "differ" row with a share of 1/2): sum_head z - sum_tail z <= 0, met by opening nothing
+    zs = np.arange(ctx.n_z)
+    model = B._with_row(model, ctx.z_col(zs), np.where(ctx.z_parcel < n // 2, 1.0, -1.0), -np.inf, 0.0, rule="open_some")
+    whole = B.solve_model(B._relaxed(model), time_limit_s=60, gap=0.0)
+    monkeypatch.setattr(SI, "SIFT_START", 1)
+    monkeypatch.setattr(SI, "SIFT_COVER", 1.0)
+    monkeypatch.setattr(SI, "SIFT_ADD", 1)
+    sifted = SI._sifted_lp(model, left=lambda: 60.0, opts={"solver": "highs"})
+    assert sifted.proven and sifted.res.objective == pytest.approx(whole.objective, rel=1e-9, abs=1e-6)
+    monkeypatch.setattr(SI, "_bundle_room", lambda local, reduced, n_z: np.zeros(n_z))
+    plain = SI._sifted_lp(model, left=lambda: 60.0, opts={"solver": "highs"})
+    assert plain.proven and plain.res.objective == pytest.approx(whole.objective, rel=1e-9, abs=1e-6)
+    n_cols = lambda s: int(np.isin(np.arange(ctx.n_u), s.cols).sum())  # noqa: E731
+    assert n_cols(sifted) < n_cols(plain)
+
+
+def test_local_rows_are_the_project_minimum_rows_one_per_parcel_year():
+    from siteplan import ProjectSize
+    from siteplan.solve.sift import _local_rows
+
+    p = grid_parcels(6, years=(2016, 2017))
+    model = (problem(p, {"public_rental": 50.0, "talent_apartment": 60.0}, (2016, 2017))
+             .add_targets({("public_rental", 2016): 300}).add_rule(PlotRatio()).add_rule(YearlyTargets())
+             .add_rule(ProjectSize(min_units=40))).compile()
+    ctx = model.ctx
+    j, a, r_u, c_u, b = _local_rows(model)
+    assert sorted(j.tolist()) == list(range(ctx.n_z))  # one row per parcel-year
+    assert np.all(a == 40) and np.all(b == 1)
+    # each row's units are its own parcel-year's, both types
+    assert np.array_equal(ctx.u_z[c_u], j[r_u])
+    assert np.all(np.bincount(r_u, minlength=len(j)) == 2)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_bundle_room_prices_a_parcel_year_as_its_cheapest_whole_bundle(seed):
+    """A parcel-year outside the LP with a local row sum_t b_t u_t - a z >= 0 prices in exactly when
+    some bundle (z = 1 and units meeting the row) has a negative reduced cost: the least of
+    rc_z z + sum_t rc_t u_t over that cone, solved here as an LP with scipy, against _bundle_room."""
+    from scipy.optimize import linprog
+
+    from siteplan.solve.sift import _bundle_room
+
+    rng = np.random.default_rng(seed)
+    n_types, a = 3, float(rng.integers(20, 200))
+    b = rng.uniform(0.5, 2.0, n_types)
+    for _ in range(20):
+        rc_u = rng.uniform(0.0, 0.05, n_types)
+        rc_z = float(rng.uniform(-5.0, 1.0))
+        reduced = np.concatenate([rc_u, [rc_z]])
+        local = (np.array([0]), np.array([a]), np.zeros(n_types, int), np.arange(n_types), b)
+        room = _bundle_room(local, reduced, 1)[0]
+        # min rc_z z + rc_u u  s.t.  a z - b u <= 0, 0 <= z <= 1, 0 <= u <= 1e4
+        res = linprog(np.concatenate([rc_u, [rc_z]]), A_ub=[np.concatenate([-b, [a]])], b_ub=[0.0],
+                      bounds=[(0, 1e4)] * n_types + [(0, 1)], method="highs")
+        prices_in = res.fun < -1e-9
+        assert prices_in == (rc_z + room < -1e-9)
+        if prices_in:
+            assert res.fun == pytest.approx(rc_z + room, abs=1e-9)
