@@ -52,9 +52,11 @@ ROUNDING_GAP = 1e-3
 SEARCH_SHARE = 0.85
 #: Extra time for the whole-unit step when the limit left it too little.
 ROUNDING_EXTRA_S = 60.0
-#: With less time than this left, a repaired plan that keeps every hard row is delivered without the
-#: integer step (see :func:`_whole_units`): that step took 2 s on the demo and 7-13 s at 10,000 parcels.
-WHOLE_LEAST_S = 10.0
+#: With less than this share of the limit left, a repaired plan that keeps every hard row is delivered
+#: without the integer step (see :func:`_whole_units`): that step took 2 s on the demo and 7-13 s at
+#: 10,000 parcels (with 100 s left); at 20,000 parcels, given 7 s and 11 s of a 120 s limit, HiGHS
+#: ran 170 s on it, past its own limit.
+WHOLE_LEAST_SHARE = 0.2
 
 
 def _fixed_for_rounding(model: CompiledModel, x: np.ndarray) -> CompiledModel:
@@ -226,7 +228,7 @@ def _keep_rounded(model: CompiledModel, x: np.ndarray, rounded: np.ndarray, *, b
 
 
 def _whole_units(model: CompiledModel, x: np.ndarray, *, bound: float, gap: float, deadline: float,
-                 opts: dict) -> tuple[SolveResult, StageRecord]:
+                 opts: dict, least_s: float = 0.0) -> tuple[SolveResult, StageRecord]:
     """Whole units for the parcel-years ``x`` chooses, and the step's record.
 
     First by rounding with repair (:func:`siteplan.solve.rounding.round_units`),
@@ -235,9 +237,10 @@ def _whole_units(model: CompiledModel, x: np.ndarray, *, bound: float, gap: floa
     units, started from the repaired plan. The rows are the same either
     way, so the plan keeps every rule ``x`` kept. The record says whether
     that solve hit its limit (it did when it needed the extra time). With
-    less than :data:`WHOLE_LEAST_S` left before ``deadline``, the repaired
-    plan goes out as it is instead (its record: stopped by the limit,
-    unproven), so a run near its limit does not start an integer programme.
+    less than ``least_s`` (callers: :data:`WHOLE_LEAST_SHARE` of the limit)
+    left before ``deadline``, the repaired plan goes out as it is instead (its record:
+    stopped by the limit, unproven), so a run near its limit does not start
+    an integer programme.
     """
     from .rounding import round_units
 
@@ -255,9 +258,9 @@ def _whole_units(model: CompiledModel, x: np.ndarray, *, bound: float, gap: floa
                               runtime_s=time.perf_counter() - t0)
             # kept only within the step's gap (see _keep_rounded): its part is proven
             return res, record_of("whole_units", res, proven=True)
-        if time.perf_counter() > deadline - WHOLE_LEAST_S:
+        if time.perf_counter() > deadline - max(MIN_STEP_S, least_s):
             # No time left: the repaired plan keeps every hard row, and an integer programme now would run
-            # past the limit (at 20,000 parcels, given 7 s, it ran 170 s, its extra time included).
+            # past the limit (at 20,000 parcels, given 7 s and 11 s, HiGHS ran 170 s, past its own limit).
             # It goes out as it is, its shortfall reported, the step unproven and stopped by the limit.
             log.warning("Whole units: no time left for the integer step; the repaired plan (%.2f of the score "
                         "given up) is delivered", loss)
@@ -489,6 +492,7 @@ def solve_compiled(
     # rules too big to write (the radius cap's discs) get their rows as solutions break them
     deadline = t0 + time_limit_s
     whole = lambda b, x, bound: _whole_units(b, x, bound=bound, gap=gap, deadline=max(deadline, time.perf_counter() + MIN_STEP_S),  # noqa: E731
+                                             least_s=WHOLE_LEAST_SHARE * time_limit_s,
                                              opts=opts)
     first, bound, method, solve_s, second, model, base = solve_lazily(search, model, base, gap=gap, time_limit_s=time_limit_s,
                                                                       opts=opts, stages=stages, t0=t0, whole_units=whole)
@@ -593,7 +597,8 @@ def _staged(model: CompiledModel, base: CompiledModel, *, gap: float, time_limit
     # same columns: the extra models (alternatives' floors) only add rows
     if pool is not None:
         base = pool.applied(base)
-    second, record = _whole_units(base, first.x, bound=bound, gap=gap, deadline=deadline, opts=opts)
+    second, record = _whole_units(base, first.x, bound=bound, gap=gap, deadline=deadline, opts=opts,
+                                  least_s=WHOLE_LEAST_SHARE * time_limit_s)
     stages.append(record)
     return first, bound, method, solve_s, second
 
