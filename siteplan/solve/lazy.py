@@ -399,7 +399,8 @@ def solve_lazily(search, model: CompiledModel, base: CompiledModel, *, gap: floa
             return first, bound, method, solve_s, second, model, base
         sync()
         if separates:
-            log.info("Lazy disc rows, round %d: %d rows added by the search (%.1f s finding them)", k, pool.n, pool.seconds)
+            log.info("Lazy disc rows, round %d: %d disc rows so far (%.1f s finding them in the search's LPs)",
+                     k, pool.n, pool.seconds)
         last = (first, bound, method, solve_s, second)
         short = float(base.slice_s(first.x).sum())
         # The repairs below mend what rounding to whole units overfilled. When the search's own plan overfills
