@@ -54,8 +54,8 @@ SEARCH_SHARE = 0.85
 ROUNDING_EXTRA_S = 60.0
 #: With less than this share of the limit left, a repaired plan that keeps every hard row is delivered
 #: without the integer step (see :func:`_whole_units`): that step took 2 s on the demo and 7-13 s at
-#: 10,000 parcels (with 100 s left); at 20,000 parcels, given 7 s and 11 s of a 120 s limit, HiGHS
-#: ran 170 s on it, past its own limit.
+#: 10,000 parcels (with 100 s left); at 20,000 parcels, its integer programme given about 11 s of a
+#: 120 s limit, the step took 163-170 s: HiGHS ran far past its own limit.
 WHOLE_LEAST_SHARE = 0.2
 
 
@@ -260,7 +260,7 @@ def _whole_units(model: CompiledModel, x: np.ndarray, *, bound: float, gap: floa
             return res, record_of("whole_units", res, proven=True)
         if time.perf_counter() > deadline - max(MIN_STEP_S, least_s):
             # No time left: the repaired plan keeps every hard row, and an integer programme now would run
-            # past the limit (at 20,000 parcels, given 7 s and 11 s, HiGHS ran 170 s, past its own limit).
+            # past the limit (at 20,000 parcels, given about 11 s, HiGHS ran it for minutes, past its own limit).
             # It goes out as it is, its shortfall reported, the step unproven and stopped by the limit.
             log.warning("Whole units: no time left for the integer step; the repaired plan (%.2f of the score "
                         "given up) is delivered", loss)
