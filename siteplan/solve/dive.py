@@ -136,20 +136,19 @@ def _cut_dive_rows(model: CompiledModel, rows: DiveRows, block: sp.csr_matrix, u
     Fixing a parcel-year adds its least units (the project minimum) to
     every disc row over its parcel's units.
     """
+    from .rounding import over_units
+
     if rows.defs is None:
         return None
     ctx = model.ctx
-    n_u, n_z, n_a = ctx.n_u, ctx.n_z, model.n_aux
-    E, e0, _ = rows.defs
-    block = block.tocsc()
-    A_a = block[:, n_u + n_z: n_u + n_z + n_a]
-    U = (block[:, :n_u] + A_a @ E).tocoo() if n_a else block[:, :n_u].tocoo()
+    U, const = over_units(model, rows.defs, A=block)
+    U = U.tocoo()
     pos = U.data > 0
+    n_z = ctx.n_z
     key = np.unique(U.row[pos].astype(np.int64) * n_z + ctx.u_z[U.col[pos]])
     r, j = key // n_z, key % n_z
     W = sp.csr_matrix((rows.least[j], (r, j)), shape=(block.shape[0], n_z)).tocsc()
-    room = np.asarray(ub, dtype=float) - (A_a @ e0 if n_a else 0.0)
-    return W, room
+    return W, np.asarray(ub, dtype=float) - const
 
 
 #: Lazy-row passes after each dive round at most (:func:`_lp_dive` with a pool).

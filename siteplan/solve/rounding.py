@@ -92,12 +92,13 @@ def _aux_definitions(model: CompiledModel) -> tuple[sp.csr_matrix, np.ndarray, n
     return E.tocsr(), e0, row_of_aux
 
 
-def over_units(model: CompiledModel, defs: tuple | None = None) -> tuple[sp.csc_matrix, np.ndarray] | None:
+def over_units(model: CompiledModel, defs: tuple | None = None, A: sp.spmatrix | None = None) -> tuple[sp.csc_matrix, np.ndarray] | None:
     """Every row's terms in units, with the auxiliary columns substituted:
     ``(U, b)`` such that the row's unit and auxiliary terms equal ``U u + b``
     (the rows defining the auxiliary columns cancel out to zero). None if an
     auxiliary column has no defining row (see :func:`_aux_definitions`;
-    ``defs`` is its result, when known)."""
+    ``defs`` is its result, when known). ``A``: other rows over the model's
+    columns (lazy rows not yet in it) in place of the model's own."""
     ctx = model.ctx
     n_u, n_z, n_a = ctx.n_u, ctx.n_z, model.n_aux
     if defs is None:
@@ -105,9 +106,9 @@ def over_units(model: CompiledModel, defs: tuple | None = None) -> tuple[sp.csc_
     if defs is None:
         return None
     E, e0, _ = defs
-    A = model.A.tocsc()
+    A = (model.A if A is None else A).tocsc()
     if not n_a:
-        return A[:, :n_u], np.zeros(model.n_rows)
+        return A[:, :n_u], np.zeros(A.shape[0])
     A_a = A[:, n_u + n_z : n_u + n_z + n_a]
     U = (A[:, :n_u] + A_a @ E).tocsc()
     U.eliminate_zeros()

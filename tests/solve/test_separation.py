@@ -121,11 +121,9 @@ def test_rows_are_not_added_for_discs_overfilled_by_less_than_lp_eps():
     pool = lazy.CutPool(model, lazy.lazy_rules(model))
     x = np.zeros(model.n_cols)
     ctx = model.ctx
-    first_type = np.nonzero(ctx.u_z == 0)[0]  # one column of parcel P0's first year
     # three neighbours hold the cap and a hair more: within LP_EPS, no row
     for i, share in zip(range(3), (100.0, 100.0, 100.0 + lazy.LP_EPS / 2)):
         x[np.nonzero((ctx.u_parcel == i) & (ctx.u_type == 0))[0][0]] = share
-    assert first_type.size
     assert _densest_on_line(p, _units(model, x)) == pytest.approx(N + lazy.LP_EPS / 2)
     assert pool.separate(x) is None and pool.n == 0
     x[np.nonzero((ctx.u_parcel == 2) & (ctx.u_type == 0))[0][0]] = 100.0 + 2 * lazy.LP_EPS
