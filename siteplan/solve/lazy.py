@@ -241,7 +241,8 @@ def _refit(base: CompiledModel, second, rules: list, *, deadline: float, opts: d
         return None
     # Whole units by rounding down (a disc row only loses by it); a project left below the minimum is closed.
     # Rounding with repair would give up less, but at 20,000 parcels one start of it ran 30 s: this is instant.
-    from .trim import complete, hard_rows_broken, project_minimum
+    from .rounding import complete
+    from .trim import hard_rows_broken, project_minimum
 
     out = x.copy()
     u = np.floor(out[: ctx.n_u] + 1e-6)

@@ -92,6 +92,25 @@ def _aux_definitions(model: CompiledModel) -> tuple[sp.csr_matrix, np.ndarray, n
     return E.tocsr(), e0, row_of_aux
 
 
+def complete(model: CompiledModel, out: np.ndarray, defs: tuple | None = None) -> np.ndarray | None:
+    """``out`` with its auxiliary columns computed from the units and its shortfall columns from the rows
+    (what each elastic row still lacks on its side); None if an auxiliary column has no defining row
+    (``defs``: :func:`_aux_definitions` of the model, when known)."""
+    defs = _aux_definitions(model) if defs is None else defs
+    if defs is None:
+        return None
+    E, e0, _ = defs
+    n_u, n_z, n_a = model.ctx.n_u, model.ctx.n_z, model.n_aux
+    out = out.copy()
+    out[n_u + n_z: n_u + n_z + n_a] = E @ out[:n_u] + e0
+    out[model.n_core:] = 0.0
+    act = model.A @ out
+    rows, sign = model.slack_rows, model.slack_sign
+    need = np.where(sign > 0, model.row_lower[rows] - act[rows], act[rows] - model.row_upper[rows])
+    out[model.n_core:] = np.maximum(need, 0.0)
+    return out
+
+
 def over_units(model: CompiledModel, defs: tuple | None = None, A: sp.spmatrix | None = None) -> tuple[sp.csc_matrix, np.ndarray] | None:
     """Every row's terms in units, with the auxiliary columns substituted:
     ``(U, b)`` such that the row's unit and auxiliary terms equal ``U u + b``
@@ -156,19 +175,12 @@ def round_units(model: CompiledModel, x: np.ndarray, *, deadline: float | None =
     price_hi = np.concatenate([np.where(price_hi > 0, price_hi, hard)[keep], np.full(n_a, hard)])
     row_tol = 1e-7 + 1e-9 * (np.abs(np.where(np.isfinite(lo), lo, 0)) + np.abs(np.where(np.isfinite(hi), hi, 0)))
 
-    rows, sign = model.slack_rows, model.slack_sign
-
     def plan(u: np.ndarray) -> np.ndarray:
         """The full solution vector of units ``u`` on the columns ``J``."""
         out = np.zeros(model.n_cols)
         out[J] = u
         out[n_u : n_u + n_z] = z
-        out[n_u + n_z : n_u + n_z + n_a] = E @ out[:n_u] + e0
-        # shortfall columns: what each elastic row still lacks on its side
-        full_act = model.A @ out
-        need = np.where(sign > 0, model.row_lower[rows] - full_act[rows], full_act[rows] - model.row_upper[rows])
-        out[model.n_core :] = np.maximum(need, 0.0)
-        return out
+        return complete(model, out, defs)
 
     best = None
     short = float(model.slice_s(x).sum())

@@ -38,32 +38,15 @@ from scipy.spatial import cKDTree
 
 from ..model.builder import CompiledModel
 from ..model.focal import TOL_M, overfull_discs
-from .rounding import _aux_definitions
+from .rounding import complete
 from .status import delivered_x
 
-__all__ = ["trim_to_cap", "hard_rows_broken", "complete", "project_minimum"]
+__all__ = ["trim_to_cap", "hard_rows_broken", "project_minimum"]
 
 log = logging.getLogger(__name__)
 
 #: Passes at most (each pass trims every overfilled disc that shares no parcel with a heavier one).
 MAX_PASSES = 200
-
-
-def complete(model: CompiledModel, out: np.ndarray) -> np.ndarray | None:
-    """``out`` with its auxiliary columns computed from the units and its shortfall columns from the rows."""
-    defs = _aux_definitions(model)
-    if defs is None:
-        return None
-    E, e0, _ = defs
-    n_u, n_z, n_a = model.ctx.n_u, model.ctx.n_z, model.n_aux
-    out = out.copy()
-    out[n_u + n_z: n_u + n_z + n_a] = E @ out[:n_u] + e0
-    out[model.n_core:] = 0.0
-    act = model.A @ out
-    rows, sign = model.slack_rows, model.slack_sign
-    need = np.where(sign > 0, model.row_lower[rows] - act[rows], act[rows] - model.row_upper[rows])
-    out[model.n_core:] = np.maximum(need, 0.0)
-    return out
 
 
 def project_minimum(ctx) -> float:
