@@ -71,6 +71,29 @@ def wait_until(predicate, timeout: float = 60.0, step: float = 0.25, what: str =
     raise AssertionError(f"timed out waiting for {what}" + (f" (last error: {last_error})" if last_error else ""))
 
 
+def click_to_new_page(driver, element, timeout: float = 30.0) -> None:
+    """Click ``element`` (a link or a form's button) and wait until the page it was on is gone.
+
+    Without the wait, an element the next page shares with this one (the
+    Data page's "make a scenario" button, in one folder and the next) can be
+    found on the old page and go stale before it is clicked.
+    """
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+
+    old = driver.find_element(By.TAG_NAME, "html")
+    element.click()
+
+    def gone() -> bool:
+        try:
+            old.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        return False
+
+    wait_until(gone, timeout, what="the next page")
+
+
 def wait_for_download(folder: Path, suffix: str, timeout: float = 60.0) -> Path:
     return wait_until(lambda: next((p for p in folder.glob(f"*{suffix}") if p.stat().st_size > 0), None), timeout,
                       what=f"a {suffix} download in {folder}")

@@ -26,7 +26,7 @@ import pandas as pd
 import pytest
 
 from tests.app.live import AppProcess
-from tests.app.selenium_kit import chrome, foreign_requests, wait_for_download, wait_until
+from tests.app.selenium_kit import chrome, click_to_new_page, foreign_requests, wait_for_download, wait_until
 from tests.bureau_kit import YEARS, kit_truth, write_bureau_kit
 
 pytestmark = pytest.mark.e2e
@@ -100,7 +100,7 @@ def test_from_a_bureau_folder_to_a_downloaded_plan_in_the_browser(tmp_path, brow
         b.get(app.url)
         wait_until(lambda: b.current_url.endswith("/data"), 30, what="the Data page first")
         button = next(e for e in b.find_elements(By.CSS_SELECTOR, "#folder-form button") if "规划数据" in e.text)
-        button.click()
+        click_to_new_page(b, button)  # the folder above has a "make a scenario" button too
         find("#make-scenario").click()
         find("#scenario-in-use")
         scenario = folder / "scenario.toml"
