@@ -79,6 +79,35 @@ def test_the_dive_keeps_the_discs_and_counts_the_project_minimum_in_them():
     assert model.slice_s(dive.x).sum() < 1e-6
 
 
+def _dive_with_room(p, model, monkeypatch, room):
+    """The dive's plan with ``DISC_ROOM = room``: the densest disc on the line, the fullest of the pool's
+    discs (its units recomputed from the centroids, not read from the rows) and the units short."""
+    from siteplan.solve import dive as D
+    from siteplan.solve.sift import _sifted_lp
+
+    monkeypatch.setattr(D, "DISC_ROOM", room)
+    pool = lazy.CutPool(model, lazy.lazy_rules(model))
+    sifted = _sifted_lp(model, left=lambda: 60.0, opts={}, pool=pool)
+    plan = D._lp_dive(model, sifted, left=lambda: 60.0, rows=D._dive_rows(model), pool=pool)
+    units = _units(model, plan.x)
+    xy = np.c_[p.geometry.centroid.x, p.geometry.centroid.y]
+    centres = np.concatenate([lab[["x", "y"]].to_numpy(float) for lab in pool.labels])
+    inside = np.linalg.norm(xy[None, :, :] - centres[:, None, :], axis=2) <= R + 0.5
+    return _densest_on_line(p, units), float((inside * units).sum(axis=1).max()), model.slice_s(plan.x).sum()
+
+
+def test_the_dive_leaves_room_in_the_discs_it_knows_unless_that_costs_a_target(monkeypatch):
+    p = _line_city()
+    model = _problem(p, minimum=60).compile()
+    anywhere, known, short = _dive_with_room(p, model, monkeypatch, 0.0)
+    assert known > N - 1 and short < 1e-6  # without room some of them sit at the cap
+    anywhere, known, short = _dive_with_room(p, model, monkeypatch, 0.05)
+    assert known <= N - 15 + 1e-6 and anywhere <= N + lazy.LP_EPS and short < 1e-6
+    # room that would cost a target (270 of 300 units per disc) is not taken: the discs stay full, no target lost
+    anywhere, known, short = _dive_with_room(p, model, monkeypatch, 0.9)
+    assert short < 1e-6 and known > N - 1 and anywhere <= N + lazy.LP_EPS
+
+
 def test_the_staged_search_delivers_whole_units_within_every_disc(monkeypatch):
     """The staged search (forced on a small city) finds the rows inside itself: no LP passes before it."""
     import siteplan.solve.search as S
