@@ -125,6 +125,9 @@ class CutPool:
         self.seconds += time.perf_counter() - t
         if cuts is not None:
             self.record(cuts)
+            over = cuts[0] @ x - cuts[1]
+            log.debug("Separation: %d rows, most over by %.1f, %d over by more than 1%% of the bound",
+                      len(over), over.max(), int(np.sum(over > 0.01 * cuts[1])))
         return cuts
 
     def record(self, cuts) -> None:

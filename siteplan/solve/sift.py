@@ -32,6 +32,8 @@ SIFT_ADD = 1500
 #: 20,000-parcel benchmark the first LP left 19,000 units short with 3,
 #: 3,600 with 8 and none with 20 (9.7 s, within 0.02% of the whole LP).
 SIFT_COVER = 20.0
+#: ... and, counting the radius cap (:func:`_room_under_cap`), this many times.
+SIFT_CAP_COVER = 2.0
 #: Share of the search's time that sifting may take before the MIP gets the rest.
 SIFT_SHARE = 0.5
 #: Share of sifting's time in which rounds may add lazy rows (see :func:`_sifted_lp`).
@@ -74,7 +76,9 @@ def _covering_z(model: CompiledModel, best: np.ndarray) -> np.ndarray:
     parcel-year's types) reaches ``SIFT_COVER`` times the bound. A start set
     of only the best scores misses the outer districts, the parks and the
     minimum shares, so the first LPs are mostly shortfall and sifting needs
-    many rounds to repair that.
+    many rounds to repair that. With the radius cap's discs added lazily,
+    the rows are covered again, ``SIFT_CAP_COVER`` times, counting what
+    the cap lets each part of the city hold (:func:`_room_under_cap`).
     """
     ctx = model.ctx
     keep = np.zeros(ctx.n_z, dtype=bool)
@@ -94,15 +98,58 @@ def _covering_z(model: CompiledModel, best: np.ndarray) -> np.ndarray:
     first[1:] = key[order][1:] != key[order][:-1]
     pick = order[first]
     r, z, room = r[pick], z[pick], room[pick]
-    # within each row, best score first; keep until the cover is reached
+    need = model.row_lower[rows][r]
+    keep[_cover(r, z, room, best, SIFT_COVER * need)] = True
+    capped = _room_under_cap(model, r, z, room, best)
+    if capped is not None:
+        keep[_cover(r, z, capped, best, SIFT_CAP_COVER * need)] = True
+    return keep
+
+
+def _cover(r: np.ndarray, z: np.ndarray, room: np.ndarray, best: np.ndarray, need: np.ndarray) -> np.ndarray:
+    """The parcel-years ``z`` that, best score first within each row ``r``, bring its ``room`` up to ``need``."""
     order = np.lexsort((-best[z], r))
-    r, z, room = r[order], z[order], room[order]
+    r, z, room, need = r[order], z[order], room[order], need[order]
     cum = np.cumsum(room)
     run_start = np.searchsorted(r, r)  # where each row's run starts
     before = (cum - room) - (cum[run_start] - room[run_start])
-    need = SIFT_COVER * model.row_lower[rows][r]
-    keep[z[before < need]] = True
-    return keep
+    return z[before < need]
+
+
+def _room_under_cap(model: CompiledModel, r: np.ndarray, z: np.ndarray, room: np.ndarray, best: np.ndarray) -> np.ndarray | None:
+    r"""What each (row, parcel-year) entry of the cover can place once the radius cap is counted.
+
+    A square of side :math:`R\sqrt 2` lies inside a disc of radius :math:`R`,
+    so it holds at most :math:`N` units whatever the plan. Within each row,
+    in order of score, a parcel-year counts only the room its square has
+    left: a district whose best parcels fill one square is covered from
+    other squares too. Without it, at 20,000 parcels the LP over the start
+    set with the first 334 disc rows left a district 3,489 units short of
+    its minimum share; with it, no unit short. None without a radius cap
+    whose rows are added lazily.
+    """
+    from .lazy import lazy_rules
+
+    caps = [rule for rule in lazy_rules(model) if hasattr(rule, "radius_m") and hasattr(rule, "max_units")]
+    if not caps or not len(r):
+        return None
+    from ..model.focal import centroids_xy
+
+    ctx = model.ctx
+    rule = min(caps, key=lambda c: c.max_units / c.radius_m**2)
+    side = rule.radius_m * np.sqrt(2.0)
+    xy = centroids_xy(ctx.parcels)[ctx.z_parcel[z]]
+    cell = np.floor(xy / side).astype(np.int64)
+    _, square = np.unique(cell, axis=0, return_inverse=True)
+    square = square.ravel()
+    order = np.lexsort((-best[z], square, r))
+    key = r[order].astype(np.int64) * (square.max() + 1) + square[order]
+    cum = np.cumsum(room[order])
+    start = np.searchsorted(key, key)  # where each (row, square) run starts
+    before = (cum - room[order]) - (cum[start] - room[order][start])
+    out = np.empty_like(room)
+    out[order] = np.clip(rule.max_units - before, 0.0, room[order])
+    return out
 
 
 def _local_rows(model: CompiledModel) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -196,6 +243,27 @@ def _add_cut_rows(h, cuts, cols: np.ndarray, n_cols: int) -> None:
               b.indptr[:-1].astype(np.int32), b.indices.astype(np.int32), b.data)
 
 
+#: A sifting LP whose re-solve after lazy rows took this long by dual simplex solves the next
+#: ones by interior point with crossover (:func:`_run_ipm`).
+SIFT_IPM_S = 8.0
+
+
+def _run_ipm(h, seconds: float) -> None:
+    """Solve ``h`` afresh by interior point, then crossover to a basis (for pricing and the dive's warm starts).
+
+    At 20,000 parcels, re-solving the sifting LP after 468 and 545 disc rows
+    took 83 s and 78 s by dual simplex from the last basis, against 21 s
+    each by interior point with crossover (19 s for the first 334 rows,
+    which simplex re-solved in 12 s).
+    """
+    h.setOptionValue("solver", "ipm")
+    h.setOptionValue("run_crossover", "on")
+    try:
+        _run_for(h, seconds)
+    finally:
+        h.setOptionValue("solver", "choose")
+
+
 def _sifted_lp(model: CompiledModel, *, left, opts: dict, pool=None) -> _Sifted | None:
     """The LP relaxation by sifting (column generation over parcel-years).
 
@@ -241,8 +309,18 @@ def _sifted_lp(model: CompiledModel, *, left, opts: dict, pool=None) -> _Sifted 
     local = _local_rows(model)
     t0 = time.perf_counter()
     budget = SIFT_SHARE * left()
+    slow = False  # a re-solve after rows were added took SIFT_IPM_S or more by simplex
+    rows_added = False
     for _ in range(100):
-        _run_for(h, left())
+        t_run = time.perf_counter()
+        if rows_added and slow:
+            _run_ipm(h, left())
+        else:
+            _run_for(h, left())
+        if rows_added and not slow and time.perf_counter() - t_run >= SIFT_IPM_S:
+            slow = True
+            log.debug("Sifting: the re-solve with rows took %.1f s; the next ones by interior point", time.perf_counter() - t_run)
+        rows_added = False
         res = _highs_result(h, sub, time.perf_counter() - t0)
         if not (res.has_solution and res.optimal and res.row_dual is not None):
             return None
@@ -270,6 +348,7 @@ def _sifted_lp(model: CompiledModel, *, left, opts: dict, pool=None) -> _Sifted 
         if cuts is not None:
             log.info("Sifting: %d disc rows added", cuts[0].shape[0])
             _add_cut_rows(h, cuts, cols, model.n_cols)
+            rows_added = True
         if not len(cand) and cuts is None:
             return _Sifted(dataclasses.replace(res, x=x), True, h, cols)
         few = len(cand) <= SIFT_FEW * keep.sum()  # a round that adds these is quick

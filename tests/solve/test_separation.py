@@ -58,6 +58,32 @@ def test_the_sifting_lp_adds_the_rows_its_lp_breaks_until_it_breaks_none():
     assert model.slice_s(sifted.res.x).sum() < 1e-6
 
 
+def test_re_solves_with_rows_by_interior_point_reach_the_same_lp_and_leave_a_basis_for_the_dive(monkeypatch, caplog):
+    """A slow re-solve (here: any, SIFT_IPM_S = 0) sends the next ones to interior point with crossover."""
+    import logging
+
+    from siteplan.solve import sift as SI
+    from siteplan.solve.dive import _dive_rows, _lp_dive
+
+    p = _line_city(80, seed=1)  # its sifting LP adds rows twice
+    model = _problem(p, minimum=60).compile()
+    simplex = SI._sifted_lp(model, left=lambda: 60.0, opts={}, pool=lazy.CutPool(model, lazy.lazy_rules(model)))
+    calls = []
+    real = SI._run_ipm
+    monkeypatch.setattr(SI, "_run_ipm", lambda h, s: (calls.append(s), real(h, s)))
+    monkeypatch.setattr(SI, "SIFT_IPM_S", 0.0)
+    pool = lazy.CutPool(model, lazy.lazy_rules(model))
+    with caplog.at_level(logging.DEBUG, logger="siteplan.solve.sift"):
+        ipm = SI._sifted_lp(model, left=lambda: 60.0, opts={}, pool=pool)
+    assert calls and "by interior point" in caplog.text
+    assert ipm.proven and ipm.res.objective == pytest.approx(simplex.res.objective, rel=1e-6, abs=1e-6)
+    assert _densest_on_line(p, _units(model, ipm.res.x)) <= N + lazy.LP_EPS
+    assert ipm.highs.getOptions().solver == "choose"  # the dive's re-solves are by simplex again
+    dive = _lp_dive(model, ipm, left=lambda: 60.0, rows=_dive_rows(model), pool=pool)
+    assert dive is not None and model.slice_s(dive.x).sum() < 1e-6
+    assert _densest_on_line(p, _units(model, dive.x)) <= N + lazy.LP_EPS
+
+
 def test_the_dive_keeps_the_discs_and_counts_the_project_minimum_in_them():
     from siteplan.solve.dive import _dive_rows, _lp_dive
     from siteplan.solve.sift import _sifted_lp

@@ -38,6 +38,41 @@ def test_sifting_start_covers_every_elastic_lower_bound_with_its_best_parcels():
     assert {f"P{i}" for i in range(min(need_t, 10))} <= chosen
 
 
+def test_the_sifting_start_covers_the_targets_again_counting_the_radius_cap():
+    """Best parcels packed in one square of side R x sqrt(2) can hold N units between them, whatever
+    their plot ratio: the start set reaches past them to parcels elsewhere."""
+    import shapely
+
+    from siteplan import RadiusCap
+    from siteplan.solve.sift import SIFT_CAP_COVER, SIFT_COVER, _covering_z
+
+    R, N, target = 1000.0, 150, 100
+    # 10 parcels of 400 units 110 m apart (one square), then 10 worse ones 3 km apart
+    x0 = [110.0 * i for i in range(10)] + [5000.0 + 3000.0 * i for i in range(10)]
+    score = list(np.linspace(0.95, 0.9, 10)) + list(np.linspace(0.5, 0.1, 10))
+    p = grid_parcels(20, years=(2016,), score_2016=score)
+    p = p.set_geometry([shapely.box(x, 0, x + 100, 100) for x in x0], crs=p.crs)
+    assert np.unique(np.floor(p.centroid.x.to_numpy()[:10] / (R * np.sqrt(2)))).size == 1
+
+    def chosen(with_cap: bool) -> set:
+        prob = problem(p, PR, [2016]).add_targets({("public_rental", 2016): target}).add_rule(PlotRatio()).add_rule(YearlyTargets())
+        model = (prob.add_rule(RadiusCap(R, N)) if with_cap else prob).compile()
+        ctx = model.ctx
+        best = np.full(ctx.n_z, -np.inf)
+        np.maximum.at(best, ctx.u_z, -model.cost[: ctx.n_u])
+        return set(ctx.parcels["parcel_id"].to_numpy()[ctx.z_parcel[_covering_z(model, best)]])
+
+    # without the cap: SIFT_COVER x 100 units from the cluster's best parcels alone
+    assert SIFT_COVER * target <= 10 * 400
+    assert chosen(False) <= {f"P{i}" for i in range(10)}
+    # with it: the cluster counts N, so SIFT_CAP_COVER x 100 needs that many more from the spread parcels
+    # (each its own square, N apiece), the best first
+    more = int(np.ceil((SIFT_CAP_COVER * target - N) / N))
+    assert 0 < more < 10
+    spread = {f"P{i}" for i in range(10, 20)}
+    assert chosen(True) & spread == {f"P{i}" for i in range(10, 10 + more)}
+
+
 def test_sifting_past_its_share_goes_on_while_few_parcel_years_price_in(monkeypatch):
     """Past its share of the time, sifting stops unproven, unless the
     parcel-years still pricing in are few (``SIFT_FEW``): then it goes on to
