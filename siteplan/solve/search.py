@@ -29,7 +29,7 @@ import numpy as np
 from ..errors import SolverError
 from ..model.builder import CompiledModel
 from ..model.problem import Problem
-from .backends import MIN_STEP_S, SolveResult, _columns_of, _rel_gap, _relaxed, _solve_columns, _with_row, solve_model
+from .backends import MIN_STEP_S, SolveResult, _columns_of, _rel_gap, _relaxed, _solve_columns, _with_row, _within_gap, solve_model
 from .dive import _dive_rows, _lp_dive
 from .lazy import solve_lazily
 from .sift import _sifted_lp
@@ -148,7 +148,7 @@ def _best_plan(model: CompiledModel, *, gap: float, left, opts: dict, start: np.
             stages.append(StageRecord("dive", "No plan" if dive is None else dive.status, time.perf_counter() - t_dive,
                                       False, True, None if dive is None else _rel_gap(dive.objective, bound)))
         if dive is not None:
-            if _rel_gap(dive.objective, bound) <= gap:
+            if _within_gap(dive.objective, bound, gap):
                 return dataclasses.replace(dive, status="Optimal", optimal=True, bound=bound,
                                            gap=_rel_gap(dive.objective, bound)), bound, "lp-dive"
             start = dive.x if start is None or model.cost @ start > dive.objective else start
@@ -161,7 +161,7 @@ def _best_plan(model: CompiledModel, *, gap: float, left, opts: dict, start: np.
         restricted = _solve_columns(model, _columns_of(model, keep), time_limit_s=left(), gap=gap / 2, start=start, **opts)
         stages.append(record_of("restricted_mip", restricted, proven=_finished(restricted)))
         log.info("LP bound %.2f; restricted MIP on %d parcels: %s", bound, len(used), restricted.status)
-        if restricted.has_solution and _rel_gap(restricted.objective, bound) <= gap:
+        if restricted.has_solution and _within_gap(restricted.objective, bound, gap):
             return restricted, bound, "lp-guided"
     # The best plan so far: nothing binds a MIP stopped by the time limit to
     # return a plan at least as good as its start (HiGHS uses a start only
@@ -221,7 +221,7 @@ def _keep_rounded(model: CompiledModel, x: np.ndarray, rounded: np.ndarray, *, b
     no_trade = float(model.slice_s(rounded).sum()) <= float(model.slice_s(x).sum()) + 1e-6
     if not no_trade:
         return False
-    if np.isfinite(bound) and _rel_gap(objective, bound) <= gap:
+    if np.isfinite(bound) and _within_gap(objective, bound, gap):
         return True
     outside = not np.isfinite(bound) or _rel_gap(start, bound) > gap
     return bool(outside and objective - start <= gap * abs(start))

@@ -403,3 +403,15 @@ def test_rounding_a_plan_that_gives_up_targets_tries_one_start(monkeypatch):
     assert x is not None and model.slice_s(x).sum() > model.slice_s(dive.x).sum() + R.MANY_SHORT
     assert _hard_rows_kept(model, x)
     assert np.allclose(x[: model.ctx.n_u], np.round(x[: model.ctx.n_u]))
+
+
+def test_a_plan_at_its_bound_up_to_float_noise_is_within_a_gap_of_zero():
+    """The least-shortfall search asks for gap 0: a restricted MIP's optimum one float step from the
+    LP bound must end that search, not send it on to a full MIP."""
+    from siteplan.solve.backends import _within_gap
+
+    bound = 7874.957405163034
+    assert _within_gap(np.nextafter(bound, 0.0), bound, 0.0)
+    assert _within_gap(bound, bound, 0.0)
+    assert not _within_gap(7875.0, 7874.0, 0.0)  # a unit above the bound is not
+    assert not _within_gap(101.0, 100.0, 0.005) and _within_gap(100.4, 100.0, 0.005)
