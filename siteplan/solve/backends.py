@@ -379,8 +379,8 @@ def _rel_gap(objective: float, bound: float) -> float:
     return abs(objective - bound) / max(abs(objective), 1e-9)
 
 
-#: Relative difference below which a plan counts as at its bound: float noise, far below HiGHS's own
-#: tolerances (1e-7). With a gap of 0 (the search for the least shortfall), a restricted MIP's optimum of
+#: Relative difference below which a plan counts as at its bound, or a gap as within its limit: float
+#: noise, far below HiGHS's own tolerances (1e-7). With a gap of 0 (the search for the least shortfall), a restricted MIP's optimum of
 #: 7874.957405163033 against an LP bound one digit higher in the last place was taken as short of the
 #: bound, and a full MIP of 4 s followed on the over-constrained demo.
 GAP_TOL = 1e-9

@@ -223,7 +223,7 @@ def _keep_rounded(model: CompiledModel, x: np.ndarray, rounded: np.ndarray, *, b
         return False
     if np.isfinite(bound) and _within_gap(objective, bound, gap):
         return True
-    outside = not np.isfinite(bound) or _rel_gap(start, bound) > gap
+    outside = not np.isfinite(bound) or not _within_gap(start, bound, gap)
     return bool(outside and objective - start <= gap * abs(start))
 
 
@@ -498,7 +498,7 @@ def solve_compiled(
     x = second.x
     final = float(base.cost @ x)
     final_gap = _rel_gap(final, bound) if np.isfinite(bound) else float("nan")
-    within_gap = bool(np.isfinite(final_gap) and final_gap <= gap + 1e-9)
+    within_gap = bool(np.isfinite(bound) and _within_gap(final, bound, gap))
     status, optimal, time_limit_hit = derive_status(stages, within_gap=within_gap)
     log.info("Solved (%s): %s, gap %.2f%%, %.1f s", method, status, 100 * final_gap, solve_s)
     shortfall = float(base.slice_s(x).sum())

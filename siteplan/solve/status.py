@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from ..model.rules import target_table as rules_target_table
+from .backends import GAP_TOL
 
 if TYPE_CHECKING:
     from ..model.builder import CompiledModel
@@ -240,7 +241,7 @@ def plan_status(plan: Plan) -> PlanStatus:
     unproven = tuple(str(getattr(s, "name", "?")) for s in stages if not getattr(s, "proven", True))
     time_limit_hit = bool(rep.time_limit_hit or limited or _limit_in(rep.rounding_status) or _limit_in(rep.status))
     gap, gap_limit = float(rep.gap), float(rep.gap_limit)
-    within_gap = bool(np.isfinite(gap) and gap <= gap_limit + 1e-9)
+    within_gap = bool(np.isfinite(gap) and gap <= gap_limit + GAP_TOL)
     if stages:
         proven = not unproven
     else:  # a report without stage records: the search's word
