@@ -158,14 +158,9 @@ DISC_ROOM = 0.002
 
 def _disc_rows(model: CompiledModel, h) -> np.ndarray:
     """The HiGHS rows of ``h`` that are lazy rows: the model's own (added in an earlier round) and those past its rows."""
-    from .lazy import lazy_rules
+    from .lazy import lazy_row_index
 
-    names = [r.name for r in lazy_rules(model)]
-    part = model.rows["part"] if "part" in model.rows else None
-    own = np.zeros(0, dtype=int)
-    if part is not None and names:
-        own = np.nonzero((model.rows["rule"].isin(names) & (part == "disc")).to_numpy())[0]
-    return np.concatenate([own, np.arange(model.n_rows, h.getNumRow())]).astype(np.int32)
+    return np.concatenate([lazy_row_index(model), np.arange(model.n_rows, h.getNumRow())]).astype(np.int32)
 
 
 def _leave_room(model: CompiledModel, h, x: np.ndarray, solution, stop) -> np.ndarray:
@@ -181,8 +176,8 @@ def _leave_room(model: CompiledModel, h, x: np.ndarray, solution, stop) -> np.nd
     """
     import highspy
 
-    rows = _disc_rows(model, h)
-    if not len(rows) or DISC_ROOM <= 0:
+    rows = _disc_rows(model, h) if DISC_ROOM > 0 else []
+    if not len(rows):
         return x
     _, _, lower, upper, _ = h.getRows(len(rows), rows)
     lower, upper = np.asarray(lower, dtype=float), np.asarray(upper, dtype=float)

@@ -42,7 +42,7 @@ from .backends import MIN_STEP_S, _highs, _relaxed, _run, _run_for
 from .stages import StageRecord
 from .status import delivered_x
 
-__all__ = ["CutPool", "lazy_rules", "lazy_cuts", "with_cuts", "solve_lazily", "MAX_ROUNDS", "LP_SHARE"]
+__all__ = ["CutPool", "lazy_rules", "lazy_row_index", "lazy_cuts", "with_cuts", "solve_lazily", "MAX_ROUNDS", "LP_SHARE"]
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,14 @@ LP_PASSES = 30
 def lazy_rules(model: CompiledModel) -> list:
     """The model's rules that add rows lazily."""
     return [r for r in model.ctx.rules if getattr(r, "lazy", False) and hasattr(r, "lazy_rows")]
+
+
+def lazy_row_index(model: CompiledModel, rules: list | None = None) -> np.ndarray:
+    """Positions of the model's rows that lazy rules added (label ``part = "disc"``): an earlier solve's, kept."""
+    names = [r.name for r in (lazy_rules(model) if rules is None else rules)]
+    if not names or "part" not in model.rows:
+        return np.zeros(0, dtype=int)
+    return np.nonzero((model.rows["rule"].isin(names) & (model.rows["part"] == "disc")).to_numpy())[0]
 
 
 def lazy_cuts(model: CompiledModel, x: np.ndarray, rules: list | None = None, *, near: float = NEAR,
@@ -125,6 +133,7 @@ class CutPool:
         self.seconds += time.perf_counter() - t
         if cuts is not None:
             self.record(cuts)
+        if cuts is not None and log.isEnabledFor(logging.DEBUG):
             over = cuts[0] @ x - cuts[1]
             log.debug("Separation: %d rows, most over by %.1f, %d over by more than 1%% of the bound",
                       len(over), over.max(), int(np.sum(over > 0.01 * cuts[1])))
@@ -358,8 +367,7 @@ def solve_lazily(search, model: CompiledModel, base: CompiledModel, *, gap: floa
         base = model if same else pool.applied(base)
 
     t_lp = time.perf_counter()
-    earlier = int(((model.rows["rule"].isin([r.name for r in rules])) &
-                   (model.rows.get("part", pd.Series("", index=model.rows.index)) == "disc")).sum())
+    earlier = len(lazy_row_index(model, rules))
     if separates:
         # the search's sifting LP finds them: the LP passes here would solve the whole LP once more
         log.info("Lazy disc rows: %s; the search adds the rows its LPs break",

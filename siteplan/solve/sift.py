@@ -109,11 +109,14 @@ def _covering_z(model: CompiledModel, best: np.ndarray) -> np.ndarray:
 def _cover(r: np.ndarray, z: np.ndarray, room: np.ndarray, best: np.ndarray, need: np.ndarray) -> np.ndarray:
     """The parcel-years ``z`` that, best score first within each row ``r``, bring its ``room`` up to ``need``."""
     order = np.lexsort((-best[z], r))
-    r, z, room, need = r[order], z[order], room[order], need[order]
-    cum = np.cumsum(room)
-    run_start = np.searchsorted(r, r)  # where each row's run starts
-    before = (cum - room) - (cum[run_start] - room[run_start])
-    return z[before < need]
+    return z[order][_sum_before(r[order], room[order]) < need[order]]
+
+
+def _sum_before(key: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """For ``key`` sorted, the sum of ``values`` before each position within its run of equal keys."""
+    cum = np.cumsum(values)
+    start = np.searchsorted(key, key)  # where each run starts
+    return (cum - values) - (cum[start] - values[start])
 
 
 def _room_under_cap(model: CompiledModel, r: np.ndarray, z: np.ndarray, room: np.ndarray, best: np.ndarray) -> np.ndarray | None:
@@ -144,9 +147,7 @@ def _room_under_cap(model: CompiledModel, r: np.ndarray, z: np.ndarray, room: np
     square = square.ravel()
     order = np.lexsort((-best[z], square, r))
     key = r[order].astype(np.int64) * (square.max() + 1) + square[order]
-    cum = np.cumsum(room[order])
-    start = np.searchsorted(key, key)  # where each (row, square) run starts
-    before = (cum - room[order]) - (cum[start] - room[order][start])
+    before = _sum_before(key, room[order])  # in the same (row, square), the better parcel-years' room
     out = np.empty_like(room)
     out[order] = np.clip(rule.max_units - before, 0.0, room[order])
     return out

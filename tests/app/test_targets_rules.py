@@ -16,7 +16,6 @@ import geopandas as gpd
 import pytest
 
 
-
 def _toml(ws) -> dict:
     return tomllib.loads(ws.scenario.read_text(encoding="utf-8"))
 
