@@ -232,6 +232,24 @@ def _spread(points: np.ndarray, spacing: float, most: int) -> np.ndarray:
     return np.asarray(taken, dtype=int)
 
 
+def _kept(owner, key: str, make):
+    """``make()``, computed once per ``owner`` and kept in its ``__dict__``.
+
+    For what a context or a compiled model gives that does not change once
+    they are built (centroids, the :math:`U_j` columns); a model with rows
+    added is a new object (``dataclasses.replace``) and computes its own.
+    """
+    kept = owner.__dict__
+    if key not in kept:
+        kept[key] = make()
+    return kept[key]
+
+
+def _disc_members(rule: "RadiusCap", model, pos: np.ndarray) -> cKDTree:
+    """A tree of the centroids of the parcels with a :math:`U_j` column (``pos``), kept with the model."""
+    return _kept(model, f"_{rule.name}_tree", lambda: cKDTree(rule._xy(model.ctx)[pos]))
+
+
 @dataclass(frozen=True)
 class RadiusCap:
     r"""No disc of radius :math:`R` holds more than :math:`N` units (大分散、小集中; units counted at parcel centroids).
@@ -315,7 +333,7 @@ class RadiusCap:
     def _xy(self, ctx: Context) -> np.ndarray:
         if "geometry" not in ctx.parcels.columns:
             raise SpecificationError("the radius cap needs parcel geometry")
-        return centroids_xy(ctx.parcels)
+        return _kept(ctx, "_radius_cap_xy", lambda: centroids_xy(ctx.parcels))
 
     def _add_totals(self, ctx: Context, builder: ModelBuilder, members: np.ndarray, cap: np.ndarray) -> np.ndarray:
         """The columns :math:`U_j = \\sum u_j` of ``members`` (their rows added); -1 for other parcels."""
@@ -371,6 +389,9 @@ class RadiusCap:
 
     def _total_cols(self, model) -> tuple[np.ndarray, np.ndarray]:
         """Parcel positions and their :math:`U_j` columns, read from this rule's ``parcel_total`` rows."""
+        return _kept(model, f"_{self.name}_total_cols", lambda: self._read_total_cols(model))
+
+    def _read_total_cols(self, model) -> tuple[np.ndarray, np.ndarray]:
         ctx = model.ctx
         part = model.rows["part"] if "part" in model.rows else pd.Series("", index=model.rows.index)
         mask = ((model.rows["rule"] == self.name) & (part == "parcel_total")).to_numpy()
@@ -412,9 +433,12 @@ class RadiusCap:
         centres, sums = overfull_discs(xy_all, units, self.radius_m, (1 - near) * self.max_units, eps=eps)
         if not len(sums) or sums[0] <= self.max_units + eps:
             return None
-        centres, sums = centres[: 20 * most], sums[: 20 * most]
-        tree = cKDTree(xy_all[pos])
-        members = tree.query_ball_point(centres, self.radius_m + TOL_M)
+        # Spread out: of discs whose centres lie closer than LAZY_SPACING x R, only the most overfilled is
+        # written in this pass. Neighbouring discs overlap mostly, so one row holds most of a cluster back,
+        # and the rows left for the pass go to other clusters (the next pass writes what is still over).
+        # Spreading first leaves a few hundred discs to compare, not the tens of thousands found.
+        centres = centres[_spread(centres[: 20 * most], LAZY_SPACING * self.radius_m, most)]
+        members = _disc_members(self, model, pos).query_ball_point(centres, self.radius_m + TOL_M)
         seen: dict[tuple, int] = {}
         for k, m in enumerate(members):
             seen.setdefault(tuple(sorted(m)), k)
@@ -426,11 +450,6 @@ class RadiusCap:
         overlap = (inc @ inc.T).tocoo()
         sub_of_other = (overlap.row != overlap.col) & (overlap.data >= size[overlap.row]) & (size[overlap.col] > size[overlap.row])
         keep = np.setdiff1d(np.arange(len(keys)), overlap.row[sub_of_other])
-        # Spread out: of discs whose centres lie closer than LAZY_SPACING x R, only the most overfilled is
-        # written in this pass. Neighbouring discs overlap mostly, so one row holds most of a cluster back,
-        # and the rows left for the pass go to other clusters (the next pass writes what is still over).
-        first_of = np.array([seen[keys[k]] for k in keep], dtype=int)
-        keep = keep[_spread(centres[first_of], LAZY_SPACING * self.radius_m, most)]
         inc = inc[keep].tocoo()
         block = sp.csr_matrix((np.ones(inc.nnz), (inc.row, cols[inc.col])), shape=(len(keep), model.n_cols))
         first = np.array([seen[keys[k]] for k in keep], dtype=int)

@@ -183,3 +183,47 @@ def test_rows_are_not_added_for_discs_overfilled_by_less_than_lp_eps():
     assert pool.separate(x) is None and pool.n == 0
     x[np.nonzero((ctx.u_parcel == 2) & (ctx.u_type == 0))[0][0]] = 100.0 + 2 * lazy.LP_EPS
     assert pool.separate(x) is not None and pool.n > 0
+
+
+def test_lazy_rows_are_exactly_their_discs_spread_apart_and_none_implied_by_another():
+    """On scattered parcels: each row holds exactly the U columns of the parcels within R of its centre, is
+    overfilled, lies at least LAZY_SPACING x R from the others and is no subset of another; the densest disc
+    (found here by brute force over a fine grid of centres) is among them; rows added to the model change none
+    of this (its columns are read again for the new model)."""
+    import shapely
+
+    from siteplan.model import dispersion
+
+    rng = np.random.default_rng(11)
+    p = _line_city(60)
+    xy = rng.uniform(0, 4000, size=(60, 2))
+    p = p.set_geometry([shapely.box(x, y, x + 100, y + 100) for x, y in xy], crs=p.crs)
+    p["area_m2"] = p.area
+    model = _problem(p).compile()
+    ctx, rule = model.ctx, lazy.lazy_rules(model)[0]
+    x = np.zeros(model.n_cols)
+    x[: ctx.n_u] = model.col_upper[: ctx.n_u] * rng.uniform(0, 1, ctx.n_u)
+    units = _units(model, x)
+    block, ub, labels = rule.lazy_rows(model, x, eps=lazy.LP_EPS)
+    c = np.c_[p.geometry.centroid.x, p.geometry.centroid.y]
+    col_of = {}  # parcel position of each U_j column, read from the model's own rows
+    for r in np.nonzero((model.rows["part"] == "parcel_total").to_numpy())[0]:
+        row = model.A[r]
+        pid = model.rows["parcel_id"].iloc[r]
+        col_of[int(row.indices[row.data > 0][0])] = int(np.nonzero(p["parcel_id"].to_numpy() == pid)[0][0])
+    centres = labels[["x", "y"]].to_numpy()
+    members = []
+    for k in range(block.shape[0]):
+        got = {col_of[j] for j in block[k].indices}
+        d = np.hypot(*(c - centres[k]).T)
+        assert got == set(np.nonzero(d <= R + 0.1)[0]) & set(col_of.values())  # centres are rounded to 0.1 m
+        assert units[list(got)].sum() > N + lazy.LP_EPS and ub[k] == N
+        members.append(got)
+    gaps = np.hypot(*(centres[:, None, :] - centres[None, :, :]).transpose(2, 0, 1))
+    assert (gaps[~np.eye(len(centres), dtype=bool)] >= dispersion.LAZY_SPACING * R - 0.2).all()
+    assert not any(a < b for a in members for b in members)
+    g = np.linspace(-R, 4100 + R, 120)
+    best = max((units[np.hypot(c[:, 0] - gx, c[:, 1] - gy) <= R]).sum() for gx in g for gy in g)
+    assert max(units[list(m)].sum() for m in members) >= best - 1e-6
+    again = rule.lazy_rows(lazy.with_cuts(model, (block, ub, labels)), x, eps=lazy.LP_EPS)
+    assert (again[0][:, : model.n_cols] != block).nnz == 0
