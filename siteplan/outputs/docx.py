@@ -162,8 +162,15 @@ def add_table(doc, table: pd.DataFrame, *, size: float = 10.5) -> None:
         run = p.add_run(text)
         run.bold, run.font.size = True, Pt(size)
         _shade(cell, "DDE5F0")
+    # python-docx builds a row element by element (a second for the parcels' table of a city); the first
+    # plain and the first bold row are built so, and the others are copies of them with their own texts
+    made: dict[bool, object] = {}
     for values, texts in zip(table.itertuples(index=False), cells_text):
         bold = any(str(v) in (TOTAL_LABEL, SUBTOTAL_LABEL) for v in values[:2])
+        plain = not any(ch in text for text, _ in texts for ch in "\t\n\r")  # tabs and breaks: python-docx's own
+        if plain and bold in made:
+            _copy_row(t, made[bold], texts)
+            continue
         cells = t.add_row().cells
         for cell, (text, number), w in zip(cells, texts, widths):
             cell.width = Cm(w)
@@ -172,6 +179,35 @@ def add_table(doc, table: pd.DataFrame, *, size: float = 10.5) -> None:
             p.paragraph_format.line_spacing = 1.0
             run = p.add_run(text)
             run.bold, run.font.size = bold, Pt(size)
+        if plain:
+            made.setdefault(bold, t.rows[-1]._tr)
+
+
+def _copy_row(t, tr, texts: list[tuple[str, bool]]) -> None:
+    """A copy of the row element ``tr`` appended to table ``t``, each cell with its text and alignment."""
+    import copy
+
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    new = copy.deepcopy(tr)
+    t._tbl.append(new)
+    space = qn("xml:space")
+    for tc, (text, number) in zip(new.iterchildren(qn("w:tc")), texts):
+        tc.find(f".//{qn('w:jc')}").set(qn("w:val"), "right" if number else "left")
+        run, wt = tc.find(f".//{qn('w:r')}"), tc.find(f".//{qn('w:t')}")
+        if not text:  # as python-docx writes an empty run: no text element
+            if wt is not None:
+                run.remove(wt)
+            continue
+        if wt is None:
+            wt = OxmlElement("w:t")
+            run.append(wt)
+        wt.text = text
+        if text != text.strip():
+            wt.set(space, "preserve")
+        else:
+            wt.attrib.pop(space, None)
 
 
 def _caption(doc, text: str) -> None:

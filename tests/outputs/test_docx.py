@@ -92,3 +92,37 @@ def test_docx_converts_to_pdf_in_libreoffice(handan_run, tmp_path):
     for r in wb["地块一览表"].iter_rows(min_row=3, values_only=True):
         if r[0] and not str(r[0]).startswith("注"):
             assert str(r[0]) in flat
+
+
+def test_every_row_of_a_table_has_its_own_text_alignment_and_weight():
+    """Rows after the first plain and first bold one are copies of them (siteplan.outputs.docx.add_table): each
+    must still read back with its own text, its own alignment and its total's bold, whatever the cell holds."""
+    import pandas as pd
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+
+    from siteplan.outputs.docx import add_table
+    from siteplan.outputs.tables import SUBTOTAL_LABEL, TOTAL_LABEL
+
+    table = pd.DataFrame({
+        "区县": ["东区", "西区", SUBTOTAL_LABEL, "南 区", " 北区", "", "中\n区", TOTAL_LABEL],
+        "地块": ["A-1", "-", "", "B-2", "C 3 ", "D-4", "E-5", ""],
+        "套数": [1200, 0, 1200, 35, 7, 12, 3, 2457],
+        "面积|公顷": [1.25, float("nan"), 1.25, 0.5, 0.25, 0.1, 0.05, 2.15],
+    })
+    doc = Document()
+    add_table(doc, table)
+    (t,) = doc.tables
+    assert len(t.rows) == 1 + len(table)
+    for row, values in zip(t.rows[1:], table.itertuples(index=False)):
+        area = "" if pd.isna(values[3]) else f"{values[3]:,.2f}"
+        assert [c.text for c in row.cells] == [values[0], values[1], f"{values[2]:,}", area]
+        bold = values[0] in (TOTAL_LABEL, SUBTOTAL_LABEL)
+        assert all(bool(r.bold) == bold for c in row.cells for r in c.paragraphs[0].runs)
+        aligned = [c.paragraphs[0].alignment for c in row.cells]
+        right, left = WD_ALIGN_PARAGRAPH.RIGHT, WD_ALIGN_PARAGRAPH.LEFT
+        assert aligned == [left, left, right, right if area else left]
+    # a leading or trailing space is kept, as Word needs it said
+    cells = {c.text: c for c in t.columns[0].cells}
+    assert cells[" 北区"]._tc.find(f".//{qn('w:t')}").get(qn("xml:space")) == "preserve"
+    assert cells["南 区"]._tc.find(f".//{qn('w:t')}").get(qn("xml:space")) is None
+
