@@ -24,6 +24,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from scipy.spatial import cKDTree
 
 from ..errors import SpecificationError
@@ -204,34 +205,6 @@ def _cap_units(ctx: Context) -> np.ndarray:
 LAZY_SPACING = 0.5
 
 
-def _spread(points: np.ndarray, spacing: float, most: int) -> np.ndarray:
-    """Indices of up to ``most`` of ``points``, in their order, none closer than ``spacing`` to one taken before it."""
-    if spacing <= 0 or not len(points):
-        return np.arange(min(len(points), most))
-    cells: dict[tuple[int, int], list[int]] = {}
-    taken: list[int] = []
-    for i, (x, y) in enumerate(points):
-        cx, cy = int(np.floor(x / spacing)), int(np.floor(y / spacing))
-        near = False
-        for dx in (-1, 0, 1):
-            for dy in (-1, 0, 1):
-                for j in cells.get((cx + dx, cy + dy), ()):
-                    if (points[j, 0] - x) ** 2 + (points[j, 1] - y) ** 2 < spacing * spacing:
-                        near = True
-                        break
-                if near:
-                    break
-            if near:
-                break
-        if near:
-            continue
-        cells.setdefault((cx, cy), []).append(i)
-        taken.append(i)
-        if len(taken) >= most:
-            break
-    return np.asarray(taken, dtype=int)
-
-
 def _kept(owner, key: str, make):
     """``make()``, computed once per ``owner`` and kept in its ``__dict__``.
 
@@ -248,6 +221,51 @@ def _kept(owner, key: str, make):
 def _disc_members(rule: "RadiusCap", model, pos: np.ndarray) -> cKDTree:
     """A tree of the centroids of the parcels with a :math:`U_j` column (``pos``), kept with the model."""
     return _kept(model, f"_{rule.name}_tree", lambda: cKDTree(rule._xy(model.ctx)[pos]))
+
+
+def _incidence(tree: cKDTree, centres: np.ndarray, radius: float, n: int) -> sp.csr_matrix:
+    """Discs x points: 1 where point ``j`` of ``tree`` lies within ``radius`` of centre ``i`` (indices sorted)."""
+    pairs = cKDTree(centres).sparse_distance_matrix(tree, radius, output_type="ndarray")
+    inc = sp.csr_matrix((np.ones(len(pairs)), (pairs["i"], pairs["j"])), shape=(len(centres), n))
+    inc.sort_indices()
+    return inc
+
+
+def _distinct_spread(inc: sp.csr_matrix, centres: np.ndarray, reach: float, spacing: float, most: int) -> np.ndarray:
+    """Of the discs ``inc`` (rows, most overfilled first), up to ``most``: each the first with its points, no
+    strict subset of another's points (that row would imply it), and none closer than ``spacing`` to one taken
+    before it. ``reach``: how far apart two discs sharing a point can lie (2R).
+
+    Spreading goes to every cluster rather than to a hundred near-copies of one disc; a repeat or a subset is
+    passed over before it can keep a neighbour out.
+    """
+    size = np.diff(inc.indptr)
+    seen: set[bytes] = set()
+    near_tree = cKDTree(centres)
+    cells: dict[tuple[int, int], list[int]] = {}
+    taken: list[int] = []
+    for k in range(inc.shape[0]):
+        members = inc.indices[inc.indptr[k] : inc.indptr[k + 1]]
+        key = members.tobytes()
+        if key in seen:
+            continue
+        seen.add(key)
+        x, y = centres[k]
+        cx, cy = int(np.floor(x / spacing)), int(np.floor(y / spacing))
+        if any((centres[j, 0] - x) ** 2 + (centres[j, 1] - y) ** 2 < spacing * spacing
+               for dx in (-1, 0, 1) for dy in (-1, 0, 1) for j in cells.get((cx + dx, cy + dy), ())):
+            continue
+        others = np.asarray(near_tree.query_ball_point(centres[k], reach), dtype=int)
+        others = others[size[others] > size[k]]
+        if len(others) and len(members):
+            shared = np.asarray(inc[others][:, members].sum(axis=1)).ravel()
+            if (shared >= size[k]).any():
+                continue  # a strict subset of another disc's points
+        cells.setdefault((cx, cy), []).append(k)
+        taken.append(k)
+        if len(taken) >= most:
+            break
+    return np.asarray(taken, dtype=int)
 
 
 @dataclass(frozen=True)
@@ -421,8 +439,6 @@ class RadiusCap:
         :data:`LAZY_SPACING` x R apart (the rows of one pass go to every
         cluster, not to a hundred near-copies of one disc).
         """
-        import scipy.sparse as sp
-
         ctx = model.ctx
         eps = max(1e-6 * self.max_units, 1e-4) if eps is None else eps
         pos, cols = self._total_cols(model)
@@ -433,28 +449,13 @@ class RadiusCap:
         centres, sums = overfull_discs(xy_all, units, self.radius_m, (1 - near) * self.max_units, eps=eps)
         if not len(sums) or sums[0] <= self.max_units + eps:
             return None
-        # Spread out: of discs whose centres lie closer than LAZY_SPACING x R, only the most overfilled is
-        # written in this pass. Neighbouring discs overlap mostly, so one row holds most of a cluster back,
-        # and the rows left for the pass go to other clusters (the next pass writes what is still over).
-        # Spreading first leaves a few hundred discs to compare, not the tens of thousands found.
-        centres = centres[_spread(centres[: 20 * most], LAZY_SPACING * self.radius_m, most)]
-        members = _disc_members(self, model, pos).query_ball_point(centres, self.radius_m + TOL_M)
-        seen: dict[tuple, int] = {}
-        for k, m in enumerate(members):
-            seen.setdefault(tuple(sorted(m)), k)
-        keys = list(seen)
-        inc = sp.csr_matrix((np.ones(sum(map(len, keys))), (np.repeat(np.arange(len(keys)), [len(k) for k in keys]),
-                                                         np.concatenate([np.asarray(k, int) for k in keys]))),
-                            shape=(len(keys), len(pos)))
-        size = np.asarray(inc.sum(axis=1)).ravel()
-        overlap = (inc @ inc.T).tocoo()
-        sub_of_other = (overlap.row != overlap.col) & (overlap.data >= size[overlap.row]) & (size[overlap.col] > size[overlap.row])
-        keep = np.setdiff1d(np.arange(len(keys)), overlap.row[sub_of_other])
-        inc = inc[keep].tocoo()
-        block = sp.csr_matrix((np.ones(inc.nnz), (inc.row, cols[inc.col])), shape=(len(keep), model.n_cols))
-        first = np.array([seen[keys[k]] for k in keep], dtype=int)
+        centres = centres[: 20 * most]
+        inc = _incidence(_disc_members(self, model, pos), centres, self.radius_m + TOL_M, len(pos))
+        first = _distinct_spread(inc, centres, 2 * (self.radius_m + TOL_M), LAZY_SPACING * self.radius_m, most)
+        inc = inc[first].tocoo()
+        block = sp.csr_matrix((np.ones(inc.nnz), (inc.row, cols[inc.col])), shape=(len(first), model.n_cols))
         labels = pd.DataFrame({"part": "disc", "x": np.round(centres[first, 0], 1), "y": np.round(centres[first, 1], 1)})
-        return block, np.full(len(keep), float(self.max_units)), labels
+        return block, np.full(len(first), float(self.max_units)), labels
 
     def densest(self, parcels: pd.DataFrame, units: np.ndarray) -> Disc:
         """The densest disc of radius :math:`R` anywhere, ``units`` per parcel of ``parcels`` (exact focal sum)."""
