@@ -162,8 +162,8 @@ def add_table(doc, table: pd.DataFrame, *, size: float = 10.5) -> None:
         run = p.add_run(text)
         run.bold, run.font.size = True, Pt(size)
         _shade(cell, "DDE5F0")
-    # python-docx builds a row element by element (a second for the parcels' table of a city); the first
-    # plain and the first bold row are built so, and the others are copies of them with their own texts
+    # python-docx builds each cell element by element (1.3 s of the demo document's 1.7 s): the first plain
+    # and the first bold row are built so, and the others are copies of them with their own texts
     made: dict[bool, object] = {}
     for values, texts in zip(table.itertuples(index=False), cells_text):
         bold = any(str(v) in (TOTAL_LABEL, SUBTOTAL_LABEL) for v in values[:2])
