@@ -251,24 +251,57 @@ def _refit(base: CompiledModel, second, rules: list, *, deadline: float, opts: d
         model = with_cuts(model, cuts)
     else:
         return None
-    # Whole units by rounding down (a disc row only loses by it); a project left below the minimum is closed.
-    # Rounding with repair would give up less, but at 20,000 parcels one start of it ran 30 s: this is instant.
+    # Whole units by rounding down (a disc row only loses by it); a new project left below the minimum is closed,
+    # and a host left below its inclusionary share gets units back (_up_to_own_minimum). Rounding with repair
+    # would give up less, but at 20,000 parcels one start of it ran 30 s: this is instant.
     from .rounding import complete
-    from .trim import hard_rows_broken, project_minimum
+    from .trim import hard_rows_broken, project_minimum, trim_to_cap
 
     out = x.copy()
-    u = np.floor(out[: ctx.n_u] + 1e-6)
+    u = _up_to_own_minimum(model, x[: ctx.n_u], np.floor(out[: ctx.n_u] + 1e-6))
     per_z = np.bincount(ctx.u_z, weights=u, minlength=ctx.n_z)
     locked = base.col_lower[ctx.n_u: ctx.n_u + ctx.n_z] > 0.5
-    small = (per_z > 0) & (per_z < project_minimum(ctx) - 1e-9) & ~locked
+    new = (ctx.parcels["role"].to_numpy() == "new")[ctx.z_parcel] if "role" in ctx.parcels else np.ones(ctx.n_z, bool)
+    small = (per_z > 0) & (per_z < project_minimum(ctx) - 1e-9) & ~locked & new  # the minimum is for new projects
     u[small[ctx.u_z]] = 0.0
     per_z[small] = 0.0
     out[: ctx.n_u] = u
     out[ctx.n_u: ctx.n_u + ctx.n_z] = np.where((per_z > 0.5) | locked, 1.0, 0.0)
     whole = complete(model, out)
-    if whole is None or len(hard_rows_broken(model, whole)) or lazy_cuts(base, whole, rules) is not None:
+    if whole is None:
+        return None
+    if lazy_cuts(base, whole, rules) is not None:
+        # the units given back to hosts can overfill a full disc by a unit or two: taken off other projects in it
+        rule = next((r for r in rules if getattr(r, "name", "") == "radius_cap"), None)
+        whole = trim_to_cap(base, whole[: base.n_cols], rule, deadline=deadline) if rule is not None else None
+        if whole is None:
+            return None
+    if len(hard_rows_broken(model, whole)) or lazy_cuts(base, whole, rules) is not None:
         return None
     return whole[: base.n_cols]
+
+
+def _up_to_own_minimum(model: CompiledModel, x_u: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Units ``u`` (``x_u`` rounded down) with units given back where a hard row over one parcel-year's units
+    alone, with positive coefficients (the inclusionary share of a host's floor area), fell below its lower
+    bound: one at a time, largest remainder of ``x_u`` first, until the row holds or the parcel-year has no
+    unit left to give back."""
+    ctx = model.ctx
+    A = model.A.tocsr()
+    hard = (model.rows["elastic"] == "").to_numpy() & np.isfinite(model.row_lower)
+    act = A[:, : ctx.n_u] @ u
+    u = u.copy()
+    for r in np.nonzero(hard & (act < model.row_lower - 1e-6))[0]:
+        cols, coef = A.indices[A.indptr[r]: A.indptr[r + 1]], A.data[A.indptr[r]: A.indptr[r + 1]]
+        if not len(cols) or cols.max() >= ctx.n_u or (coef <= 0).any() or len(np.unique(ctx.u_z[cols])) > 1:
+            continue
+        room = np.ceil(x_u[cols] - 1e-6) - u[cols]  # at most the LP's units, rounded up
+        for k in np.argsort(-(x_u[cols] - u[cols]), kind="stable"):
+            while room[k] > 0 and act[r] < model.row_lower[r] - 1e-6:
+                u[cols[k]] += 1.0
+                room[k] -= 1.0
+                act[r] += coef[k]
+    return u
 
 
 def _trimmed(base: CompiledModel, second, rules: list, *, time_limit_s: float, opts: dict | None = None):

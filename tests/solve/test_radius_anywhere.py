@@ -100,6 +100,38 @@ def test_with_no_time_for_another_round_the_units_move_to_the_plans_other_projec
     assert ("trim", "Refitted on the plan's parcel-years") in [(s.name, s.status) for s in plan.report.stages]
 
 
+
+@pytest.mark.parametrize("hosts", [[9000], [300, 600]])  # away from the full disc; two in it, where the units
+def test_the_refit_keeps_inclusionary_hosts_and_their_share_in_whole_units(monkeypatch, caplog, hosts):  # given back overfill it
+    """The refit rounds units down and closes new projects below the minimum; a 配建 host is no new project
+    (the minimum is not its rule) and must stay supplied with its share: rounded down to 20 units it would hold
+    1,000 of the 1,020 m2 it owes, so it gets a unit back, and where that overfills a disc a unit comes off a
+    new project in it. The refit succeeds (P1's units have nowhere to go among the plan's parcel-years, and are
+    reported missing)."""
+    import logging
+
+    from siteplan import Inclusionary, ProjectSize
+
+    _no_more_rounds(monkeypatch)
+    p = _city([0, 1050, 5000, *hosts], [1.0, 0.9, 0.5] + [0.2] * len(hosts))
+    p["role"] = ["new", "new", "new"] + ["inclusionary"] * len(hosts)
+    floor = float(p.loc[3, "area_m2"]) * 2.0  # plot ratio 2, each host the same
+    with caplog.at_level(logging.INFO, logger="siteplan.solve.trim"):
+        plan = (problem(p, {"public_rental": 50.0}, [2016]).add_targets({("public_rental", 2016): 800})
+                .add_rule(PlotRatio()).add_rule(YearlyTargets()).add_rule(ProjectSize(min_units=300))
+                .add_rule(Inclusionary(ratio=0.051)).add_rule(RadiusCap(R, N, centres="anywhere"))
+                .solve(time_limit_s=30))
+    assert ("trim", "Refitted on the plan's parcel-years") in [(s.name, s.status) for s in plan.report.stages]
+    tot = plan.units.groupby("parcel_id")["units"].sum()
+    host_ids = [f"P{3 + k}" for k in range(len(hosts))]
+    assert all(tot.get(h, 0) * 50.0 >= 0.051 * floor for h in host_ids)  # each host's share, whole units
+    new = tot.drop(host_ids, errors="ignore")
+    assert ((new == 0) | (new >= 300)).all()
+    x = p.set_index("parcel_id").geometry.centroid.x[tot.index].to_numpy()  # on one line: a disc holds a 2R window
+    assert max(tot[(x >= a - 1e-6) & (x <= a + 2 * R + 1e-6)].sum() for a in x) <= N
+    assert plan.status.units_missing == 800 - int(tot.sum()) > 0
+    assert ("Trimmed 1 units" in caplog.text) == (len(hosts) == 2)
+
 def test_with_no_time_for_another_round_the_plan_is_trimmed_to_the_cap(monkeypatch):
     """When the units cannot be fitted again, they come off the densest disc (the project worth less) and are
     reported missing; the cap holds."""
