@@ -125,4 +125,3 @@ def test_every_row_of_a_table_has_its_own_text_alignment_and_weight():
     cells = {c.text: c for c in t.columns[0].cells}
     assert cells[" 北区"]._tc.find(f".//{qn('w:t')}").get(qn("xml:space")) == "preserve"
     assert cells["南 区"]._tc.find(f".//{qn('w:t')}").get(qn("xml:space")) is None
-

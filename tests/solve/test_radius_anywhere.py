@@ -100,9 +100,9 @@ def test_with_no_time_for_another_round_the_units_move_to_the_plans_other_projec
     assert ("trim", "Refitted on the plan's parcel-years") in [(s.name, s.status) for s in plan.report.stages]
 
 
-
-@pytest.mark.parametrize("hosts", [[9000], [300, 600]])  # away from the full disc; two in it, where the units
-def test_the_refit_keeps_inclusionary_hosts_and_their_share_in_whole_units(monkeypatch, caplog, hosts):  # given back overfill it
+# one host away from the full disc; two hosts in it, where the units given back overfill it
+@pytest.mark.parametrize("hosts", [[9000], [300, 600]])
+def test_the_refit_keeps_inclusionary_hosts_and_their_share_in_whole_units(monkeypatch, caplog, hosts):
     """The refit rounds units down and closes new projects below the minimum; a 配建 host is no new project
     (the minimum is not its rule) and must stay supplied with its share: rounded down to 20 units it would hold
     1,000 of the 1,020 m2 it owes, so it gets a unit back, and where that overfills a disc a unit comes off a
@@ -131,6 +131,7 @@ def test_the_refit_keeps_inclusionary_hosts_and_their_share_in_whole_units(monke
     assert max(tot[(x >= a - 1e-6) & (x <= a + 2 * R + 1e-6)].sum() for a in x) <= N
     assert plan.status.units_missing == 800 - int(tot.sum()) > 0
     assert ("Trimmed 1 units" in caplog.text) == (len(hosts) == 2)
+
 
 def test_with_no_time_for_another_round_the_plan_is_trimmed_to_the_cap(monkeypatch):
     """When the units cannot be fitted again, they come off the densest disc (the project worth less) and are
