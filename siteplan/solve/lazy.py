@@ -461,6 +461,13 @@ def solve_lazily(search, model: CompiledModel, base: CompiledModel, *, gap: floa
             # first the same parcel-years with the new rows: far cheaper than a new search
             if cuts is None:
                 break
+            took = next((s.seconds for s in reversed(stages) if s.name == "whole_units"), 0.0)
+            if deadline - time.perf_counter() < took:
+                # another would likely end past the limit (at 20,000 parcels with 300 s, two ran 37 s from 24 s
+                # before it): the plan goes to the refit or the trim below, which take a few seconds
+                log.info("Lazy disc rows, round %d: no time to make the units whole again (the last time took %.1f s)",
+                         k, took)
+                break
             log.info("Lazy disc rows, round %d: the plan overfills %d discs; making its units whole again with their rows",
                      k, cuts[0].shape[0])
             add(cuts)

@@ -225,3 +225,50 @@ def test_a_later_round_that_finds_no_plan_delivers_the_last_rounds_plan_trimmed(
     assert _densest_by_hand(plan) <= N
     assert plan.status.time_limit_hit and not plan.status.proven and plan.status.code == "shortfall"
     assert plan.status.units_missing == 800 - int(plan.units["units"].sum())
+
+
+@pytest.mark.parametrize("last_step_s, repairs", [(0.0, 1), (1000.0, 0)])
+def test_units_are_made_whole_again_only_while_the_last_time_fits_in_the_time_left(last_step_s, repairs):
+    """The search's whole-unit plan overfills a disc its own plan keeps: its units are made whole again with the
+    new row, unless the last whole-unit step took longer than the time left (it would end past the limit); then
+    the plan is fitted again or trimmed at once. Either way the delivered plan keeps the cap."""
+    import time
+
+    from siteplan.solve.backends import SolveResult
+    from siteplan.solve.rounding import complete
+    from siteplan.solve.stages import StageRecord
+
+    p = _city([0, 1050, 5000], [1.0, 0.9, 0.5])
+    prob = (problem(p, {"public_rental": 50.0}, [2016]).add_targets({("public_rental", 2016): 800})
+            .add_rule(PlotRatio()).add_rule(YearlyTargets()).add_rule(RadiusCap(R, N, centres="anywhere")))
+    model = prob.compile()
+    ctx = model.ctx
+
+    def plan(units_by_parcel):
+        x = np.zeros(model.n_cols)
+        for i, units in enumerate(units_by_parcel):
+            x[np.nonzero(ctx.u_parcel == i)[0][0]] = units
+            x[ctx.n_u + np.nonzero(ctx.z_parcel == i)[0][0]] = float(units > 0)
+        x = complete(model, x)
+        return SolveResult("highs", "Optimal", True, True, False, x, float(model.cost @ x), float(model.cost @ x),
+                           0.0, 0.0)
+
+    first, overfilled, kept = plan([400, 0, 400]), plan([400, 400, 0]), plan([400, 0, 400])
+    calls = []
+
+    def search(model, base, *, gap, time_limit_s, opts, stages, t0, **kw):
+        stages.append(StageRecord("whole_units", "Rounded with repair", last_step_s, False, True, None))
+        return first, first.objective, "test", 0.0, overfilled
+
+    def whole_units(base, x, bound):
+        calls.append(1)
+        return kept, StageRecord("whole_units", "Rounded with repair", 0.0, False, True, None)
+
+    stages: list = []
+    out = lazy.solve_lazily(search, model, model, gap=0.01, time_limit_s=60.0, opts={"solver": "highs"},
+                            stages=stages, t0=time.perf_counter(), whole_units=whole_units)
+    assert len(calls) == repairs
+    second = out[4]
+    tot = np.bincount(ctx.u_parcel, weights=second.x[: ctx.n_u], minlength=len(p))
+    x = p.geometry.centroid.x.to_numpy()
+    assert max(tot[(x >= a - 1e-6) & (x <= a + 2 * R + 1e-6)].sum() for a in x) <= N
