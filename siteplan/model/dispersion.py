@@ -39,7 +39,8 @@ __all__ = ["DistrictShare", "ProjectSize", "RadiusCap", "MaxProjects"]
 LARGE_CITY_PARCELS = 5000
 
 
-def _is_new(ctx: Context) -> np.ndarray:
+def new_projects(ctx: Context) -> np.ndarray:
+    """Which parcels are new projects (``role == "new"``): the ones the project rules bind, not 配建 hosts."""
     return ctx.parcels["role"].to_numpy() == "new"
 
 
@@ -77,7 +78,7 @@ class ProjectSize:
         return (big_enough | (parcels["role"].to_numpy() != "new"))[:, None]
 
     def apply(self, ctx: Context, builder: ModelBuilder) -> None:
-        zs = np.nonzero(_is_new(ctx)[ctx.z_parcel])[0]
+        zs = np.nonzero(new_projects(ctx)[ctx.z_parcel])[0]
         row_of_z = np.full(ctx.n_z, -1)
         row_of_z[zs] = np.arange(len(zs))
         rows, cols, vals = group_rows(row_of_z[ctx.u_z])
@@ -99,7 +100,7 @@ class ProjectSize:
             )
 
     def report(self, ctx: Context, u: np.ndarray) -> tuple[str, str]:
-        size = np.bincount(ctx.u_z, weights=u * _is_new(ctx)[ctx.u_parcel], minlength=ctx.n_z)
+        size = np.bincount(ctx.u_z, weights=u * new_projects(ctx)[ctx.u_parcel], minlength=ctx.n_z)
         size = size[size > 0.5]
         hi = f"{self.max_units:,}" if self.max_units is not None else "any"
         if not len(size):
@@ -109,7 +110,7 @@ class ProjectSize:
     def check(self, ctx: Context) -> list[Finding]:
         if self.max_units is None:
             return []
-        n_parcels = len(np.unique(ctx.z_parcel[_is_new(ctx)[ctx.z_parcel]]))
+        n_parcels = len(np.unique(ctx.z_parcel[new_projects(ctx)[ctx.z_parcel]]))
         total = float(ctx.targets.sum())
         if total > n_parcels * self.max_units:
             return [Finding(self.name, "error", f"targets of {_fmt(total)} units need more than the {n_parcels:,} usable parcels x {self.max_units:,} units each")]
@@ -220,7 +221,7 @@ def _kept(owner, key: str, make):
 
 def _disc_members(rule: "RadiusCap", model, pos: np.ndarray) -> cKDTree:
     """A tree of the centroids of the parcels with a :math:`U_j` column (``pos``), kept with the model."""
-    return _kept(model, f"_{rule.name}_tree", lambda: cKDTree(rule._xy(model.ctx)[pos]))
+    return _kept(model, f"_{rule.name}_tree", lambda: cKDTree(rule.centroids(model.ctx)[pos]))
 
 
 def _incidence(tree: cKDTree, centres: np.ndarray, radius: float, n: int) -> sp.csr_matrix:
@@ -348,7 +349,8 @@ class RadiusCap:
         src, dst = c.sindex.query(c.values, predicate="dwithin", distance=self.radius_m)
         return src, dst
 
-    def _xy(self, ctx: Context) -> np.ndarray:
+    def centroids(self, ctx: Context) -> np.ndarray:
+        """The parcels' centroids (projected, m) as ``(n, 2)``, computed once per context."""
         if "geometry" not in ctx.parcels.columns:
             raise SpecificationError("the radius cap needs parcel geometry")
         return _kept(ctx, "_radius_cap_xy", lambda: centroids_xy(ctx.parcels))
@@ -374,7 +376,7 @@ class RadiusCap:
         cap = _cap_units(ctx)
         if self.centres == "anywhere":
             usable = np.nonzero(cap > 0)[0]
-            xy = self._xy(ctx)[usable]
+            xy = self.centroids(ctx)[usable]
             near = disc_sums(xy, cap[usable], xy, 2 * self.radius_m)
             members = usable[near > self.max_units]
             if len(members):
@@ -444,7 +446,7 @@ class RadiusCap:
         pos, cols = self._total_cols(model)
         if not len(pos):
             return None
-        xy_all = self._xy(ctx)
+        xy_all = self.centroids(ctx)
         units = np.bincount(ctx.u_parcel, weights=np.maximum(x[: ctx.n_u], 0.0), minlength=len(ctx.parcels))
         centres, sums = overfull_discs(xy_all, units, self.radius_m, (1 - near) * self.max_units, eps=eps)
         if not len(sums) or sums[0] <= self.max_units + eps:
@@ -526,7 +528,7 @@ class MaxProjects:
     def _row_of_z(self, ctx: Context) -> tuple[np.ndarray, list[str]]:
         names = sorted(ctx.parcels[self.column].unique())
         d = pd.Index(names).get_indexer(ctx.parcels[self.column].to_numpy()[ctx.z_parcel])
-        r = np.where(_is_new(ctx)[ctx.z_parcel], d * len(ctx.years) + ctx.z_year, -1)
+        r = np.where(new_projects(ctx)[ctx.z_parcel], d * len(ctx.years) + ctx.z_year, -1)
         return r, names
 
     def apply(self, ctx: Context, builder: ModelBuilder) -> None:

@@ -220,15 +220,16 @@ REFIT_SHARE = 0.75
 REFIT_PASSES = 10
 
 
-def _refit(base: CompiledModel, second, rules: list, *, deadline: float, opts: dict) -> np.ndarray | None:
+def _refit(base: CompiledModel, second, rules: list, rule, *, deadline: float, opts: dict) -> np.ndarray | None:
     """The plan's units placed again on its own parcel-years with every disc row they need; None if that fails.
 
     An LP over the parcel-years ``second`` uses (the others closed), its
     overfilled discs' rows added pass by pass, moves units from full discs
-    to the plan's other projects; rounding with repair then makes them whole
-    (the disc rows among the hard rows it keeps). Far less is given up than
-    by taking units off (:func:`siteplan.solve.trim.trim_to_cap`), which
-    follows only if this fails.
+    to the plan's other projects; its units are then rounded down, a host
+    below its share given units back, and a disc of ``rule`` (the radius
+    cap) that those overfill trimmed. Far less is given up than by taking
+    units off the whole plan (:func:`siteplan.solve.trim.trim_to_cap`),
+    which follows only if this fails.
     """
     from .backends import _columns_of, _solve_columns
 
@@ -256,6 +257,7 @@ def _refit(base: CompiledModel, second, rules: list, *, deadline: float, opts: d
     # Whole units by rounding down (a disc row only loses by it); a new project left below the minimum is closed,
     # and a host left below its inclusionary share gets units back (_up_to_own_minimum). Rounding with repair
     # would give up less, but at 20,000 parcels one start of it ran 30 s: this is instant.
+    from ..model.dispersion import new_projects
     from .rounding import complete
     from .trim import hard_rows_broken, project_minimum, trim_to_cap
 
@@ -263,8 +265,8 @@ def _refit(base: CompiledModel, second, rules: list, *, deadline: float, opts: d
     u = _up_to_own_minimum(model, x[: ctx.n_u], np.floor(out[: ctx.n_u] + 1e-6))
     per_z = np.bincount(ctx.u_z, weights=u, minlength=ctx.n_z)
     locked = base.col_lower[ctx.n_u: ctx.n_u + ctx.n_z] > 0.5
-    new = (ctx.parcels["role"].to_numpy() == "new")[ctx.z_parcel] if "role" in ctx.parcels else np.ones(ctx.n_z, bool)
-    small = (per_z > 0) & (per_z < project_minimum(ctx) - 1e-9) & ~locked & new  # the minimum is for new projects
+    new = new_projects(ctx)[ctx.z_parcel]  # the minimum binds them, not 配建 hosts
+    small = (per_z > 0) & (per_z < project_minimum(ctx) - 1e-9) & ~locked & new
     u[small[ctx.u_z]] = 0.0
     per_z[small] = 0.0
     out[: ctx.n_u] = u
@@ -274,8 +276,7 @@ def _refit(base: CompiledModel, second, rules: list, *, deadline: float, opts: d
         return None
     if lazy_cuts(base, whole, rules) is not None:
         # the units given back to hosts can overfill a full disc by a unit or two: taken off other projects in it
-        rule = next((r for r in rules if getattr(r, "name", "") == "radius_cap"), None)
-        whole = trim_to_cap(base, whole[: base.n_cols], rule, deadline=deadline) if rule is not None else None
+        whole = trim_to_cap(base, whole[: base.n_cols], rule, deadline=deadline)
         if whole is None:
             return None
     if len(hard_rows_broken(model, whole)) or lazy_cuts(base, whole, rules) is not None:
@@ -319,7 +320,7 @@ def _trimmed(base: CompiledModel, second, rules: list, *, time_limit_s: float, o
         return None
     t0 = time.perf_counter()
     budget = max(TRIM_LEAST_S, TRIM_SHARE * time_limit_s)
-    x = _refit(base, second, rules, deadline=t0 + REFIT_SHARE * budget, opts=opts or {})
+    x = _refit(base, second, rules, rule, deadline=t0 + REFIT_SHARE * budget, opts=opts or {})
     how = "Refitted on the plan's parcel-years"
     if x is not None:
         log.info("Units fitted again on the plan's parcel-years with their disc rows: %.0f units short, %.1f s",

@@ -133,15 +133,13 @@ def _room_under_cap(model: CompiledModel, r: np.ndarray, z: np.ndarray, room: np
     """
     from .lazy import lazy_rules
 
-    caps = [rule for rule in lazy_rules(model) if hasattr(rule, "radius_m") and hasattr(rule, "max_units")]
+    caps = [rule for rule in lazy_rules(model) if all(hasattr(rule, a) for a in ("radius_m", "max_units", "centroids"))]
     if not caps or not len(r):
         return None
-    from ..model.focal import centroids_xy
-
     ctx = model.ctx
     rule = min(caps, key=lambda c: c.max_units / c.radius_m**2)
     side = rule.radius_m * np.sqrt(2.0)
-    xy = centroids_xy(ctx.parcels)[ctx.z_parcel[z]]
+    xy = rule.centroids(ctx)[ctx.z_parcel[z]]  # kept with the context: the rule's rows use them too
     cell = np.floor(xy / side).astype(np.int64)
     _, square = np.unique(cell, axis=0, return_inverse=True)
     square = square.ravel()

@@ -82,7 +82,7 @@ def trim_to_cap(model: CompiledModel, x: np.ndarray, rule, *, deadline: float | 
     before = set(hard_rows_broken(model, completed).tolist())  # the disc rows the plan overfills, among others
     u = start[:n_u].copy()
     z = start[n_u: n_u + n_z].copy()
-    xy = rule._xy(ctx)
+    xy = rule.centroids(ctx)
     cap, radius = float(rule.max_units), float(rule.radius_m)
     n_parcels = len(ctx.parcels)
     u_parcel = ctx.u_parcel
