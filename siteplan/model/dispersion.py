@@ -232,6 +232,16 @@ def _incidence(tree: cKDTree, centres: np.ndarray, radius: float, n: int) -> sp.
     return inc
 
 
+def _shared(inc: sp.csr_matrix, rows: np.ndarray, members: np.ndarray) -> np.ndarray:
+    """How many of the sorted points ``members`` each of the (non-empty) rows ``rows`` of ``inc`` holds."""
+    lens = np.diff(inc.indptr)[rows]
+    ends = np.cumsum(lens)
+    at = np.repeat(inc.indptr[rows] - (ends - lens), lens) + np.arange(ends[-1])
+    points = inc.indices[at]
+    hit = members[np.minimum(np.searchsorted(members, points), len(members) - 1)] == points
+    return np.add.reduceat(hit, ends - lens)
+
+
 def _distinct_spread(inc: sp.csr_matrix, centres: np.ndarray, reach: float, spacing: float, most: int) -> np.ndarray:
     """Of the discs ``inc`` (rows, most overfilled first), up to ``most``: each the first with its points, no
     strict subset of another's points (that row would imply it), and none closer than ``spacing`` to one taken
@@ -258,10 +268,8 @@ def _distinct_spread(inc: sp.csr_matrix, centres: np.ndarray, reach: float, spac
             continue
         others = np.asarray(near_tree.query_ball_point(centres[k], reach), dtype=int)
         others = others[size[others] > size[k]]
-        if len(others) and len(members):
-            shared = np.asarray(inc[others][:, members].sum(axis=1)).ravel()
-            if (shared >= size[k]).any():
-                continue  # a strict subset of another disc's points
+        if len(others) and len(members) and (_shared(inc, others, members) >= size[k]).any():
+            continue  # a strict subset of another disc's points
         cells.setdefault((cx, cy), []).append(k)
         taken.append(k)
         if len(taken) >= most:
