@@ -114,7 +114,7 @@ def _best_plan(model: CompiledModel, *, gap: float, left, opts: dict, start: np.
     else:
         log.info("Stage: LP by sifting")
         t_lp = time.perf_counter()
-        sifted = _sifted_lp(model, left=left, opts=opts, pool=pool)
+        sifted = _sifted_lp(model, left=left, opts=opts, pool=pool, gap=gap)
         if lp is not None:
             lp["sifted"] = sifted
         if sifted is not None:

@@ -242,6 +242,11 @@ def _add_cut_rows(h, cuts, cols: np.ndarray, n_cols: int) -> None:
               b.indptr[:-1].astype(np.int32), b.indices.astype(np.int32), b.data)
 
 
+#: Sifting adds no more lazy rows once a round of them moved the LP's objective by less than this share
+#: of the gap asked for: the bound is then nearly as tight as with every row, and the dive separates the rest.
+SIFT_SETTLED = 0.05
+
+
 #: A sifting LP whose re-solve after lazy rows took this long by dual simplex solves the next
 #: ones by interior point with crossover (:func:`_run_ipm`).
 SIFT_IPM_S = 8.0
@@ -263,7 +268,7 @@ def _run_ipm(h, seconds: float) -> None:
         h.setOptionValue("solver", "choose")
 
 
-def _sifted_lp(model: CompiledModel, *, left, opts: dict, pool=None) -> _Sifted | None:
+def _sifted_lp(model: CompiledModel, *, left, opts: dict, pool=None, gap: float = 0.0) -> _Sifted | None:
     """The LP relaxation by sifting (column generation over parcel-years).
 
     Starts from the best-scoring parcel-years (and any a hard row may
@@ -286,7 +291,11 @@ def _sifted_lp(model: CompiledModel, *, left, opts: dict, pool=None) -> _Sifted 
     left out only tighten it; the dive separates what is still broken).
     Rows are added only in a round where no column prices in, and columns
     only in one where no row was added, so each re-solve starts from a
-    basis that is dual or primal feasible. The rows are over auxiliary
+    basis that is dual or primal feasible. Once a round of rows moved the
+    objective by less than ``SIFT_SETTLED`` x ``gap`` (relative), no more
+    rows are added: the later rounds tighten the bound by less still
+    (at 10,000 parcels the last six moved it by 0.013% in all, in 2.3 s),
+    and the dive separates what the LP still breaks. The rows are over auxiliary
     columns only, so they do not change how the parcel-years price.
     """
     if opts.get("solver", "highs") != "highs":
@@ -310,6 +319,8 @@ def _sifted_lp(model: CompiledModel, *, left, opts: dict, pool=None) -> _Sifted 
     budget = SIFT_SHARE * left()
     slow = False  # a re-solve after rows were added took SIFT_IPM_S or more by simplex
     rows_added = False
+    settled = False  # the last rows moved the LP's objective by less than SIFT_SETTLED of the gap
+    before_rows = None
     for _ in range(100):
         t_run = time.perf_counter()
         if rows_added and slow:
@@ -319,10 +330,14 @@ def _sifted_lp(model: CompiledModel, *, left, opts: dict, pool=None) -> _Sifted 
         if rows_added and not slow and time.perf_counter() - t_run >= SIFT_IPM_S:
             slow = True
             log.debug("Sifting: the re-solve with rows took %.1f s; the next ones by interior point", time.perf_counter() - t_run)
-        rows_added = False
         res = _highs_result(h, sub, time.perf_counter() - t0)
         if not (res.has_solution and res.optimal and res.row_dual is not None):
             return None
+        if rows_added and gap > 0 and res.objective - before_rows <= SIFT_SETTLED * gap * max(1.0, abs(res.objective)):
+            settled = True
+            log.info("Sifting: the last disc rows moved the LP by %.3f%%; no more rows",
+                     100 * (res.objective - before_rows) / max(1.0, abs(res.objective)))
+        rows_added = False
         # rows past the model's own are lazy rows, over auxiliary columns only: no parcel-year's price has them
         reduced = model.cost - AT @ res.row_dual[: model.n_rows]
         neg = reduced < -1e-7
@@ -343,8 +358,9 @@ def _sifted_lp(model: CompiledModel, *, left, opts: dict, pool=None) -> _Sifted 
         # and none past half the time share: the LP with more rows re-solves slowly (28 s at 20,000 parcels),
         # and the pricing after it needs time too; the dive and the exact check catch what is left
         early = time.perf_counter() - t0 < SIFT_CUT_SHARE * budget
-        cuts = pool.separate(x) if pool is not None and not len(cand) and early else None
+        cuts = pool.separate(x) if pool is not None and not len(cand) and early and not settled else None
         if cuts is not None:
+            before_rows = res.objective
             log.info("Sifting: %d disc rows added", cuts[0].shape[0])
             _add_cut_rows(h, cuts, cols, model.n_cols)
             rows_added = True

@@ -58,6 +58,32 @@ def test_the_sifting_lp_adds_the_rows_its_lp_breaks_until_it_breaks_none():
     assert model.slice_s(sifted.res.x).sum() < 1e-6
 
 
+def test_sifting_stops_adding_rows_once_a_pass_barely_moves_the_lp_and_the_dive_keeps_every_disc_all_the_same():
+    """Rows tighten the LP, so an LP over some of them is still a bound; past a pass that moves the objective by
+    less than SIFT_SETTLED of the gap, the dive separates the rest. Here the second pass moves it by 0.13%."""
+    from siteplan.solve import sift as SI
+    from siteplan.solve.dive import _dive_rows, _lp_dive
+
+    p = _line_city(80, seed=1)
+    model = _problem(p, minimum=60).compile()
+    plain = SI._sifted_lp(model, left=lambda: 60.0, opts={})
+    full_pool = lazy.CutPool(model, lazy.lazy_rules(model))
+    full = SI._sifted_lp(model, left=lambda: 60.0, opts={}, pool=full_pool, gap=0.0)
+    moved = []
+    for gap in (0.01, 0.2):  # a stop below 0.05% of the objective, then below 1%
+        pool = lazy.CutPool(model, lazy.lazy_rules(model))
+        sifted = SI._sifted_lp(model, left=lambda: 60.0, opts={}, pool=pool, gap=gap)
+        assert sifted.proven
+        assert plain.res.objective - 1e-6 <= sifted.res.objective <= full.res.objective + 1e-6
+        moved.append((pool.n, sifted.res.objective))
+        dive = _lp_dive(model, sifted, left=lambda: 60.0, rows=_dive_rows(model), pool=pool)
+        assert dive is not None and model.slice_s(dive.x).sum() < 1e-6
+        assert _densest_on_line(p, _units(model, dive.x)) <= N + lazy.LP_EPS
+    assert moved[0] == (full_pool.n, pytest.approx(full.res.objective))  # every pass moved it by more than 0.05%
+    assert moved[1][0] < full_pool.n and moved[1][1] < full.res.objective - 1e-3  # it stopped early
+    assert _densest_on_line(p, _units(model, full.res.x)) <= N + lazy.LP_EPS
+
+
 def test_re_solves_with_rows_by_interior_point_reach_the_same_lp_and_leave_a_basis_for_the_dive(monkeypatch, caplog):
     """A slow re-solve (here: any, SIFT_IPM_S = 0) sends the next ones to interior point with crossover."""
     import logging
@@ -227,3 +253,21 @@ def test_lazy_rows_are_exactly_their_discs_spread_apart_and_none_implied_by_anot
     assert max(units[list(m)].sum() for m in members) >= best - 1e-6
     again = rule.lazy_rows(lazy.with_cuts(model, (block, ub, labels)), x, eps=lazy.LP_EPS)
     assert (again[0][:, : model.n_cols] != block).nnz == 0
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_shared_points_count_as_a_set_intersection_does(seed):
+    """The subset test of the disc rows: how many of one disc's parcels each other disc holds."""
+    import scipy.sparse as sp
+
+    from siteplan.model.dispersion import _shared
+
+    rng = np.random.default_rng(seed)
+    inc = sp.random(30, 50, density=0.2, format="csr", random_state=seed)
+    inc.data[:] = 1.0
+    inc.sort_indices()
+    rows = np.nonzero(np.diff(inc.indptr) > 0)[0]
+    rows = rng.permutation(rows)[: 12]
+    members = np.sort(rng.choice(50, size=9, replace=False))
+    expected = [len(set(inc[r].indices) & set(members)) for r in rows]
+    assert _shared(inc, rows, members).tolist() == expected
