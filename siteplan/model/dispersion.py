@@ -31,6 +31,7 @@ from ..errors import SpecificationError
 from .builder import Context, Finding, ModelBuilder, group_rows
 from .builder import fmt_units as _fmt
 from .focal import TOL_M, Disc, centroids_xy, densest_disc, disc_sums, overfull_discs
+from .sparse import major_slices
 
 __all__ = ["DistrictShare", "ProjectSize", "RadiusCap", "MaxProjects"]
 
@@ -234,12 +235,10 @@ def _incidence(tree: cKDTree, centres: np.ndarray, radius: float, n: int) -> sp.
 
 def _shared(inc: sp.csr_matrix, rows: np.ndarray, members: np.ndarray) -> np.ndarray:
     """How many of the sorted points ``members`` each of the (non-empty) rows ``rows`` of ``inc`` holds."""
-    lens = np.diff(inc.indptr)[rows]
-    ends = np.cumsum(lens)
-    at = np.repeat(inc.indptr[rows] - (ends - lens), lens) + np.arange(ends[-1])
+    at, lens = major_slices(inc, rows)
     points = inc.indices[at]
     hit = members[np.minimum(np.searchsorted(members, points), len(members) - 1)] == points
-    return np.add.reduceat(hit, ends - lens)
+    return np.add.reduceat(hit, np.cumsum(lens) - lens)
 
 
 def _distinct_spread(inc: sp.csr_matrix, centres: np.ndarray, reach: float, spacing: float, most: int) -> np.ndarray:

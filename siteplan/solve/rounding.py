@@ -42,6 +42,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from ..model.sparse import major_slices
+
 if TYPE_CHECKING:
     from ..model.builder import CompiledModel
 
@@ -324,11 +326,11 @@ class _Search:
     def deltas(self, act: np.ndarray, cols: np.ndarray, steps: np.ndarray) -> np.ndarray:
         """Change of the penalised objective for each move ``u[cols[i]] += steps[i]``
         alone, from the activities ``act`` (inf where it leaves the bounds)."""
-        sub = self.B[:, cols]
-        col_of = np.repeat(np.arange(len(cols)), np.diff(sub.indptr))
-        a = act[sub.indices]
-        step_nz = steps[col_of]
-        change = self.penalty(a + step_nz * sub.data, sub.indices) - self.penalty(a, sub.indices)
+        at, lens = major_slices(self.B, cols)
+        rows, vals = self.B.indices[at], self.B.data[at]
+        col_of = np.repeat(np.arange(len(cols)), lens)
+        a = act[rows]
+        change = self.penalty(a + steps[col_of] * vals, rows) - self.penalty(a, rows)
         d = steps * self.c[cols] + np.bincount(col_of, weights=change, minlength=len(cols))
         new_u = self.u[cols] + steps
         d[(new_u < 0) | (new_u > self.ub[cols])] = np.inf
