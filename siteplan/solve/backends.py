@@ -273,6 +273,72 @@ def _run_for(h, seconds: float) -> None:
     _run(h)
 
 
+#: The sifting LP and the dive re-solve by HiGHS's parallel dual simplex (PAMI, ``simplex_strategy = 2``)
+#: while other processes leave at least this much of a core idle beside the solve's own. The iterations
+#: are the same as by serial dual simplex; on a quiet 2-core machine the 10,000-parcel benchmark solved
+#: in 13.0 s instead of 16.4 s, but with one core kept busy by another process in 30.3 s instead of 15.5 s.
+SPARE_CORE = 0.5
+
+
+def _usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+class ParallelSimplex:
+    """Switches a HiGHS instance between serial and parallel dual simplex by what the machine has spare.
+
+    :meth:`choose` before each re-solve measures, since the last call, how
+    many cores the other processes kept busy (all the machine's busy time
+    from ``/proc/stat``, less this process's own CPU time): the parallel
+    variant only where a core is left idle (:data:`SPARE_CORE`). With
+    ``threads`` set to 1 (a batch worker's share), and where the machine
+    does not say (not Linux), the solve stays serial.
+    """
+
+    def __init__(self, threads: int | None) -> None:
+        self.cores = _usable_cores() if not threads else min(int(threads), _usable_cores())
+        self.parallel = False
+        self._last = self._read() if self.cores >= 2 else None
+
+    @staticmethod
+    def _read() -> tuple[float, float, float] | None:
+        """(seconds the machine's cores were busy, this process's CPU seconds, wall clock)."""
+        try:
+            with open("/proc/stat", encoding="ascii") as fh:
+                f = fh.readline().split()
+            ticks = [int(v) for v in f[1:9]]
+            tick = os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, AttributeError):
+            return None
+        busy = ticks[0] + ticks[1] + ticks[2] + ticks[5] + ticks[6] + ticks[7]  # user nice system irq softirq steal
+        return busy / tick, time.process_time(), time.perf_counter()
+
+    def spare(self) -> float | None:
+        """Cores idle since the last call, beside one for this solve; None if unknown or too soon to tell."""
+        if self._last is None:
+            return None
+        now, last = self._read(), self._last
+        if now is None or now[2] - last[2] < 0.05:
+            return None
+        self._last = now
+        others = ((now[0] - last[0]) - (now[1] - last[1])) / (now[2] - last[2])
+        return self.cores - 1 - max(others, 0.0)
+
+    def choose(self, h) -> None:
+        """Set ``h``'s simplex strategy for its next run."""
+        spare = self.spare()
+        if spare is None:
+            return
+        want = spare >= SPARE_CORE
+        if want != self.parallel:
+            h.setOptionValue("simplex_strategy", 2 if want else 1)
+            self.parallel = want
+            log.debug("Simplex: %s (%.1f cores spare)", "parallel dual" if want else "serial dual", spare)
+
+
 def to_pulp(model: CompiledModel, *, name: str = "siteplan") -> pulp.LpProblem:
     """The compiled model as a pulp problem (for CBC, or ``writeLP``/``writeMPS``)."""
     import pulp

@@ -364,6 +364,8 @@ def _lp_dive(model: CompiledModel, sifted: _Sifted, *, left, rows: DiveRows | No
                 log.debug("LP dive round %d is the last: %d fixed, %d closed", rounds, len(batch), len(shut))
             closed[shut] = True
             set_bounds(shut, 0.0, 0.0)
+            if sifted.simplex is not None:
+                sifted.simplex.choose(h)
             if int(np.sum(z[batch] < 1 - 1e-6)) + len(shut) >= DIVE_COLD:
                 # many bounds moved: presolve and a fresh simplex beat the last basis
                 h.clearSolver()

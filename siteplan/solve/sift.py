@@ -17,7 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..model.builder import CompiledModel
-from .backends import MIN_STEP_S, SolveResult, _columns_of, _highs, _highs_result, _relaxed, _run_for
+from .backends import MIN_STEP_S, ParallelSimplex, SolveResult, _columns_of, _highs, _highs_result, _relaxed, _run_for
 
 log = logging.getLogger(__name__)
 
@@ -224,6 +224,7 @@ class _Sifted:
     proven: bool
     highs: object
     cols: np.ndarray
+    simplex: ParallelSimplex | None = None  #: chooses the instance's simplex for its re-solves (the dive's too)
 
 
 def _add_cut_rows(h, cuts, cols: np.ndarray, n_cols: int) -> None:
@@ -312,6 +313,7 @@ def _sifted_lp(model: CompiledModel, *, left, opts: dict, pool=None, gap: float 
     sub = dataclasses.replace(relaxed, A=model.A[:, cols], cost=model.cost[cols], col_lower=model.col_lower[cols],
                               col_upper=model.col_upper[cols], integrality=np.zeros(len(cols), dtype=bool))
     h = _highs(sub, time_limit_s=left(), gap=0.0, threads=opts.get("threads"), seed=opts.get("seed", 0))
+    simplex = ParallelSimplex(opts.get("threads"))
     AT = model.A.T.tocsr()
     A_csc = model.A.tocsc()
     local = _local_rows(model)
@@ -326,6 +328,7 @@ def _sifted_lp(model: CompiledModel, *, left, opts: dict, pool=None, gap: float 
         if rows_added and slow:
             _run_ipm(h, left())
         else:
+            simplex.choose(h)
             _run_for(h, left())
         if rows_added and not slow and time.perf_counter() - t_run >= SIFT_IPM_S:
             slow = True
@@ -365,12 +368,12 @@ def _sifted_lp(model: CompiledModel, *, left, opts: dict, pool=None, gap: float 
             _add_cut_rows(h, cuts, cols, model.n_cols)
             rows_added = True
         if not len(cand) and cuts is None:
-            return _Sifted(dataclasses.replace(res, x=x), True, h, cols)
+            return _Sifted(dataclasses.replace(res, x=x), True, h, cols, simplex)
         few = len(cand) <= SIFT_FEW * keep.sum()  # a round that adds these is quick
         if (spent and not few) or left() <= MIN_STEP_S:
             log.warning("Sifting stopped by the time limit with %d parcel-years still pricing in: no LP bound, "
                         "the MIP starts from the last LP's parcels", len(cand))
-            return _Sifted(dataclasses.replace(res, x=x, optimal=False), False, h, cols)
+            return _Sifted(dataclasses.replace(res, x=x, optimal=False), False, h, cols, simplex)
         if not len(cand):
             continue  # only rows were added this round
         add = cand[np.argsort(worst[cand], kind="stable")][: max(SIFT_ADD, int(keep.sum()) // 2)]
