@@ -200,6 +200,11 @@ def _leave_room(model: CompiledModel, h, x: np.ndarray, solution, stop) -> np.nd
 
 #: Lazy-row passes after each dive round at most (:func:`_lp_dive` with a pool).
 DIVE_CUT_PASSES = 5
+#: A re-solve after lazy rows that takes longer than this many times the round's own LP (and at least
+#: :data:`DIVE_CUT_MIN_S`) is stopped: the rows leave the LP, the last basis comes back, and the dive
+#: goes on without adding rows.
+DIVE_CUT_SLOW = 1.0
+DIVE_CUT_MIN_S = 2.0
 
 
 def _lp_dive(model: CompiledModel, sifted: _Sifted, *, left, rows: DiveRows | None = None, pool=None) -> SolveResult | None:
@@ -259,6 +264,7 @@ def _lp_dive(model: CompiledModel, sifted: _Sifted, *, left, rows: DiveRows | No
     t0 = time.perf_counter()
     last_s = 0.0  # the last round's time
     kept_going = False  # a last round by DIVE_MAX_ROUNDS was short, so the dive went on
+    cutting = True  # lazy rows are still added (see DIVE_CUT_SLOW)
     budget = DIVE_TIME_SHARE * left()
     stop = lambda: max(MIN_STEP_S, budget - (time.perf_counter() - t0))  # noqa: E731
 
@@ -369,17 +375,35 @@ def _lp_dive(model: CompiledModel, sifted: _Sifted, *, left, rows: DiveRows | No
             if int(np.sum(z[batch] < 1 - 1e-6)) + len(shut) >= DIVE_COLD:
                 # many bounds moved: presolve and a fresh simplex beat the last basis
                 h.clearSolver()
+            t_round = time.perf_counter()
             _run_for(h, max(stop(), last_s) if finish else stop())
+            round_s = time.perf_counter() - t_round
             status = h.getModelStatus()
             log.debug("LP dive round %d: %d fixed, %d closed, %s, %.1f s", rounds, len(batch), len(shut),
                       h.modelStatusToString(status), time.perf_counter() - t0)
             status, batch = settle(status, batch, rounds)
-            for _ in range(DIVE_CUT_PASSES if pool is not None and status == highspy.HighsModelStatus.kOptimal else 0):
+            for _ in range(DIVE_CUT_PASSES if pool is not None and cutting and status == highspy.HighsModelStatus.kOptimal else 0):
                 cuts = pool.separate(solution())
                 if cuts is None:
                     break
+                saved = (W, room, act, tol, h.getNumRow(), h.getBasis())
                 add_rows(cuts)
-                _run_for(h, max(stop(), last_s) if finish else stop())
+                left_now = max(stop(), last_s) if finish else stop()
+                slow = max(DIVE_CUT_MIN_S, DIVE_CUT_SLOW * round_s)
+                _run_for(h, min(left_now, slow))
+                if h.getModelStatus() == highspy.HighsModelStatus.kTimeLimit and slow < left_now:
+                    # the LP with these rows re-solves too slowly: they leave it, the last basis comes back, and the
+                    # dive goes on without adding rows (the pool keeps them; the plan is fitted to them afterwards)
+                    W, room, act, tol, n_before, basis = saved
+                    extra = np.arange(n_before, h.getNumRow(), dtype=np.int32)
+                    h.deleteRows(len(extra), extra)
+                    h.setBasis(basis)
+                    _run_for(h, left_now)
+                    cutting = False
+                    log.info("LP dive round %d: the LP with %d more disc rows did not re-solve in %.1f s; "
+                             "the dive goes on without them", rounds, cuts[0].shape[0], slow)
+                    status = h.getModelStatus()
+                    break
                 status, batch = settle(h.getModelStatus(), batch, rounds)
                 log.debug("LP dive round %d: %d disc rows added, %s", rounds, cuts[0].shape[0], h.modelStatusToString(status))
                 if status != highspy.HighsModelStatus.kOptimal:

@@ -307,11 +307,13 @@ def _up_to_own_minimum(model: CompiledModel, x_u: np.ndarray, u: np.ndarray) -> 
     return u
 
 
-def _trimmed(base: CompiledModel, second, rules: list, *, time_limit_s: float, opts: dict | None = None):
+def _trimmed(base: CompiledModel, second, rules: list, *, time_limit_s: float, opts: dict | None = None,
+             deadline: float | None = None):
     """The whole-unit plan ``second`` brought within the radius cap, and the step's record; None when it cannot be.
 
     First its units are fitted again on its own parcel-years (:func:`_refit`); failing that, units are taken off
-    the densest discs (:func:`siteplan.solve.trim.trim_to_cap`).
+    the densest discs (:func:`siteplan.solve.trim.trim_to_cap`). The refit may take :data:`REFIT_SHARE` of the
+    trim's time, or, with a ``deadline``, until :data:`TRIM_LEAST_S` before it.
     """
     from .trim import trim_to_cap
 
@@ -320,7 +322,8 @@ def _trimmed(base: CompiledModel, second, rules: list, *, time_limit_s: float, o
         return None
     t0 = time.perf_counter()
     budget = max(TRIM_LEAST_S, TRIM_SHARE * time_limit_s)
-    x = _refit(base, second, rules, rule, deadline=t0 + REFIT_SHARE * budget, opts=opts or {})
+    refit_until = t0 + REFIT_SHARE * budget if deadline is None else max(t0 + REFIT_SHARE * budget, deadline - TRIM_LEAST_S)
+    x = _refit(base, second, rules, rule, deadline=refit_until, opts=opts or {})
     how = "Refitted on the plan's parcel-years"
     if x is not None:
         log.info("Units fitted again on the plan's parcel-years with their disc rows: %.0f units short, %.1f s",
@@ -428,6 +431,7 @@ def solve_lazily(search, model: CompiledModel, base: CompiledModel, *, gap: floa
     last = None  # the previous round's result, delivered if a later round finds no plan in the time left
     for k in range(1, MAX_ROUNDS + 1):
         log.info("Stage: lazy disc rows, round %d", k)
+        t_round = time.perf_counter()
         left = max(MIN_STEP_S, deadline - time.perf_counter())
         try:
             first, bound, method, solve_s, second = search(model, base, gap=gap, time_limit_s=left, opts=opts,
@@ -489,7 +493,12 @@ def solve_lazily(search, model: CompiledModel, base: CompiledModel, *, gap: floa
         late = time.perf_counter() > deadline
         if late:  # the rounds ran past the limit: say so, whatever the plan
             stages.append(StageRecord("lazy_rows", "Time limit reached", 0.0, True, False, None))
-        if cuts is None and not (more_short and time_left):
+        # the search's own plan broke discs and its fit to them gave targets up: another round knows those discs
+        # from its start, if there is as much time left as this round took (at 20,000 parcels there is not)
+        refitted = (own is not None and cuts is None and time_left
+                    and float(base.slice_s(delivered_x(base, second.x)).sum()) > short + 0.5
+                    and deadline - time.perf_counter() > time.perf_counter() - t_round)
+        if cuts is None and not (more_short and time_left) and not refitted:
             log.info("Lazy disc rows, round %d: the plan overfills no disc", k)
             return first, bound, method, solve_s, second, model, base
         if k == MAX_ROUNDS or not time_left:
@@ -502,4 +511,9 @@ def solve_lazily(search, model: CompiledModel, base: CompiledModel, *, gap: floa
                  "the plan gives up targets to keep the discs" if cuts is None else f"the plan overfills {cuts[0].shape[0]} discs")
         if cuts is not None:
             add(cuts)
+        if refitted:
+            add(own)
+            # the fit's plan is not the one delivered: its record, like a dive's, needs no proof
+            at = next(i for i in range(len(stages) - 1, -1, -1) if stages[i].name == "trim")
+            stages[at] = dataclasses.replace(stages[at], status=stages[at].status + "; searched again", proven=True)
     raise AssertionError("unreachable")

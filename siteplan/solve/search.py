@@ -528,6 +528,10 @@ def solve_compiled(
     )
     if time_limit_hit:
         log.warning("Time limit of %g s hit: this is the best plan found, %.2f%% from the bound", time_limit_s, 100 * final_gap)
+    elif not optimal and within_gap:
+        unproven = ", ".join(dict.fromkeys(s.name for s in stages if not s.proven))
+        log.warning("The plan is %.2f%% from the bound, within the gap limit of %.2f%%, but not proven: %s did not "
+                    "prove its part", 100 * final_gap, 100 * gap, unproven)
     elif not optimal:
         log.warning("The plan is %.2f%% from the bound, more than the gap limit of %.2f%%", 100 * final_gap, 100 * gap)
     return Plan.from_solution(problem, base, x, report)
@@ -596,10 +600,28 @@ def _staged(model: CompiledModel, base: CompiledModel, *, gap: float, time_limit
     # same columns: the extra models (alternatives' floors) only add rows
     if pool is not None:
         base = pool.applied(base)
+        fitted = _fitted_to_rows(base, first, pool, time_limit_s=time_limit_s, deadline=deadline, opts=opts)
+        if fitted is not None:
+            second, record = fitted
+            stages.append(record)
+            return first, bound, method, solve_s, second
     second, record = _whole_units(base, first.x, bound=bound, gap=gap, deadline=deadline, opts=opts,
                                   least_s=WHOLE_LEAST_SHARE * time_limit_s)
     stages.append(record)
     return first, bound, method, solve_s, second
+
+
+def _fitted_to_rows(base: CompiledModel, first: SolveResult, pool, *, time_limit_s: float, deadline: float, opts: dict):
+    """Whole units for a search plan that breaks rows the pool holds (a dive that went on without rows whose
+    re-solve was too slow): its units fitted again on its own parcel-years with every disc row they need
+    (:func:`siteplan.solve.lazy._trimmed`), and the step's record; None when the plan keeps the rows."""
+    from .lazy import LP_EPS, _trimmed, lazy_row_index
+
+    rows = lazy_row_index(base, pool.rules)
+    if not len(rows) or not np.any(base.A[rows] @ first.x > base.row_upper[rows] + LP_EPS):
+        return None
+    log.info("Whole units: the search's plan overfills discs it knows; fitting its units to them")
+    return _trimmed(base, first, pool.rules, time_limit_s=time_limit_s, opts=opts, deadline=deadline)
 
 
 _staged.separates = True  # takes a CutPool (see siteplan.solve.lazy.solve_lazily)

@@ -177,6 +177,45 @@ def test_the_staged_search_delivers_whole_units_within_every_disc(monkeypatch):
     assert row["ok"] and row["shortfall"] == 0
 
 
+@pytest.mark.parametrize("rounds", [1, 5])
+def test_a_dive_that_drops_slow_rows_still_delivers_whole_units_within_every_disc(monkeypatch, caplog, rounds):
+    """A re-solve after disc rows that runs past the round's own LP time (here: any, DIVE_CUT_SLOW = 0) takes the
+    rows out again and the dive goes on without them; its plan is then fitted to every disc on its own parcel-years.
+    With one round that plan is delivered, its missing units reported; with time for more, the next round searches
+    again knowing those discs, and meets the targets."""
+    import logging
+
+    import siteplan.solve.dive as D
+    import siteplan.solve.search as S
+
+    monkeypatch.setattr(S, "SMALL_MODEL_COLUMNS", 0)
+    monkeypatch.setattr(D, "DIVE_CUT_SLOW", 0.0)
+    monkeypatch.setattr(D, "DIVE_CUT_MIN_S", 0.0)
+    monkeypatch.setattr(lazy, "MAX_ROUNDS", rounds)
+    p = _line_city(80, seed=1)
+    prob = _problem(p, minimum=60)
+    # the dive starts from an LP without rows, so its first separation finds overfilled discs
+    real = S._sifted_lp
+    monkeypatch.setattr(S, "_sifted_lp", lambda m, **kw: real(m, **{**kw, "pool": None}))
+    with caplog.at_level(logging.INFO):
+        plan = prob.solve(time_limit_s=60)
+    assert "the dive goes on without them" in caplog.text
+    assert "fitting its units to them" in caplog.text
+    tot = plan.units.groupby("parcel_id")["units"].sum().reindex(p["parcel_id"], fill_value=0).to_numpy()
+    assert np.all(tot == np.round(tot))
+    assert _densest_on_line(p, tot) <= N
+    per_project = plan.units.groupby(["parcel_id", "year"])["units"].sum()
+    assert (per_project[per_project > 0] >= 60).all()
+    missing = 1100 - tot.sum()
+    assert plan.status.units_missing == missing
+    if rounds == 1:
+        assert missing > 0 and plan.status.code == "shortfall"
+        assert [s.name for s in plan.report.stages][-1] == "trim"
+    else:
+        assert missing == 0 and plan.status.code == "optimal" and plan.status.targets_met
+        assert plan.report.stages[-1].name == "whole_units" and "searching again" in caplog.text
+
+
 def test_the_pool_adds_each_row_once_and_keeps_apart_from_an_earlier_pools_rows():
     p = _line_city()
     model = _problem(p).compile()
