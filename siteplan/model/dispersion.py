@@ -509,8 +509,8 @@ class RadiusCap:
             return []
         return [Finding(self.name, "warning",
                         f"the exact radius cap (centres = \"anywhere\") on {usable:,} usable parcels may not finish within "
-                        "the time limit: on the benchmark cities a 10,000-parcel run took about 20 s, but a 20,000-parcel "
-                        "run stopped at its 120 s limit with 6% of the units missing, and at a 300 s limit with 4% "
+                        "the time limit: on the benchmark cities a 10,000-parcel run took about 15 s, but a 20,000-parcel "
+                        "run ended after 81 s of its 120 s limit with 4% of the units missing, and at a 300 s limit with 3% "
                         "(the status says so when that happens); raise "
                         "[solver] time_limit_s, or set [rules.radius_cap] centres = \"projects\" (faster, but it caps only "
                         "the discs around used parcels)")]

@@ -621,7 +621,9 @@ def _fitted_to_rows(base: CompiledModel, first: SolveResult, pool, *, time_limit
     if not len(rows) or not np.any(base.A[rows] @ first.x > base.row_upper[rows] + LP_EPS):
         return None
     log.info("Whole units: the search's plan overfills discs it knows; fitting its units to them")
-    return _trimmed(base, first, pool.rules, time_limit_s=time_limit_s, opts=opts, deadline=deadline)
+    # the step's time is the fit's own, not the search's
+    return _trimmed(base, dataclasses.replace(first, runtime_s=0.0), pool.rules, time_limit_s=time_limit_s, opts=opts,
+                    deadline=deadline)
 
 
 _staged.separates = True  # takes a CutPool (see siteplan.solve.lazy.solve_lazily)

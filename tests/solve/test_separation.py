@@ -211,6 +211,7 @@ def test_a_dive_that_drops_slow_rows_still_delivers_whole_units_within_every_dis
     if rounds == 1:
         assert missing > 0 and plan.status.code == "shortfall"
         assert [s.name for s in plan.report.stages][-1] == "trim"
+        assert plan.report.rounding_s == pytest.approx(plan.report.stages[-1].seconds, abs=1e-9)  # the fit's own time
     else:
         assert missing == 0 and plan.status.code == "optimal" and plan.status.targets_met
         assert plan.report.stages[-1].name == "whole_units" and "searching again" in caplog.text
