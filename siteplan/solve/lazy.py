@@ -495,7 +495,7 @@ def solve_lazily(search, model: CompiledModel, base: CompiledModel, *, gap: floa
             stages.append(StageRecord("lazy_rows", "Time limit reached", 0.0, True, False, None))
         # the search's own plan broke discs and its fit to them gave targets up: another round knows those discs
         # from its start, if there is as much time left as this round took (at 20,000 parcels there is not)
-        refitted = (own is not None and cuts is None and time_left
+        refitted = (own is not None and cuts is None and time_left and stages[-1].name == "trim"
                     and float(base.slice_s(delivered_x(base, second.x)).sum()) > short + 0.5
                     and deadline - time.perf_counter() > time.perf_counter() - t_round)
         if cuts is None and not (more_short and time_left) and not refitted:
@@ -513,7 +513,6 @@ def solve_lazily(search, model: CompiledModel, base: CompiledModel, *, gap: floa
             add(cuts)
         if refitted:
             add(own)
-            # the fit's plan is not the one delivered: its record, like a dive's, needs no proof
-            at = next(i for i in range(len(stages) - 1, -1, -1) if stages[i].name == "trim")
-            stages[at] = dataclasses.replace(stages[at], status=stages[at].status + "; searched again", proven=True)
+            # the fit's plan (this round's last stage) is not the one delivered: its record, like a dive's, needs no proof
+            stages[-1] = dataclasses.replace(stages[-1], status=stages[-1].status + "; searched again", proven=True)
     raise AssertionError("unreachable")
