@@ -230,15 +230,53 @@ def _refit(base: CompiledModel, second, rules: list, rule, *, deadline: float, o
     cap) that those overfill trimmed. Far less is given up than by taking
     units off the whole plan (:func:`siteplan.solve.trim.trim_to_cap`),
     which follows only if this fails.
-    """
-    from .backends import _columns_of, _solve_columns
 
+    The LP lets a new project shrink below the project minimum (its binary
+    is relaxed), and rounding closes it; its units are then missing. So,
+    when rounding closed some, the LP is solved once more without them (and
+    without the projects it left empty), every other new project held to
+    its minimum (binary at 1): their units go to the projects left open. At 20,000 parcels the first
+    fit's rounding closed projects holding about 11,700 units. The plan with
+    fewer units short is kept.
+    """
     if opts.get("solver", "highs") != "highs":
         return None
     ctx = base.ctx
     chosen = np.round(base.slice_z(second.x)) > 0
-    cols = _columns_of(base, chosen)
-    model, x = base, None
+    fitted = _fit_lp(base, chosen, rules, deadline=deadline, opts=opts)
+    if fitted is None:
+        return None
+    model, x = fitted
+    first, closed = _round_fit(base, model, x, rules, rule, deadline=deadline)
+    if not closed.any():
+        return first
+    from ..model.dispersion import new_projects
+
+    used = np.bincount(ctx.u_z, weights=x[: ctx.n_u], minlength=ctx.n_z) > 1e-6
+    kept = chosen & used & ~closed  # a project the first fit left empty stays closed
+    held = base.col_lower.copy()
+    z_held = ctx.n_u + np.nonzero(kept & new_projects(ctx)[ctx.z_parcel])[0]
+    held[z_held] = 1.0
+    again = _fit_lp(dataclasses.replace(model, col_lower=held), kept, rules, deadline=deadline, opts=opts)
+    if again is None:
+        log.debug("Refit: the projects left open cannot all hold the minimum; the first fit stands")
+        return first
+    second_fit, _ = _round_fit(base, again[0], again[1], rules, rule, deadline=deadline)
+    if second_fit is None or (first is not None and base.slice_s(second_fit).sum() >= base.slice_s(first).sum()):
+        return first
+    log.debug("Refit: %d projects closed, the rest held to the minimum; %.0f units short instead of %s",
+              int(closed.sum()), float(base.slice_s(second_fit).sum()),
+              "none" if first is None else f"{float(base.slice_s(first).sum()):.0f}")
+    return second_fit
+
+
+def _fit_lp(base: CompiledModel, open_z: np.ndarray, rules: list, *, deadline: float, opts: dict):
+    """The LP over the parcel-years ``open_z`` with the disc rows its solutions break added pass by pass: the
+    model with those rows and the LP's solution, or None (no solution, no time, or still overfilled)."""
+    from .backends import _columns_of, _solve_columns
+
+    cols = _columns_of(base, open_z)
+    model = base
     for _ in range(REFIT_PASSES):
         left = deadline - time.perf_counter()
         if left < MIN_STEP_S:
@@ -247,41 +285,86 @@ def _refit(base: CompiledModel, second, rules: list, rule, *, deadline: float, o
                              threads=opts.get("threads"), seed=opts.get("seed", 0))
         if not res.has_solution:
             return None
-        x = res.x
-        cuts = lazy_cuts(model, x, rules)
+        cuts = lazy_cuts(model, res.x, rules)
         if cuts is None:
-            break
+            return model, res.x
         model = with_cuts(model, cuts)
-    else:
-        return None
-    # Whole units by rounding down (a disc row only loses by it); a new project left below the minimum is closed,
-    # and a host left below its inclusionary share gets units back (_up_to_own_minimum). Rounding with repair
-    # would give up less, but at 20,000 parcels one start of it ran 30 s: this is instant.
+    return None
+
+
+def _round_fit(base: CompiledModel, model: CompiledModel, x: np.ndarray, rules: list, rule, *, deadline: float):
+    """Whole units from a fit's LP solution ``x`` (over ``model``, ``base`` with disc rows): the plan (None if it
+    breaks a row) and which new projects it closed for falling below the project minimum.
+
+    Rounding down (a disc row only loses by it); a new project left below the minimum is closed, a host left
+    below its inclusionary share gets units back (_up_to_own_minimum), and so does a project the LP held to the
+    minimum that rounding took below it (largest remainder first). Rounding with repair would give up less, but
+    at 20,000 parcels one start of it ran 30 s: this is instant.
+    """
     from ..model.dispersion import new_projects
     from .rounding import complete
     from .trim import hard_rows_broken, project_minimum, trim_to_cap
 
+    ctx = base.ctx
     out = x.copy()
     u = _up_to_own_minimum(model, x[: ctx.n_u], np.floor(out[: ctx.n_u] + 1e-6))
+    minimum = project_minimum(ctx)
+    held = model.col_lower[ctx.n_u: ctx.n_u + ctx.n_z] > 0.5
+    u = _up_to_minimum(model, x[: ctx.n_u], u, held, minimum)
     per_z = np.bincount(ctx.u_z, weights=u, minlength=ctx.n_z)
     locked = base.col_lower[ctx.n_u: ctx.n_u + ctx.n_z] > 0.5
     new = new_projects(ctx)[ctx.z_parcel]  # the minimum binds them, not 配建 hosts
-    small = (per_z > 0) & (per_z < project_minimum(ctx) - 1e-9) & ~locked & new
+    small = (per_z > 0) & (per_z < minimum - 1e-9) & ~locked & new
     u[small[ctx.u_z]] = 0.0
     per_z[small] = 0.0
     out[: ctx.n_u] = u
     out[ctx.n_u: ctx.n_u + ctx.n_z] = np.where((per_z > 0.5) | locked, 1.0, 0.0)
     whole = complete(model, out)
     if whole is None:
-        return None
+        return None, small
     if lazy_cuts(base, whole, rules) is not None:
-        # the units given back to hosts can overfill a full disc by a unit or two: taken off other projects in it
+        # the units given back can overfill a full disc by a unit or two: taken off other projects in it
         whole = trim_to_cap(base, whole[: base.n_cols], rule, deadline=deadline)
         if whole is None:
-            return None
+            return None, small
     if len(hard_rows_broken(model, whole)) or lazy_cuts(base, whole, rules) is not None:
-        return None
-    return whole[: base.n_cols]
+        return None, small
+    return whole[: base.n_cols], small
+
+
+def _up_to_minimum(model: CompiledModel, x_u: np.ndarray, u: np.ndarray, held: np.ndarray, minimum: float) -> np.ndarray:
+    """Units ``u`` (``x_u`` rounded down) with units given back to each parcel-year the LP ``held`` to the
+    project minimum that rounding took below it: one to a column, largest remainder first, as many as it lacks,
+    and only where every row with an upper bound (a disc, the plot ratio) still has room for it."""
+    from .rounding import over_units
+
+    ctx = model.ctx
+    if minimum <= 0 or not held.any():
+        return u
+    per_z = np.bincount(ctx.u_z, weights=u, minlength=ctx.n_z)
+    lack = np.where(held, np.ceil(minimum - per_z - 1e-9), 0.0)
+    cand = np.nonzero((lack[ctx.u_z] > 0) & (x_u - u > 1e-6))[0]
+    if not len(cand):
+        return u
+    sub = over_units(model)
+    if sub is None:
+        return u
+    B, const = sub
+    z = np.zeros(ctx.n_z)
+    z[held] = 1.0
+    act = B @ u + const + model.A.tocsc()[:, ctx.n_u: ctx.n_u + ctx.n_z] @ z
+    ub = model.row_upper + 1e-6 * (1.0 + np.abs(np.where(np.isfinite(model.row_upper), model.row_upper, 0.0)))
+    u = u.copy()
+    for c in cand[np.argsort(-(x_u[cand] - u[cand]), kind="stable")]:
+        j = ctx.u_z[c]
+        if lack[j] <= 0:
+            continue
+        r, v = B.indices[B.indptr[c]: B.indptr[c + 1]], B.data[B.indptr[c]: B.indptr[c + 1]]
+        if np.all(act[r] + v <= ub[r]):
+            u[c] += 1.0
+            act[r] += v
+            lack[j] -= 1.0
+    return u
 
 
 def _up_to_own_minimum(model: CompiledModel, x_u: np.ndarray, u: np.ndarray) -> np.ndarray:

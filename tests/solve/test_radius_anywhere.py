@@ -272,3 +272,35 @@ def test_units_are_made_whole_again_only_while_the_last_time_fits_in_the_time_le
     tot = np.bincount(ctx.u_parcel, weights=second.x[: ctx.n_u], minlength=len(p))
     x = p.geometry.centroid.x.to_numpy()
     assert max(tot[(x >= a - 1e-6) & (x <= a + 2 * R + 1e-6)].sum() for a in x) <= N
+
+
+def test_the_refit_gives_the_units_of_a_project_it_closes_to_the_projects_left_open():
+    """The refit's LP relaxes the binaries: P2 (score 0.95) takes the 50 units left in P1's disc, far below the
+    minimum of 300, rather than P4 (score 0.2); rounding closes P2. The second fit, P2 closed and the others held
+    to the minimum, puts those 50 units in P4, so every target is met."""
+    import time
+    from types import SimpleNamespace
+
+    from siteplan import ProjectSize
+
+    p = _city([0, 1500, 9000, 20000], [1.0, 0.95, 0.3, 0.2])
+    p.loc[0, "geometry"] = shapely.box(0, 0, 87.5, 100)  # 350 units
+    p["area_m2"] = p.area
+    prob = (problem(p, {"public_rental": 50.0}, [2016]).add_targets({("public_rental", 2016): 1100})
+            .add_rule(PlotRatio()).add_rule(YearlyTargets()).add_rule(ProjectSize(min_units=300))
+            .add_rule(RadiusCap(R, N, centres="anywhere")))
+    model = prob.compile()
+    ctx = model.ctx
+    x = np.zeros(model.n_cols)
+    x[ctx.n_u: ctx.n_u + ctx.n_z] = 1.0  # the plan uses all four
+    rules = lazy.lazy_rules(model)
+    whole = lazy._refit(model, SimpleNamespace(x=x), rules, rules[0], deadline=time.perf_counter() + 30, opts={})
+    assert whole is not None
+    units = np.bincount(ctx.u_parcel, weights=whole[: ctx.n_u], minlength=len(p))
+    assert np.all(units == np.round(units))
+    assert units.tolist()[1] == 0 and units.sum() == 1100  # P2 closed, its units elsewhere
+    assert all(u == 0 or u >= 300 for u in units)
+    cap = (p.area.to_numpy() * 2.0 / 50.0).round()
+    assert np.all(units <= cap)
+    xs = p.geometry.centroid.x.to_numpy()
+    assert max(units[(xs >= a - 1e-6) & (xs <= a + 2 * R + 1e-6)].sum() for a in xs) <= N
