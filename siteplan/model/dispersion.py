@@ -510,7 +510,7 @@ class RadiusCap:
         return [Finding(self.name, "warning",
                         f"the exact radius cap (centres = \"anywhere\") on {usable:,} usable parcels may not finish within "
                         "the time limit: on the benchmark cities a 10,000-parcel run took about 15 s, but a 20,000-parcel "
-                        "run ended after 81 s of its 120 s limit with 4% of the units missing, and at a 300 s limit with 3% "
+                        "run ended after about 90 s of its 120 s limit with 1% of the units missing "
                         "(the status says so when that happens); raise "
                         "[solver] time_limit_s, or set [rules.radius_cap] centres = \"projects\" (faster, but it caps only "
                         "the discs around used parcels)")]
