@@ -256,8 +256,7 @@ def _refit(base: CompiledModel, second, rules: list, rule, *, deadline: float, o
     used = np.bincount(ctx.u_z, weights=x[: ctx.n_u], minlength=ctx.n_z) > 1e-6
     kept = chosen & used & ~closed  # a project the first fit left empty stays closed
     held = base.col_lower.copy()
-    z_held = ctx.n_u + np.nonzero(kept & new_projects(ctx)[ctx.z_parcel])[0]
-    held[z_held] = 1.0
+    held[ctx.z_col(np.nonzero(kept & new_projects(ctx)[ctx.z_parcel])[0])] = 1.0
     again = _fit_lp(dataclasses.replace(model, col_lower=held), kept, rules, deadline=deadline, opts=opts)
     if again is None:
         log.debug("Refit: the projects left open cannot all hold the minimum; the first fit stands")
