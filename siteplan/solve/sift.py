@@ -336,6 +336,7 @@ def _sifted_lp(model: CompiledModel, *, left, opts: dict, pool=None, gap: float 
         res = _highs_result(h, sub, time.perf_counter() - t0)
         if not (res.has_solution and res.optimal and res.row_dual is not None):
             return None
+        log.debug("Sifting: LP re-solved in %.1f s, objective %.2f", time.perf_counter() - t_run, res.objective)
         if rows_added and gap > 0 and res.objective - before_rows <= SIFT_SETTLED * gap * max(1.0, abs(res.objective)):
             settled = True
             log.info("Sifting: the last disc rows moved the LP by %.3f%%; no more rows",

@@ -304,3 +304,33 @@ def test_the_refit_gives_the_units_of_a_project_it_closes_to_the_projects_left_o
     assert np.all(units <= cap)
     xs = p.geometry.centroid.x.to_numpy()
     assert max(units[(xs >= a - 1e-6) & (xs <= a + 2 * R + 1e-6)].sum() for a in xs) <= N
+
+
+def test_the_fit_adds_disc_rows_pass_by_pass_and_ends_at_the_lp_optimum_with_all_of_them(monkeypatch):
+    """The fit keeps one HiGHS instance and re-solves it from the last basis as rows are added: its last LP
+    must be the optimum of the LP with every row it added, solved afresh, and keep every disc (by hand)."""
+    import time
+
+    from siteplan.solve.backends import _columns_of, _relaxed, _solve_columns
+
+    xs = [300.0 * k for k in range(20)]
+    p = _city(xs, [1.0 - 0.01 * k for k in range(20)])
+    prob = (problem(p, {"public_rental": 50.0}, [2016]).add_targets({("public_rental", 2016): 1600})
+            .add_rule(PlotRatio()).add_rule(YearlyTargets()).add_rule(RadiusCap(R, N, centres="anywhere")))
+    model = prob.compile()
+    rules = lazy.lazy_rules(model)
+    passes = []
+    cuts_of = lazy.lazy_cuts
+    monkeypatch.setattr(lazy, "lazy_cuts", lambda *a, **k: passes.append(1) or cuts_of(*a, **k))
+    open_z = np.ones(model.ctx.n_z, dtype=bool)
+    fitted = lazy._fit_lp(model, open_z, rules, deadline=time.perf_counter() + 30, opts={})
+    assert fitted is not None
+    with_rows, x = fitted
+    assert len(passes) >= 3 and with_rows.n_rows > model.n_rows  # rows added on more than one pass
+    ctx = model.ctx
+    units = np.bincount(ctx.u_parcel, weights=x[: ctx.n_u], minlength=len(p))
+    centre = p.geometry.centroid.x.to_numpy()
+    assert max(units[(centre >= a - 1e-6) & (centre <= a + 2 * R + 1e-6)].sum() for a in centre) <= N + 1e-6
+    fresh = _solve_columns(_relaxed(with_rows), _columns_of(with_rows, open_z), time_limit_s=30, gap=0.0, solver="highs")
+    assert fresh.has_solution
+    assert float(with_rows.cost @ x) == pytest.approx(fresh.objective, rel=1e-9, abs=1e-6)
