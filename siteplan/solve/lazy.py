@@ -38,7 +38,7 @@ import scipy.sparse as sp
 
 from ..errors import SolverError
 from ..model.builder import CompiledModel
-from .backends import MIN_STEP_S, _highs, _relaxed, _run, _run_for
+from .backends import MIN_STEP_S, _highs, _relaxed, _run, _run_for, _within_gap
 from .stages import StageRecord
 from .status import delivered_x
 
@@ -250,7 +250,7 @@ def _refit(base: CompiledModel, second, rules: list, rule, *, deadline: float, o
     model, x = fitted
     first, closed = _round_fit(base, model, x, rules, rule, deadline=deadline)
     if not closed.any():
-        return first
+        return _widened(base, model, first, rules, rule, deadline=deadline, opts=opts)
     from ..model.dispersion import new_projects
 
     used = np.bincount(ctx.u_z, weights=x[: ctx.n_u], minlength=ctx.n_z) > 1e-6
@@ -260,14 +260,123 @@ def _refit(base: CompiledModel, second, rules: list, rule, *, deadline: float, o
     again = _fit_lp(dataclasses.replace(model, col_lower=held), kept, rules, deadline=deadline, opts=opts)
     if again is None:
         log.debug("Refit: the projects left open cannot all hold the minimum; the first fit stands")
-        return first
+        return _widened(base, model, first, rules, rule, deadline=deadline, opts=opts)
     second_fit, _ = _round_fit(base, again[0], again[1], rules, rule, deadline=deadline)
     if second_fit is None or (first is not None and base.slice_s(second_fit).sum() >= base.slice_s(first).sum()):
-        return first
+        return _widened(base, model, first, rules, rule, deadline=deadline, opts=opts)
     log.debug("Refit: %d projects closed, the rest held to the minimum; %.0f units short instead of %s",
               int(closed.sum()), float(base.slice_s(second_fit).sum()),
               "none" if first is None else f"{float(base.slice_s(first).sum()):.0f}")
-    return second_fit
+    return _widened(base, again[0], second_fit, rules, rule, deadline=deadline, opts=opts)
+
+
+#: Parcel-years the widened fit (:func:`_widened`) may offer beyond the plan's own: at most this many times the
+#: plan's, and at least :data:`WIDEN_LEAST`.
+WIDEN_SHARE, WIDEN_LEAST = 1.0, 200
+#: Times at most that :func:`_widened` widens the fit.
+WIDEN_ROUNDS = 4
+
+
+def _z_only_rows(model: CompiledModel) -> np.ndarray:
+    """Rows with an upper bound over binaries alone (projects per district and year, one supply year)."""
+    ctx = model.ctx
+    lo, hi = ctx.n_u, ctx.n_u + ctx.n_z
+    A = model.A.tocsr()
+    inside = np.zeros(A.nnz, dtype=bool)
+    inside[(A.indices >= lo) & (A.indices < hi)] = True
+    row = np.repeat(np.arange(A.shape[0]), np.diff(A.indptr))
+    n_in = np.bincount(row, weights=inside, minlength=A.shape[0])
+    return np.nonzero((n_in == np.diff(A.indptr)) & (n_in > 0) & np.isfinite(model.row_upper))[0]
+
+
+def _widened(base: CompiledModel, model: CompiledModel, plan: np.ndarray | None, rules: list, rule, *,
+             deadline: float, opts: dict) -> np.ndarray | None:
+    """The refitted ``plan`` (whole units; ``model``: ``base`` with the fit's disc rows) with units still short
+    placed on new projects (:func:`_widened_once`), again while that gains and there is time: else ``plan``."""
+    for _ in range(WIDEN_ROUNDS):
+        t0 = time.perf_counter()
+        better = _widened_once(base, model, plan, rules, rule, deadline=deadline, opts=opts)
+        if better is None:
+            return plan
+        plan, model = better
+        if deadline - time.perf_counter() < 1.5 * (time.perf_counter() - t0):
+            break
+    return plan
+
+
+def _widened_once(base: CompiledModel, model: CompiledModel, plan: np.ndarray | None, rules: list, rule, *,
+                  deadline: float, opts: dict) -> tuple[np.ndarray, CompiledModel] | None:
+    """The refitted ``plan`` (whole units; ``model``: ``base`` with the fit's disc rows) with units still short
+    placed on new projects, and the model with the disc rows found; None when it gains nothing or there is no time.
+
+    The fit moves units only among the plan's own parcel-years, so units that its discs cannot hold go
+    missing. Here the LP is solved over the plan's parcel-years (each held open) and others where the plan's
+    discs leave room for a project (fewer than ``N`` less the project minimum units within :math:`2R`; the
+    best-scoring first), their binaries relaxed, with the disc rows its solutions break. Each parcel-year to
+    which that LP gives at least the project minimum is opened, best first, while every row over binaries
+    alone (projects per district and year) has room; the LP over the plan's and those, every one held open,
+    is then rounded as the fit is. The plan with fewer units short is kept.
+    """
+    from scipy.spatial import cKDTree
+
+    from ..model.dispersion import new_projects
+    from .trim import project_minimum
+
+    if plan is None or base.slice_s(plan).sum() < 0.5 or deadline - time.perf_counter() < 2 * MIN_STEP_S:
+        return None
+    t0 = time.perf_counter()
+    ctx = base.ctx
+    minimum = project_minimum(ctx)
+    per_z = np.bincount(ctx.u_z, weights=plan[: ctx.n_u], minlength=ctx.n_z)
+    used = per_z > 0.5
+    xy = rule.centroids(ctx)
+    per_parcel = np.bincount(ctx.u_parcel, weights=plan[: ctx.n_u], minlength=len(xy))
+    tree = cKDTree(xy)
+    near = tree.sparse_distance_matrix(cKDTree(xy[per_parcel > 0.5]), 2 * rule.radius_m, output_type="coo_matrix")
+    around = np.asarray(near.tocsr().astype(bool).astype(float) @ per_parcel[per_parcel > 0.5]).ravel()
+    room = rule.max_units - around[ctx.z_parcel]
+    # rows over binaries alone with room for one more project
+    zrows = _z_only_rows(base)
+    Az = base.A[zrows][:, ctx.n_u: ctx.n_u + ctx.n_z].tocsc()
+    slack = base.row_upper[zrows] - Az @ used.astype(float)
+    full = abs(Az).T @ (slack < 1 - 1e-9).astype(float) > 0  # in a row that cannot take one more
+    score = np.full(ctx.n_z, -np.inf)
+    np.maximum.at(score, ctx.u_z, -base.cost[: ctx.n_u])
+    cand = np.nonzero(~used & ~full & new_projects(ctx)[ctx.z_parcel] & (room >= max(minimum, 1.0))
+                      & (base.col_upper[ctx.n_u: ctx.n_u + ctx.n_z] > 0))[0]
+    most = max(WIDEN_LEAST, int(WIDEN_SHARE * used.sum()))
+    cand = cand[np.argsort(-score[cand], kind="stable")][:most]
+    if not len(cand):
+        return None
+    held = base.col_lower.copy()
+    held[ctx.z_col(np.nonzero(used & new_projects(ctx)[ctx.z_parcel])[0])] = 1.0
+    offer = used.copy()
+    offer[cand] = True
+    fitted = _fit_lp(dataclasses.replace(model, col_lower=held), offer, rules, deadline=deadline, opts=opts)
+    if fitted is None:
+        return None
+    lp_units = np.bincount(ctx.u_z, weights=fitted[1][: ctx.n_u], minlength=ctx.n_z)
+    gain = cand[lp_units[cand] >= max(minimum, 1.0) - 1e-6]
+    gain = gain[np.argsort(-lp_units[gain], kind="stable")]
+    opened = []
+    for j in gain:
+        r, v = Az.indices[Az.indptr[j]: Az.indptr[j + 1]], Az.data[Az.indptr[j]: Az.indptr[j + 1]]
+        if np.all(slack[r] - v >= -1e-9):
+            slack[r] -= v
+            opened.append(j)
+    if not opened:
+        return None
+    keep = used.copy()
+    keep[opened] = True
+    held[ctx.z_col(np.asarray(opened))] = 1.0
+    again = _fit_lp(dataclasses.replace(fitted[0], col_lower=held), keep, rules, deadline=deadline, opts=opts)
+    if again is None:
+        return None
+    wide, _ = _round_fit(base, again[0], again[1], rules, rule, deadline=deadline)
+    short, before = (np.inf if wide is None else float(base.slice_s(wide).sum())), float(base.slice_s(plan).sum())
+    log.debug("Refit widened: %d parcel-years offered, %d opened; %s units short instead of %.0f, %.1f s",
+              len(cand), len(opened), "no plan" if wide is None else f"{short:.0f}", before, time.perf_counter() - t0)
+    return (wide, again[0]) if short < before - 0.5 else None
 
 
 def _fit_lp(base: CompiledModel, open_z: np.ndarray, rules: list, *, deadline: float, opts: dict):
@@ -596,10 +705,13 @@ def solve_lazily(search, model: CompiledModel, base: CompiledModel, *, gap: floa
         late = time.perf_counter() > deadline
         if late:  # the rounds ran past the limit: say so, whatever the plan
             stages.append(StageRecord("lazy_rows", "Time limit reached", 0.0, True, False, None))
-        # the search's own plan broke discs and its fit to them gave targets up: another round knows those discs
-        # from its start, if there is as much time left as this round took (at 20,000 parcels there is not)
-        refitted = (own is not None and cuts is None and time_left and stages[-1].name == "trim"
-                    and float(base.slice_s(delivered_x(base, second.x)).sum()) > short + 0.5
+        # the search's own plan broke discs and its fit to them gave targets up, or left the gap asked for: another
+        # round knows those discs from its start, if there is as much time left as this round took (at 20,000
+        # parcels there is not)
+        fit_x = delivered_x(base, second.x)
+        gave_up = float(base.slice_s(fit_x).sum()) > short + 0.5 or (
+            np.isfinite(bound) and not _within_gap(float(base.cost @ fit_x), bound, gap))
+        refitted = (own is not None and cuts is None and time_left and stages[-1].name == "trim" and gave_up
                     and deadline - time.perf_counter() > time.perf_counter() - t_round)
         if cuts is None and not (more_short and time_left) and not refitted:
             log.info("Lazy disc rows, round %d: the plan overfills no disc", k)

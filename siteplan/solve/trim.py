@@ -152,7 +152,22 @@ def _take(u: np.ndarray, z: np.ndarray, members: np.ndarray, excess: float, *, u
     cols = cols[np.argsort(-cost[cols], kind="stable")]
     taken = 0.0
     per_z = np.bincount(u_z, weights=u, minlength=len(z))
+    # first the units projects hold above the minimum, least valuable first: no project closes for a unit or two
+    # (a fit holds many projects at the minimum; closing one for a disc a unit over lost 300 units each)
     for j in cols:
+        if taken >= excess - 1e-9:
+            break
+        k = u_z[j]
+        step = min(u[j], np.floor(per_z[k] - minimum + 1e-9), np.ceil(excess - taken - 1e-9))
+        if step > 0:
+            u[j] -= step
+            per_z[k] -= step
+            taken += step
+            if per_z[k] <= 1e-9 and z_lower[k] < 0.5:  # no minimum: the project is gone
+                z[k] = 0.0
+    for j in cols:
+        if u[j] <= 0:
+            continue
         if taken >= excess - 1e-9:
             break
         k = u_z[j]

@@ -77,6 +77,11 @@ def _no_more_rounds(monkeypatch):
     monkeypatch.setattr(lazy, "_lp_rows", lambda model, seconds, opts: (model, 0, 1, True))
 
 
+def _no_widening(monkeypatch):
+    """The refit keeps to the plan's own parcel-years: units its discs cannot hold are missing."""
+    monkeypatch.setattr(lazy, "_widened", lambda base, model, plan, *a, **k: plan)
+
+
 def test_a_plan_delivered_with_discs_still_overfilled_is_not_proven(monkeypatch):
     _no_more_rounds(monkeypatch)
     monkeypatch.setattr(lazy, "_trimmed", lambda *a, **k: None)  # and the last resort cannot trim it
@@ -113,6 +118,7 @@ def test_the_refit_keeps_inclusionary_hosts_and_their_share_in_whole_units(monke
     from siteplan import Inclusionary, ProjectSize
 
     _no_more_rounds(monkeypatch)
+    _no_widening(monkeypatch)  # else P1's units go to P2 (the test below)
     p = _city([0, 1050, 5000, *hosts], [1.0, 0.9, 0.5] + [0.2] * len(hosts))
     p["role"] = ["new", "new", "new"] + ["inclusionary"] * len(hosts)
     floor = float(p.loc[3, "area_m2"]) * 2.0  # plot ratio 2, each host the same
@@ -199,6 +205,24 @@ def test_a_trimmed_project_below_the_minimum_is_closed_not_left_small(monkeypatc
     assert tot.get("P1", 0) == 0  # 100 units would have been left: the project is closed instead
     assert _densest_by_hand(plan) <= 500
     assert plan.status.units_missing == 800 - int(tot.sum())
+
+
+def test_the_trim_takes_units_above_the_minimum_before_it_closes_a_project(monkeypatch):
+    """P0 and P1 (400 units each) share a disc of 650: 150 too many. Each holds 100 above the minimum of 300, so
+    the trim takes 100 off P1 (the less valuable) and 50 off P0, and closes neither (closing P1 would lose 400)."""
+    from siteplan import ProjectSize
+
+    _no_more_rounds(monkeypatch)
+    monkeypatch.setattr(lazy, "_refit", lambda *a, **k: None)
+    p = _city([0, 1050, 5000], [1.0, 0.9, 0.5])
+    plan = (problem(p, {"public_rental": 50.0}, [2016]).add_targets({("public_rental", 2016): 800})
+            .add_rule(PlotRatio()).add_rule(YearlyTargets()).add_rule(ProjectSize(min_units=300))
+            .add_rule(RadiusCap(R, 650, centres="anywhere")).solve())
+    tot = plan.units.groupby("parcel_id")["units"].sum()
+    assert "trim" in [s.name for s in plan.report.stages]
+    assert tot.to_dict() == {"P0": 350, "P1": 300}
+    assert _densest_by_hand(plan) <= 650
+    assert plan.status.units_missing == 800 - 650
 
 
 def test_a_later_round_that_finds_no_plan_delivers_the_last_rounds_plan_trimmed(monkeypatch):
@@ -334,3 +358,75 @@ def test_the_fit_adds_disc_rows_pass_by_pass_and_ends_at_the_lp_optimum_with_all
     fresh = _solve_columns(_relaxed(with_rows), _columns_of(with_rows, open_z), time_limit_s=30, gap=0.0, solver="highs")
     assert fresh.has_solution
     assert float(with_rows.cost @ x) == pytest.approx(fresh.objective, rel=1e-9, abs=1e-6)
+
+
+def _widening_city(xs=(0, 1050, 5000, 9000), districts=None, max_projects=None):
+    """P0 and P1 (1,050 m apart) score best and take the 800 units, overfilling the disc between them; P2 and P3,
+    5 and 9 km away, are no parcels of that plan. One round, so the plan is fitted to the disc, not searched again."""
+    from siteplan import MaxProjects, ProjectSize
+
+    p = _city(list(xs), [1.0, 0.9, 0.5, 0.4][: len(xs)])
+    p["district"] = districts or ["D1"] * len(xs)
+    prob = (problem(p, {"public_rental": 50.0}, [2016]).add_targets({("public_rental", 2016): 800})
+            .add_rule(PlotRatio()).add_rule(YearlyTargets()).add_rule(ProjectSize(min_units=300))
+            .add_rule(RadiusCap(R, N, centres="anywhere")))
+    if max_projects is not None:
+        prob = prob.add_rule(MaxProjects(per_district_year=max_projects))
+    return p, prob
+
+
+def _plan_units(plan, p):
+    return plan.units.groupby("parcel_id")["units"].sum().reindex(p["parcel_id"], fill_value=0)
+
+
+def test_the_refit_opens_a_new_project_for_the_units_its_own_parcels_cannot_hold(monkeypatch, caplog):
+    """The fit on P0 and P1 keeps one of them (400 units in one disc); the widened fit opens P2, where the discs
+    leave room, for the other 400: every target met, checked by hand."""
+    import logging
+
+    _no_more_rounds(monkeypatch)
+    p, prob = _widening_city()
+    with caplog.at_level(logging.DEBUG, logger="siteplan.solve.lazy"):
+        plan = prob.solve(time_limit_s=30)
+    assert "Refit widened" in caplog.text
+    tot = _plan_units(plan, p)
+    assert np.all(tot.to_numpy() == np.round(tot.to_numpy())) and tot.sum() == 800
+    assert tot["P2"] == 400 and ((tot == 0) | (tot >= 300)).all()
+    assert _densest_by_hand(plan) <= N
+    assert plan.status.targets_met and plan.status.units_missing == 0
+    assert ("trim", "Refitted on the plan's parcel-years") in [(s.name, s.status) for s in plan.report.stages]
+
+
+def test_the_widened_refit_opens_projects_only_where_the_district_has_room_for_one(monkeypatch):
+    """One new project per district and year: P0 (D1) keeps its 400 units, so P2 (D1) cannot open; P1 (D2) is
+    closed by the fit, so P3 (D2) can, though it scores below P2."""
+    _no_more_rounds(monkeypatch)
+    p, prob = _widening_city(districts=["D1", "D2", "D1", "D2"], max_projects=1)
+    plan = prob.solve(time_limit_s=30)
+    tot = _plan_units(plan, p)
+    assert tot.to_dict() == {"P0": 400, "P1": 0, "P2": 0, "P3": 400}
+    assert plan.status.targets_met and _densest_by_hand(plan) <= N
+
+
+def test_with_no_district_room_the_widened_refit_leaves_the_units_missing(monkeypatch):
+    _no_more_rounds(monkeypatch)
+    p, prob = _widening_city(xs=(0, 1050, 5000), districts=["D1", "D2", "D1"], max_projects=1)
+    plan = prob.solve(time_limit_s=30)
+    tot = _plan_units(plan, p)
+    assert tot["P2"] == 0 and (tot > 0).sum() == 1 and ((tot == 0) | (tot >= 300)).all()
+    assert _densest_by_hand(plan) <= N
+    assert plan.status.units_missing == 800 - int(tot.sum()) == 400
+    assert plan.status.code == "shortfall"
+
+
+def test_the_rows_over_binaries_alone_are_the_projects_per_district_and_year():
+    """What the widened refit counts room in: the projects per district and year and the one supply year per
+    parcel, and no row with units in it."""
+    p, prob = _widening_city(districts=["D1", "D2", "D1", "D2"], max_projects=1)
+    model = prob.compile()
+    rows = lazy._z_only_rows(model)
+    kinds = model.rows["rule"].to_numpy()
+    assert set(kinds[rows]) == {"max_projects", "one_supply_year"}
+    assert len(rows) == np.isin(kinds, ["max_projects", "one_supply_year"]).sum()
+    assert (model.rows["rule"] == "max_projects").sum() == 2
+    assert model.A[rows][:, : model.ctx.n_u].nnz == 0

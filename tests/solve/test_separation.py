@@ -177,17 +177,20 @@ def test_the_staged_search_delivers_whole_units_within_every_disc(monkeypatch):
     assert row["ok"] and row["shortfall"] == 0
 
 
-@pytest.mark.parametrize("rounds", [1, 5])
-def test_a_dive_that_drops_slow_rows_still_delivers_whole_units_within_every_disc(monkeypatch, caplog, rounds):
+@pytest.mark.parametrize("rounds, widen", [(1, False), (5, False), (1, True)])
+def test_a_dive_that_drops_slow_rows_still_delivers_whole_units_within_every_disc(monkeypatch, caplog, rounds, widen):
     """A re-solve after disc rows that runs past the round's own LP time (here: any, DIVE_CUT_SLOW = 0) takes the
     rows out again and the dive goes on without them; its plan is then fitted to every disc on its own parcel-years.
-    With one round that plan is delivered, its missing units reported; with time for more, the next round searches
-    again knowing those discs, and meets the targets."""
+    Kept to those parcel-years, with one round that plan is delivered, its missing units reported; with time for
+    more, the next round searches again knowing those discs, and meets the targets. Widened to new projects where
+    the discs leave room (the default), the fit itself meets them, within the gap of the search's bound."""
     import logging
 
     import siteplan.solve.dive as D
     import siteplan.solve.search as S
 
+    if not widen:
+        monkeypatch.setattr(lazy, "_widened", lambda base, model, plan, *a, **k: plan)
     monkeypatch.setattr(S, "SMALL_MODEL_COLUMNS", 0)
     monkeypatch.setattr(D, "DIVE_CUT_SLOW", 0.0)
     monkeypatch.setattr(D, "DIVE_CUT_MIN_S", 0.0)
@@ -208,7 +211,12 @@ def test_a_dive_that_drops_slow_rows_still_delivers_whole_units_within_every_dis
     assert (per_project[per_project > 0] >= 60).all()
     missing = 1100 - tot.sum()
     assert plan.status.units_missing == missing
-    if rounds == 1:
+    if widen:
+        assert missing == 0 and plan.status.targets_met and plan.status.code == "optimal"
+        assert plan.report.stages[-1].name == "trim" and plan.report.stages[-1].proven
+        assert plan.report.gap <= 0.01
+        assert plan.report.rounding_s == pytest.approx(plan.report.stages[-1].seconds, abs=1e-9)
+    elif rounds == 1:
         assert missing > 0 and plan.status.code == "shortfall"
         assert [s.name for s in plan.report.stages][-1] == "trim"
         assert plan.report.rounding_s == pytest.approx(plan.report.stages[-1].seconds, abs=1e-9)  # the fit's own time
