@@ -430,3 +430,22 @@ def test_the_rows_over_binaries_alone_are_the_projects_per_district_and_year():
     assert len(rows) == np.isin(kinds, ["max_projects", "one_supply_year"]).sum()
     assert (model.rows["rule"] == "max_projects").sum() == 2
     assert model.A[rows][:, : model.ctx.n_u].nnz == 0
+
+
+@pytest.mark.parametrize("target, expected", [(1000, [334, 332, 334]), (999, [334, 332, 333])])
+def test_rounding_a_fit_gives_units_back_where_a_target_is_short_and_every_hard_row_has_room(target, expected):
+    """The fit's LP units, rounded down, leave the target short. A unit goes back to P0 (largest remainder, first),
+    none to P1 (P0 and P1 share a circle of 666, full again), and one to P2 only while the target is short (the
+    yearly target is exact: a unit past it costs more than it scores). The circle is kept."""
+    p = _city([0, 500, 5000], [1.0, 1.0, 1.0])
+    model = (problem(p, {"public_rental": 50.0}, [2016]).add_targets({("public_rental", 2016): target})
+             .add_rule(PlotRatio()).add_rule(YearlyTargets()).add_rule(RadiusCap(R, 666, centres="projects"))).compile()
+    ctx = model.ctx
+    x_u = np.zeros(ctx.n_u)
+    want = {0: 333.5, 1: 332.5, 2: 333.5}
+    for c in range(ctx.n_u):
+        x_u[c] = want[int(ctx.u_parcel[c])]
+    u = lazy._give_back(model, x_u, np.floor(x_u), np.ones(ctx.n_z, dtype=bool))
+    per_parcel = np.bincount(ctx.u_parcel, weights=u, minlength=3)
+    assert per_parcel.tolist() == expected
+    assert np.all(u <= np.ceil(x_u)) and per_parcel[0] + per_parcel[1] <= 666
