@@ -691,8 +691,9 @@ def solve_lazily(search, model: CompiledModel, base: CompiledModel, *, gap: floa
         t_round = time.perf_counter()
         left = max(MIN_STEP_S, deadline - time.perf_counter())
         try:
+            # a later round does not search past the limit for a plan: the last round's goes out instead
             first, bound, method, solve_s, second = search(model, base, gap=gap, time_limit_s=left, opts=opts,
-                                                           stages=stages, t0=t0, **kw)
+                                                           stages=stages, t0=t0, extend=last is None, **kw)
         except SolverError:
             sync()
             if last is None:

@@ -304,7 +304,7 @@ def _integer_units(model: CompiledModel) -> CompiledModel:
 
 
 def _solve_whole(model: CompiledModel, *, gap: float, time_limit_s: float, opts: dict,
-                 stages: list[StageRecord], least_s: float | None = None) -> tuple[SolveResult, float, str | None]:
+                 stages: list[StageRecord], least_s: float | None = None, extend: bool = True) -> tuple[SolveResult, float, str | None]:
     """A small model solved as integer programmes with whole units.
 
     Same rows and the same elastic shortfall columns as the staged search,
@@ -346,7 +346,7 @@ def _solve_whole(model: CompiledModel, *, gap: float, time_limit_s: float, opts:
             start = least.x
     first = solve_model(capped, time_limit_s=left(), gap=gap, start=start, **opts)
     stages.append(record_of("mip", first, proven=_finished(first)))
-    if not first.has_solution and first.time_limit_hit:
+    if extend and not first.has_solution and first.time_limit_hit:
         log.warning("No plan within the time limit of %g s; searching %g s more for one", time_limit_s, time_limit_s)
         deadline = time.perf_counter() + time_limit_s
         first = solve_model(capped, time_limit_s=left(), gap=gap, start=start, **opts)
@@ -366,7 +366,7 @@ SMALL_WHOLE_SHARE = 0.25
 
 
 def _solve_small(model: CompiledModel, base: CompiledModel, *, gap: float, time_limit_s: float, opts: dict,
-                 stages: list[StageRecord], t0: float) -> tuple[SolveResult, float, str, float, SolveResult]:
+                 stages: list[StageRecord], t0: float, extend: bool = True) -> tuple[SolveResult, float, str, float, SolveResult]:
     """A model of fewer than :data:`SMALL_MODEL_COLUMNS` columns: solved whole, or in stages when that is slow.
 
     First :func:`_solve_whole`, its least-shortfall step given
@@ -379,7 +379,7 @@ def _solve_small(model: CompiledModel, base: CompiledModel, *, gap: float, time_
     stopped by its share says so. Returns what :func:`_staged` returns.
     """
     whole = _solve_whole(model, gap=gap, time_limit_s=time_limit_s, opts=opts, stages=stages,
-                         least_s=SMALL_WHOLE_SHARE * time_limit_s if len(model.slack_rows) else None)
+                         least_s=SMALL_WHOLE_SHARE * time_limit_s if len(model.slack_rows) else None, extend=extend)
     first, bound, method = whole
     if method is not None:
         if not first.has_solution:
@@ -391,7 +391,8 @@ def _solve_small(model: CompiledModel, base: CompiledModel, *, gap: float, time_
     early = first
     log.info("The least-shortfall step of the whole model was not proven in %.1f s; searching in stages", stages[-1].seconds)
     rest = max(MIN_STEP_S, time_limit_s - (time.perf_counter() - t0))
-    first, bound, method, solve_s, second = _staged(model, base, gap=gap, time_limit_s=rest, opts=opts, stages=stages, t0=t0)
+    first, bound, method, solve_s, second = _staged(model, base, gap=gap, time_limit_s=rest, opts=opts, stages=stages, t0=t0,
+                                                    extend=extend)
     if early is not None and early.has_solution and _lex_key(base, early.x) < _lex_key(base, second.x):
         log.info("The whole model's plan beats the staged one: %.1f units short against %.1f",
                  float(base.slice_s(early.x).sum()), float(base.slice_s(second.x).sum()))
@@ -548,12 +549,14 @@ def _small_logged(*args, **kw):
 
 
 def _staged(model: CompiledModel, base: CompiledModel, *, gap: float, time_limit_s: float, opts: dict,
-            stages: list[StageRecord], t0: float, pool=None) -> tuple[SolveResult, float, str, float, SolveResult]:
+            stages: list[StageRecord], t0: float, pool=None, extend: bool = True) -> tuple[SolveResult, float, str, float, SolveResult]:
     """The staged search and the whole-unit step of a model of :data:`SMALL_MODEL_COLUMNS` or more
     (see :func:`solve_problem`): the search's result, its bound and method, the search's seconds,
     and the whole-unit step's result (on ``base``'s rows). Every stage is appended to ``stages``.
     With a ``pool``, the lazy rows its LPs break are added as they are found (see :func:`_best_plan`),
-    and the whole-unit step keeps them too."""
+    and the whole-unit step keeps them too. With no plan in the time limit, the search gets as long
+    again, unless ``extend`` is False (a later round of lazy rows, with an earlier round's plan to
+    deliver): it then raises :class:`SolverError` at the limit."""
     deadline = time.perf_counter() + time_limit_s
     # The search gets SEARCH_SHARE of the limit, the whole-unit step the rest
     # (at least MIN_STEP_S each), so the limit holds for the whole solve.
@@ -563,7 +566,7 @@ def _staged(model: CompiledModel, base: CompiledModel, *, gap: float, time_limit
     lp: dict = {}
     shared: dict = {}  # what every search of this solve can share: the dive's rows
     first, bound, method = _best_plan(model, gap=gap, left=left, opts=opts, lp=lp, shared=shared, stages=stages, pool=pool)
-    if not first.has_solution and first.time_limit_hit:
+    if extend and not first.has_solution and first.time_limit_hit:
         # No plan at all in the limit: a plan late is better than none, so
         # the MIP gets as long again (the LP is not solved twice), and says so.
         log.warning("No plan within the time limit of %g s; searching %g s more for one", time_limit_s, time_limit_s)

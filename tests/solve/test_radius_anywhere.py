@@ -237,7 +237,7 @@ def test_a_later_round_that_finds_no_plan_delivers_the_last_rounds_plan_trimmed(
     calls = []
 
     def once_then_nothing(*a, **k):
-        calls.append(1)
+        calls.append(k.get("extend"))
         if len(calls) > 1:
             raise SolverError("highs found no plan (status: Time limit reached)")
         return real(*a, **k)
@@ -245,10 +245,33 @@ def test_a_later_round_that_finds_no_plan_delivers_the_last_rounds_plan_trimmed(
     monkeypatch.setattr(search_mod, "_solve_small", once_then_nothing)
     monkeypatch.setattr(lazy, "_refit", lambda *a, **k: None)
     plan = _solve(_city([0, 1050, 5000], [1.0, 0.9, 0.5]), 800, "anywhere")
-    assert len(calls) == 2
+    assert calls == [True, False]  # round 2 may not search past the limit for a plan: round 1's is in hand
     assert _densest_by_hand(plan) <= N
     assert plan.status.time_limit_hit and not plan.status.proven and plan.status.code == "shortfall"
     assert plan.status.units_missing == 800 - int(plan.units["units"].sum())
+
+
+@pytest.mark.parametrize("extend, searches", [(True, 2), (False, 1)])
+def test_a_search_with_no_plan_at_the_limit_searches_as_long_again_only_when_told(monkeypatch, extend, searches):
+    """With no plan at the limit the staged search gets as long again (a plan late beats none), but not in a
+    later round of disc rows (``extend=False``), which has the last round's plan to deliver: it raises at once."""
+    import time
+
+    from siteplan.errors import SolverError
+    from siteplan.solve import search as search_mod
+    from siteplan.solve.backends import SolveResult
+
+    p = _city([0, 1050, 5000], [1.0, 0.9, 0.5])
+    model = (problem(p, {"public_rental": 50.0}, [2016]).add_targets({("public_rental", 2016): 800})
+             .add_rule(PlotRatio()).add_rule(YearlyTargets())).compile()
+    nothing = SolveResult("highs", "Time limit reached", False, False, True, np.zeros(model.n_cols), float("nan"),
+                          float("nan"), float("nan"), 1.0)
+    called = []
+    monkeypatch.setattr(search_mod, "_best_plan", lambda *a, **k: called.append(1) or (nothing, float("-inf"), "lp-dive"))
+    with pytest.raises(SolverError, match="found no plan"):
+        search_mod._staged(model, model, gap=0.01, time_limit_s=5.0, opts={"solver": "highs"}, stages=[],
+                           t0=time.perf_counter(), extend=extend)
+    assert len(called) == searches
 
 
 @pytest.mark.parametrize("last_step_s, repairs", [(0.0, 1), (1000.0, 0)])
