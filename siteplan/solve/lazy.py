@@ -241,8 +241,9 @@ def _refit(base: CompiledModel, second, rules: list, rule, *, deadline: float, o
     units missing from 16,724 to 3,868.
 
     Units the plan's own parcel-years cannot hold then go to new projects
-    where time allows (:func:`_widened`): at 20,000 parcels two widenings
-    brought the units missing to 653 (docs/performance.md, seventh pass).
+    where time allows (:func:`_widened`): at 20,000 parcels two or three
+    widenings brought the units missing to 338-906 (docs/performance.md,
+    seventh pass).
     """
     if opts.get("solver", "highs") != "highs":
         return None
