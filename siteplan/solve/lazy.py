@@ -468,24 +468,35 @@ def _round_fit(base: CompiledModel, model: CompiledModel, x: np.ndarray, rules: 
     return whole[: base.n_cols], small
 
 
+def _row_activity(model: CompiledModel, u: np.ndarray, open_z: np.ndarray) -> tuple[sp.csc_matrix, np.ndarray] | None:
+    """Every row's terms in units (auxiliary columns substituted, :func:`siteplan.solve.rounding.over_units`) and
+    its activity for units ``u`` with the parcel-years ``open_z`` chosen; None if an auxiliary column has no
+    defining row."""
+    from .rounding import over_units
+
+    sub = over_units(model)
+    if sub is None:
+        return None
+    B, const = sub
+    n_u, n_z = model.ctx.n_u, model.ctx.n_z
+    return B, B @ u + const + model.A.tocsc()[:, n_u: n_u + n_z] @ open_z.astype(float)
+
+
 def _give_back(model: CompiledModel, x_u: np.ndarray, u: np.ndarray, open_z: np.ndarray) -> np.ndarray:
     """Units ``u`` (``x_u`` rounded down) with a unit given back to columns of the open parcel-years ``open_z``,
     largest remainder first, up to ``x_u`` rounded up, wherever that lowers the objective (a target it serves is
     short, and no row it counts in goes further from its bound than that gains) and every hard row keeps its
     bounds. Rounding each column down loses half a unit on average: at 20,000 parcels the fit's plan lacked
     hundreds of units, a few in each type and year, that its parcel-years had room for."""
-    from .rounding import over_units
-
     ctx = model.ctx
-    n_u, n_z = ctx.n_u, ctx.n_z
+    n_u = ctx.n_u
     cand = np.nonzero(open_z[ctx.u_z] & (x_u - u > 1e-6) & (u + 1.0 <= model.col_upper[:n_u] + 1e-9))[0]
     if not len(cand):
         return u
-    sub = over_units(model)
-    if sub is None:
+    rows_of = _row_activity(model, u, open_z)
+    if rows_of is None:
         return u
-    B, const = sub
-    act = B @ u + const + model.A.tocsc()[:, n_u: n_u + n_z] @ open_z.astype(float)
+    B, act = rows_of
     n_rows = model.n_rows
     rows, sign, pen = model.slack_rows, model.slack_sign, model.cost[model.n_core:]
     soft_lo, soft_hi = np.zeros(n_rows, bool), np.zeros(n_rows, bool)
@@ -515,8 +526,6 @@ def _up_to_minimum(model: CompiledModel, x_u: np.ndarray, u: np.ndarray, held: n
     """Units ``u`` (``x_u`` rounded down) with units given back to each parcel-year the LP ``held`` to the
     project minimum that rounding took below it: one to a column, largest remainder first, as many as it lacks,
     and only where every row with an upper bound (a disc, the plot ratio) still has room for it."""
-    from .rounding import over_units
-
     ctx = model.ctx
     if minimum <= 0 or not held.any():
         return u
@@ -525,13 +534,10 @@ def _up_to_minimum(model: CompiledModel, x_u: np.ndarray, u: np.ndarray, held: n
     cand = np.nonzero((lack[ctx.u_z] > 0) & (x_u - u > 1e-6))[0]
     if not len(cand):
         return u
-    sub = over_units(model)
-    if sub is None:
+    rows_of = _row_activity(model, u, held)
+    if rows_of is None:
         return u
-    B, const = sub
-    z = np.zeros(ctx.n_z)
-    z[held] = 1.0
-    act = B @ u + const + model.A.tocsc()[:, ctx.n_u: ctx.n_u + ctx.n_z] @ z
+    B, act = rows_of
     ub = model.row_upper + 1e-6 * (1.0 + np.abs(np.where(np.isfinite(model.row_upper), model.row_upper, 0.0)))
     u = u.copy()
     for c in cand[np.argsort(-(x_u[cand] - u[cand]), kind="stable")]:

@@ -190,7 +190,9 @@ def test_a_large_city_is_warned_before_the_exact_rule(monkeypatch):
     assert RadiusCap(R, N, centres="projects").check(ctx) == []
 
 
-def test_a_trimmed_project_below_the_minimum_is_closed_not_left_small(monkeypatch):
+def _trimmed_plan(monkeypatch, cap):
+    """P0 and P1 (400 units each, 1,050 m apart) take the 800 units; one round, no refit: the plan is trimmed to a
+    disc cap of ``cap``, with a project minimum of 300. The plan and its units per parcel."""
     from siteplan import ProjectSize
 
     _no_more_rounds(monkeypatch)
@@ -198,8 +200,12 @@ def test_a_trimmed_project_below_the_minimum_is_closed_not_left_small(monkeypatc
     p = _city([0, 1050, 5000], [1.0, 0.9, 0.5])
     plan = (problem(p, {"public_rental": 50.0}, [2016]).add_targets({("public_rental", 2016): 800})
             .add_rule(PlotRatio()).add_rule(YearlyTargets()).add_rule(ProjectSize(min_units=300))
-            .add_rule(RadiusCap(R, 500, centres="anywhere")).solve())
-    tot = plan.units.groupby("parcel_id")["units"].sum()
+            .add_rule(RadiusCap(R, cap, centres="anywhere")).solve())
+    return plan, plan.units.groupby("parcel_id")["units"].sum()
+
+
+def test_a_trimmed_project_below_the_minimum_is_closed_not_left_small(monkeypatch):
+    plan, tot = _trimmed_plan(monkeypatch, 500)
     assert "trim" in [s.name for s in plan.report.stages]
     assert ((tot == 0) | (tot >= 300)).all()  # a project is at its minimum or gone, never in between
     assert tot.get("P1", 0) == 0  # 100 units would have been left: the project is closed instead
@@ -210,15 +216,7 @@ def test_a_trimmed_project_below_the_minimum_is_closed_not_left_small(monkeypatc
 def test_the_trim_takes_units_above_the_minimum_before_it_closes_a_project(monkeypatch):
     """P0 and P1 (400 units each) share a disc of 650: 150 too many. Each holds 100 above the minimum of 300, so
     the trim takes 100 off P1 (the less valuable) and 50 off P0, and closes neither (closing P1 would lose 400)."""
-    from siteplan import ProjectSize
-
-    _no_more_rounds(monkeypatch)
-    monkeypatch.setattr(lazy, "_refit", lambda *a, **k: None)
-    p = _city([0, 1050, 5000], [1.0, 0.9, 0.5])
-    plan = (problem(p, {"public_rental": 50.0}, [2016]).add_targets({("public_rental", 2016): 800})
-            .add_rule(PlotRatio()).add_rule(YearlyTargets()).add_rule(ProjectSize(min_units=300))
-            .add_rule(RadiusCap(R, 650, centres="anywhere")).solve())
-    tot = plan.units.groupby("parcel_id")["units"].sum()
+    plan, tot = _trimmed_plan(monkeypatch, 650)
     assert "trim" in [s.name for s in plan.report.stages]
     assert tot.to_dict() == {"P0": 350, "P1": 300}
     assert _densest_by_hand(plan) <= 650
