@@ -252,11 +252,16 @@ class ViewControl(MacroElement):
   ["mousedown", "touchstart", "wheel", "keydown"].forEach(function (ev) {
     map.getContainer().addEventListener(ev, function () { touched = true; }, {passive: true});
   });
-  window.addEventListener("load", function () {
-    if (touched) { return; }
+  var refit = function () {
+    var box = map.getContainer();
+    if (touched || !box.clientWidth || !box.clientHeight) { return; }
     map.invalidateSize({animate: false, pan: false});
     fit(plan || city, false);
-  });
+  };
+  window.addEventListener("load", refit);
+  // the frame may get its size after its page has loaded (the Results page lays out its frame late under load):
+  // fit again whenever the map's box changes size, until the reader moves the map
+  if (window.ResizeObserver) { new ResizeObserver(refit).observe(map.getContainer()); }
 })();
 {% endmacro %}
 """)

@@ -227,6 +227,37 @@ def test_demo_map_offline_in_headless_chromium(demo_map, tmp_path):
         assert name in v["overlays"], v["overlays"]
 
 
+def test_a_map_that_gets_its_size_late_fits_the_plan_when_it_does(demo_map, tmp_path):
+    """In the app's Results frame the map may have no height when its page loads (under load, the frame is laid
+    out late), and its opening view lands at the closest zoom. Here the map's box is emptied, the view thrown to
+    zoom 17 elsewhere (as a fit with no size leaves it), and the box given its height back: the map must fit the
+    plan's parcels again by itself, every used parcel in view."""
+    out, _ = demo_map
+    script = """
+(async () => {
+  const k = Object.keys(window).filter(k => k.startsWith('map_') && window[k] && window[k].getBounds)[0];
+  const m = window[k], box = m.getContainer(), height = box.style.height;
+  const frame = () => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+  box.style.height = '0px';
+  await frame();
+  m.setView([0, 0], 17, {animate: false});
+  box.style.height = height;
+  await frame();
+  await new Promise(r => setTimeout(r, 300));
+  const view = m.getBounds(); let used = 0, shown = 0;
+  m.eachLayer(function visit(l) {
+    if (l.feature && l.feature.properties && l.feature.properties.units > 0 && l.getBounds) {
+      used += 1; if (view.contains(l.getBounds())) { shown += 1; } }
+    if (l.eachLayer) { l.eachLayer(visit); } });
+  return [m.getZoom(), used, shown];
+})()
+"""
+    res = open_offline(out / "map.html", tmp_path / "profile", script, viewport=(1200, 800))
+    assert res["errors"] == [], res["errors"]
+    zoom, used, shown = res["value"]
+    assert used >= 400 and shown == used and zoom < 17, (zoom, used, shown)
+
+
 @pytest.mark.parametrize(("tiles", "prefix"), [("osm", "https://tile.openstreetmap.org/"), ("tianditu", "https://t{s}.tianditu.gov.cn/")])
 def test_online_tiles_fetch_only_from_their_server(hostile_run, tmp_path, monkeypatch, tiles, prefix):
     _, result = hostile_run
