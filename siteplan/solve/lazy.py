@@ -322,9 +322,9 @@ def _widened_once(base: CompiledModel, model: CompiledModel, plan: np.ndarray | 
     alone (projects per district and year) has room; the LP over the plan's and those, every one held open,
     is then rounded as the fit is. The plan with fewer units short is kept.
     """
-    from scipy.spatial import cKDTree
-
     from ..model.dispersion import new_projects
+    from ..model.focal import disc_sums
+    from .sift import best_scores
     from .trim import project_minimum
 
     if plan is None or base.slice_s(plan).sum() < 0.5 or deadline - time.perf_counter() < 2 * MIN_STEP_S:
@@ -336,17 +336,14 @@ def _widened_once(base: CompiledModel, model: CompiledModel, plan: np.ndarray | 
     used = per_z > 0.5
     xy = rule.centroids(ctx)
     per_parcel = np.bincount(ctx.u_parcel, weights=plan[: ctx.n_u], minlength=len(xy))
-    tree = cKDTree(xy)
-    near = tree.sparse_distance_matrix(cKDTree(xy[per_parcel > 0.5]), 2 * rule.radius_m, output_type="coo_matrix")
-    around = np.asarray(near.tocsr().astype(bool).astype(float) @ per_parcel[per_parcel > 0.5]).ravel()
-    room = rule.max_units - around[ctx.z_parcel]
+    busy = per_parcel > 0.5
+    room = rule.max_units - disc_sums(xy[busy], per_parcel[busy], xy, 2 * rule.radius_m)[ctx.z_parcel]
     # rows over binaries alone with room for one more project
     zrows = _z_only_rows(base)
     Az = base.A[zrows][:, ctx.n_u: ctx.n_u + ctx.n_z].tocsc()
     slack = base.row_upper[zrows] - Az @ used.astype(float)
     full = abs(Az).T @ (slack < 1 - 1e-9).astype(float) > 0  # in a row that cannot take one more
-    score = np.full(ctx.n_z, -np.inf)
-    np.maximum.at(score, ctx.u_z, -base.cost[: ctx.n_u])
+    score = best_scores(base)
     cand = np.nonzero(~used & ~full & new_projects(ctx)[ctx.z_parcel] & (room >= max(minimum, 1.0))
                       & (base.col_upper[ctx.n_u: ctx.n_u + ctx.n_z] > 0))[0]
     most = max(WIDEN_LEAST, int(WIDEN_SHARE * used.sum()))
@@ -391,14 +388,12 @@ def _fit_lp(base: CompiledModel, open_z: np.ndarray, rules: list, *, deadline: f
     One HiGHS instance over those columns: each pass adds the rows to it and re-solves from the last
     basis, as sifting does. At 20,000 parcels the passes took 1.9-2.7 s each as fresh solves.
     """
-    from .backends import ParallelSimplex, _columns_of, _highs_result
+    from .backends import ParallelSimplex, _columns_of, _highs_result, _over_columns
     from .sift import _add_cut_rows
 
     cols = _columns_of(base, open_z)
     model = base
-    relaxed = _relaxed(base)
-    sub = dataclasses.replace(relaxed, A=base.A[:, cols], cost=base.cost[cols], col_lower=base.col_lower[cols],
-                              col_upper=base.col_upper[cols], integrality=np.zeros(len(cols), dtype=bool))
+    sub = _over_columns(_relaxed(base), cols)
     left = deadline - time.perf_counter()
     if left < MIN_STEP_S:
         return None
@@ -468,57 +463,30 @@ def _round_fit(base: CompiledModel, model: CompiledModel, x: np.ndarray, rules: 
     return whole[: base.n_cols], small
 
 
-def _row_activity(model: CompiledModel, u: np.ndarray, open_z: np.ndarray) -> tuple[sp.csc_matrix, np.ndarray] | None:
-    """Every row's terms in units (auxiliary columns substituted, :func:`siteplan.solve.rounding.over_units`) and
-    its activity for units ``u`` with the parcel-years ``open_z`` chosen; None if an auxiliary column has no
-    defining row."""
-    from .rounding import over_units
-
-    sub = over_units(model)
-    if sub is None:
-        return None
-    B, const = sub
-    n_u, n_z = model.ctx.n_u, model.ctx.n_z
-    return B, B @ u + const + model.A.tocsc()[:, n_u: n_u + n_z] @ open_z.astype(float)
-
-
 def _give_back(model: CompiledModel, x_u: np.ndarray, u: np.ndarray, open_z: np.ndarray) -> np.ndarray:
     """Units ``u`` (``x_u`` rounded down) with a unit given back to columns of the open parcel-years ``open_z``,
-    largest remainder first, up to ``x_u`` rounded up, wherever that lowers the objective (a target it serves is
-    short, and no row it counts in goes further from its bound than that gains) and every hard row keeps its
-    bounds. Rounding each column down loses half a unit on average: at 20,000 parcels the fit's plan lacked
-    hundreds of units, a few in each type and year, that its parcel-years had room for."""
+    largest remainder first, up to ``x_u`` rounded up, wherever that lowers the objective as rounding with repair
+    prices it (:func:`siteplan.solve.rounding.priced_rows`: a target it serves is short, and no row it counts in
+    goes further from its bound than that gains; a hard row never leaves its bounds). Rounding each column down
+    loses half a unit on average: at 20,000 parcels the fit's plan lacked hundreds of units, a few in each type
+    and year, that its parcel-years had room for."""
+    from .rounding import priced_rows
+
     ctx = model.ctx
-    n_u = ctx.n_u
-    cand = np.nonzero(open_z[ctx.u_z] & (x_u - u > 1e-6) & (u + 1.0 <= model.col_upper[:n_u] + 1e-9))[0]
+    cand = np.nonzero(open_z[ctx.u_z] & (x_u - u > 1e-6))[0]
     if not len(cand):
         return u
-    rows_of = _row_activity(model, u, open_z)
-    if rows_of is None:
+    rows = priced_rows(model, open_z.astype(float))
+    if rows is None:
         return u
-    B, act = rows_of
-    n_rows = model.n_rows
-    rows, sign, pen = model.slack_rows, model.slack_sign, model.cost[model.n_core:]
-    soft_lo, soft_hi = np.zeros(n_rows, bool), np.zeros(n_rows, bool)
-    cost_lo, cost_hi = np.zeros(n_rows), np.zeros(n_rows)
-    soft_lo[rows[sign > 0]] = True
-    soft_hi[rows[sign < 0]] = True
-    np.add.at(cost_lo, rows[sign > 0], pen[sign > 0])
-    np.add.at(cost_hi, rows[sign < 0], pen[sign < 0])
-    lo, hi = model.row_lower, model.row_upper
-    tol = 1e-6 * (1.0 + np.abs(np.where(np.isfinite(lo), lo, 0.0)) + np.abs(np.where(np.isfinite(hi), hi, 0.0)))
-    u = u.copy()
+    at = np.full(ctx.n_u, -1)
+    at[rows.J] = np.arange(len(rows.J))
+    search = rows.search(model, u[rows.J])
     for c in cand[np.argsort(-(x_u[cand] - u[cand]), kind="stable")]:
-        r, v = B.indices[B.indptr[c]: B.indptr[c + 1]], B.data[B.indptr[c]: B.indptr[c + 1]]
-        new = act[r] + v
-        if np.any((~soft_lo[r] & (new < lo[r] - tol[r])) | (~soft_hi[r] & (new > hi[r] + tol[r]))):
-            continue
-        with np.errstate(invalid="ignore"):
-            d_lo = np.where(soft_lo[r], np.maximum(lo[r] - new, 0.0) - np.maximum(lo[r] - act[r], 0.0), 0.0)
-            d_hi = np.where(soft_hi[r], np.maximum(new - hi[r], 0.0) - np.maximum(act[r] - hi[r], 0.0), 0.0)
-        if model.cost[c] + float(cost_lo[r] @ d_lo + cost_hi[r] @ d_hi) < -1e-9:
-            u[c] += 1.0
-            act[r] = new
+        if at[c] >= 0 and search.delta([at[c]], [1.0]) < -1e-9:
+            search.apply([at[c]], [1.0])
+    u = u.copy()
+    u[rows.J] = search.u
     return u
 
 
@@ -526,6 +494,8 @@ def _up_to_minimum(model: CompiledModel, x_u: np.ndarray, u: np.ndarray, held: n
     """Units ``u`` (``x_u`` rounded down) with units given back to each parcel-year the LP ``held`` to the
     project minimum that rounding took below it: one to a column, largest remainder first, as many as it lacks,
     and only where every row with an upper bound (a disc, the plot ratio) still has room for it."""
+    from .rounding import over_units
+
     ctx = model.ctx
     if minimum <= 0 or not held.any():
         return u
@@ -534,10 +504,13 @@ def _up_to_minimum(model: CompiledModel, x_u: np.ndarray, u: np.ndarray, held: n
     cand = np.nonzero((lack[ctx.u_z] > 0) & (x_u - u > 1e-6))[0]
     if not len(cand):
         return u
-    rows_of = _row_activity(model, u, held)
-    if rows_of is None:
+    sub = over_units(model)
+    if sub is None:
         return u
-    B, act = rows_of
+    B, const = sub
+    z = np.zeros(ctx.n_z)
+    z[held] = 1.0
+    act = B @ u + const + model.A.tocsc()[:, ctx.n_u: ctx.n_u + ctx.n_z] @ z
     ub = model.row_upper + 1e-6 * (1.0 + np.abs(np.where(np.isfinite(model.row_upper), model.row_upper, 0.0)))
     u = u.copy()
     for c in cand[np.argsort(-(x_u[cand] - u[cand]), kind="stable")]:

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -136,18 +137,35 @@ def over_units(model: CompiledModel, defs: tuple | None = None, A: sp.spmatrix |
     return U, A_a @ e0
 
 
-def round_units(model: CompiledModel, x: np.ndarray, *, deadline: float | None = None) -> np.ndarray | None:
-    """Whole units for the parcel-years ``x`` chooses, by rounding with repair.
+@dataclass(frozen=True)
+class PricedRows:
+    """What rounding with repair searches over, for chosen parcel-years: the unit columns ``J`` it may move and
+    their whole-unit ``upper`` bounds (over every unit column), the rows over them (auxiliary columns substituted,
+    their bounds rows of their own; ``keep``: the model's rows among them), the rows' bounds less what the
+    binaries and constants give, their prices per unit outside those bounds (an elastic row's shortfall price,
+    a hard row ``hard``), the rows' tolerance, and :func:`_aux_definitions` of the model."""
 
-    Returns a full solution vector (units whole, binaries as in ``x``,
-    auxiliary and shortfall columns computed from the units) that keeps
-    every hard row, or None when the search cannot repair one from any of
-    the :data:`STARTS` or the model has a column it does not know how to
-    compute. The first start whose plan has no more shortfall than ``x``
-    wins; failing that, the best plan of the starts. No start begins after
-    ``deadline`` (a ``time.perf_counter()`` value), when one is given.
-    """
-    t0 = time.perf_counter()
+    defs: tuple
+    J: np.ndarray
+    upper: np.ndarray
+    B: sp.csc_matrix
+    lo: np.ndarray
+    hi: np.ndarray
+    price_lo: np.ndarray
+    price_hi: np.ndarray
+    tol: np.ndarray
+    hard: float
+    keep: np.ndarray
+
+    def search(self, model: CompiledModel, start: np.ndarray) -> "_Search":
+        """A local search over the columns ``J`` from the whole units ``start`` (over ``J``)."""
+        return _Search(self.B, self.lo, self.hi, self.price_lo, self.price_hi, self.tol, model.cost[self.J],
+                       self.upper[self.J], start)
+
+
+def priced_rows(model: CompiledModel, z: np.ndarray) -> PricedRows | None:
+    """The rows rounding with repair prices (:class:`PricedRows`) with the parcel-years ``z`` (0/1) chosen; None
+    when an auxiliary column cannot be computed from the units (or must be whole)."""
     ctx = model.ctx
     n_u, n_z, n_a = ctx.n_u, ctx.n_z, model.n_aux
     defs = _aux_definitions(model)
@@ -155,7 +173,6 @@ def round_units(model: CompiledModel, x: np.ndarray, *, deadline: float | None =
         return None  # an auxiliary column it cannot compute (or must be whole)
     E, e0, def_rows = defs
     B_full, const = over_units(model, defs)
-    z = np.round(model.slice_z(x))
     upper = np.where(z[ctx.u_z] > 0, np.floor(model.col_upper[:n_u] + 1e-9), 0.0)
     J = np.nonzero(upper > 0)[0]
     const = const + model.A.tocsc()[:, n_u : n_u + n_z] @ z
@@ -176,6 +193,29 @@ def round_units(model: CompiledModel, x: np.ndarray, *, deadline: float | None =
     price_lo = np.concatenate([np.where(price_lo > 0, price_lo, hard)[keep], np.full(n_a, hard)])
     price_hi = np.concatenate([np.where(price_hi > 0, price_hi, hard)[keep], np.full(n_a, hard)])
     row_tol = 1e-7 + 1e-9 * (np.abs(np.where(np.isfinite(lo), lo, 0)) + np.abs(np.where(np.isfinite(hi), hi, 0)))
+    return PricedRows(defs, J, upper, B_rows, lo, hi, price_lo, price_hi, row_tol, hard, keep)
+
+
+def round_units(model: CompiledModel, x: np.ndarray, *, deadline: float | None = None) -> np.ndarray | None:
+    """Whole units for the parcel-years ``x`` chooses, by rounding with repair.
+
+    Returns a full solution vector (units whole, binaries as in ``x``,
+    auxiliary and shortfall columns computed from the units) that keeps
+    every hard row, or None when the search cannot repair one from any of
+    the :data:`STARTS` or the model has a column it does not know how to
+    compute. The first start whose plan has no more shortfall than ``x``
+    wins; failing that, the best plan of the starts. No start begins after
+    ``deadline`` (a ``time.perf_counter()`` value), when one is given.
+    """
+    t0 = time.perf_counter()
+    ctx = model.ctx
+    n_u, n_z = ctx.n_u, ctx.n_z
+    z = np.round(model.slice_z(x))
+    rows = priced_rows(model, z)
+    if rows is None:
+        return None
+    defs, J, upper, keep, hard = rows.defs, rows.J, rows.upper, rows.keep, rows.hard
+    n_a = model.n_aux
 
     def plan(u: np.ndarray) -> np.ndarray:
         """The full solution vector of units ``u`` on the columns ``J``."""
@@ -190,7 +230,7 @@ def round_units(model: CompiledModel, x: np.ndarray, *, deadline: float | None =
         if k and deadline is not None and time.perf_counter() > deadline:
             log.info("Rounding with repair: no time left for the %s start", start)
             break
-        search = _Search(B_rows, lo, hi, price_lo, price_hi, row_tol, model.cost[J], upper[J], _start(model, x, J, upper[J], start))
+        search = rows.search(model, _start(model, x, J, upper[J], start))
         rounds = search.run()
         mask = search.broken(hard)
         broken = int(mask.sum())
