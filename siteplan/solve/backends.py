@@ -481,19 +481,18 @@ def _with_row(model: CompiledModel, cols: np.ndarray, vals: np.ndarray, lb: floa
     return _with_rows(model, row, lb, ub, rule=rule)
 
 
+def _over_columns(model: CompiledModel, cols: np.ndarray) -> CompiledModel:
+    """The model over the columns ``cols`` alone (the others left out, as if fixed at 0)."""
+    return dataclasses.replace(model, A=model.A[:, cols], cost=model.cost[cols], col_lower=model.col_lower[cols],
+                               col_upper=model.col_upper[cols], integrality=model.integrality[cols])
+
+
 def _solve_columns(model: CompiledModel, cols: np.ndarray, *, start: np.ndarray | None = None, **kw) -> SolveResult:
     """Solve the model over a subset of its columns (the others fixed at 0).
 
     The result's ``x`` is mapped back to all columns.
     """
-    sub = dataclasses.replace(
-        model,
-        A=model.A[:, cols],
-        cost=model.cost[cols],
-        col_lower=model.col_lower[cols],
-        col_upper=model.col_upper[cols],
-        integrality=model.integrality[cols],
-    )
+    sub = _over_columns(model, cols)
     res = solve_model(sub, start=None if start is None else start[cols], **kw)
     x = np.zeros(model.n_cols)
     x[cols] = res.x

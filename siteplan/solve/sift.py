@@ -17,7 +17,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..model.builder import CompiledModel
-from .backends import MIN_STEP_S, ParallelSimplex, SolveResult, _columns_of, _highs, _highs_result, _relaxed, _run_for
+from .backends import (MIN_STEP_S, ParallelSimplex, SolveResult, _columns_of, _highs, _highs_result, _over_columns, _relaxed,
+                       _run_for)
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,13 @@ SIFT_CUT_SHARE = 0.5
 #: left 4 of 8,936 pricing in; the round that added them took 0.25 s, and
 #: without it the run had no bound and reported no gap.
 SIFT_FEW = 0.05
+
+
+def best_scores(model: CompiledModel) -> np.ndarray:
+    """Each parcel-year's best score per unit over its types (the negated unit cost; -inf without a unit column)."""
+    best = np.full(model.ctx.n_z, -np.inf)
+    np.maximum.at(best, model.ctx.u_z, -model.cost[: model.ctx.n_u])
+    return best
 
 
 def _forced_z(model: CompiledModel) -> np.ndarray:
@@ -303,15 +311,12 @@ def _sifted_lp(model: CompiledModel, *, left, opts: dict, pool=None, gap: float 
         return None
     ctx = model.ctx
     relaxed = _relaxed(model)
-    score = -model.cost[: ctx.n_u]
-    best = np.full(ctx.n_z, -np.inf)
-    np.maximum.at(best, ctx.u_z, score)
+    best = best_scores(model)
     keep = _forced_z(model) | _covering_z(model, best)
     order = np.argsort(-best, kind="stable")
     keep[order[: max(SIFT_START, ctx.n_z // 10)]] = True
     cols = _columns_of(model, keep)
-    sub = dataclasses.replace(relaxed, A=model.A[:, cols], cost=model.cost[cols], col_lower=model.col_lower[cols],
-                              col_upper=model.col_upper[cols], integrality=np.zeros(len(cols), dtype=bool))
+    sub = _over_columns(relaxed, cols)
     h = _highs(sub, time_limit_s=left(), gap=0.0, threads=opts.get("threads"), seed=opts.get("seed", 0))
     simplex = ParallelSimplex(opts.get("threads"))
     AT = model.A.T.tocsr()
