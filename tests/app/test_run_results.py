@@ -26,6 +26,8 @@ from tests.app.conftest import make_client
 from tests.cities import write_mini_city
 
 XSS = "<script>alert(1)</script>"
+REPO = Path(__file__).resolve().parents[2]
+OVER = REPO / "scenarios" / "demo-2016-2020-overconstrained.toml"
 
 
 def _start(client, **form) -> str:
@@ -209,21 +211,26 @@ def test_cancel_of_a_running_run_leaves_the_earlier_runs_outputs_untouched(live_
     assert _wait(live_ws, first).state == "done"
     before = _hashes(live_ws.runs.runs_dir / first / "out")
     assert "allocation.csv" in before
+    # the second run solves the over-constrained demo (3k parcels, many seconds of solving), so the cancel
+    # below always meets it while it solves; the mini city's run can end before a cancel on a busy machine
+    layers = (REPO / "layers").as_posix()
+    live_ws.scenario.write_text(OVER.read_text(encoding="utf-8").replace('"../layers/', f'"{layers}/'), encoding="utf-8")
     second = _start(client)
-    # running with its worker's process id recorded (the queue marks a run running just before it starts the process)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    progress = live_ws.runs.runs_dir / second / "progress.jsonl"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # its first solve stage has started
         job = live_ws.runs.job(second)
-        if job.state == "running" and job.record.get("pid"):
+        if job.state != "running" or (progress.exists() and '"kind": "start"' in progress.read_text(encoding="utf-8")):
             break
         time.sleep(0.05)
-    assert job.state == "running" and job.record.get("pid")
+    assert job.state == "running" and job.record.get("pid"), job.record
     assert 'id="run-cancel"' in client.get(f"/run?id={second}").text
     r = client.post(f"/run/{second}/cancel")
     assert r.status_code == 303 and r.headers["location"] == f"/run?id={second}"
     job = _wait(live_ws, second, timeout=60)
     assert job.state == "cancelled"
     assert client.get(f"/api/runs/{second}").json()["state_text"] == "已取消"
+    assert not (live_ws.runs.runs_dir / second / "out" / "allocation.csv").exists()
     assert _hashes(live_ws.runs.runs_dir / first / "out") == before
 
 
