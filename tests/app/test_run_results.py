@@ -220,7 +220,8 @@ def test_cancel_of_a_running_run_leaves_the_earlier_runs_outputs_untouched(live_
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:  # its first solve stage has started
         job = live_ws.runs.job(second)
-        if job.state != "running" or (progress.exists() and '"kind": "start"' in progress.read_text(encoding="utf-8")):
+        if job.state in FINAL_STATES or (job.state == "running" and progress.exists()
+                                         and '"kind": "start"' in progress.read_text(encoding="utf-8")):
             break
         time.sleep(0.05)
     assert job.state == "running" and job.record.get("pid"), job.record
@@ -230,6 +231,8 @@ def test_cancel_of_a_running_run_leaves_the_earlier_runs_outputs_untouched(live_
     job = _wait(live_ws, second, timeout=60)
     assert job.state == "cancelled"
     assert client.get(f"/api/runs/{second}").json()["state_text"] == "已取消"
+    last = json.loads(progress.read_text(encoding="utf-8").splitlines()[-1])
+    assert (last["kind"], last["text"]) == ("end", "cancelled")  # the worker itself stopped on the cancel, mid-solve
     assert not (live_ws.runs.runs_dir / second / "out" / "allocation.csv").exists()
     assert _hashes(live_ws.runs.runs_dir / first / "out") == before
 
