@@ -242,8 +242,8 @@ def _refit(base: CompiledModel, second, rules: list, rule, *, deadline: float, o
 
     Units the plan's own parcel-years cannot hold then go to new projects
     where time allows (:func:`_widened`): at 20,000 parcels two or three
-    widenings brought the units missing to 338-906 (docs/performance.md,
-    seventh pass).
+    widenings brought the units missing to 338-1,443 (docs/performance.md,
+    seventh and eighth passes).
     """
     if opts.get("solver", "highs") != "highs":
         return None
