@@ -28,6 +28,7 @@ happened to be added. Each round logs one INFO line when it starts.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import secrets
 import time
@@ -214,13 +215,18 @@ def _lp_rows(model: CompiledModel, *, seconds: float, opts: dict) -> tuple[Compi
 TRIM_SHARE, TRIM_LEAST_S = 0.1, 10.0
 #: ... of which the refit (:func:`_refit`) may take this share: at 20,000 parcels it takes 5-6 s of the 12 s.
 REFIT_SHARE = 0.75
+#: Seconds before the limit at which the widenings of a refit (:func:`_widened`) stop. What follows them (the
+#: check of the plan's discs, the status) takes under a second at 20,000 parcels, but a widening's rounding
+#: and trim can end 2 s past its deadline on a busy machine.
+WIDEN_MARGIN_S = 5.0
 
 
 #: LP passes at most when the last plan's units are fitted again on its own parcel-years (:func:`_refit`).
 REFIT_PASSES = 10
 
 
-def _refit(base: CompiledModel, second, rules: list, rule, *, deadline: float, opts: dict) -> np.ndarray | None:
+def _refit(base: CompiledModel, second, rules: list, rule, *, deadline: float, opts: dict,
+           widen_until: float | None = None) -> np.ndarray | None:
     """The plan's units placed again on its own parcel-years with every disc row they need; None if that fails.
 
     An LP over the parcel-years ``second`` uses (the others closed), its
@@ -241,13 +247,16 @@ def _refit(base: CompiledModel, second, rules: list, rule, *, deadline: float, o
     units missing from 16,724 to 3,868.
 
     Units the plan's own parcel-years cannot hold then go to new projects
-    where time allows (:func:`_widened`): at 20,000 parcels two or three
-    widenings brought the units missing to 338-1,443 (docs/performance.md,
-    seventh and eighth passes).
+    where time allows (:func:`_widened`), until ``widen_until`` (the
+    widenings only improve a plan already in hand, so they may go on past
+    ``deadline``): at 20,000 parcels two or three widenings brought the
+    units missing to 338-1,443 (docs/performance.md, seventh and eighth
+    passes).
     """
     if opts.get("solver", "highs") != "highs":
         return None
     ctx = base.ctx
+    widen = functools.partial(_widened, deadline=deadline if widen_until is None else max(deadline, widen_until), opts=opts)
     chosen = np.round(base.slice_z(second.x)) > 0
     fitted = _fit_lp(base, chosen, rules, deadline=deadline, opts=opts)
     if fitted is None:
@@ -255,7 +264,7 @@ def _refit(base: CompiledModel, second, rules: list, rule, *, deadline: float, o
     model, x = fitted
     first, closed = _round_fit(base, model, x, rules, rule, deadline=deadline)
     if not closed.any():
-        return _widened(base, model, first, rules, rule, deadline=deadline, opts=opts)
+        return widen(base, model, first, rules, rule)
     from ..model.dispersion import new_projects
 
     used = np.bincount(ctx.u_z, weights=x[: ctx.n_u], minlength=ctx.n_z) > 1e-6
@@ -265,14 +274,14 @@ def _refit(base: CompiledModel, second, rules: list, rule, *, deadline: float, o
     again = _fit_lp(dataclasses.replace(model, col_lower=held), kept, rules, deadline=deadline, opts=opts)
     if again is None:
         log.debug("Refit: the projects left open cannot all hold the minimum; the first fit stands")
-        return _widened(base, model, first, rules, rule, deadline=deadline, opts=opts)
+        return widen(base, model, first, rules, rule)
     second_fit, _ = _round_fit(base, again[0], again[1], rules, rule, deadline=deadline)
     if second_fit is None or (first is not None and base.slice_s(second_fit).sum() >= base.slice_s(first).sum()):
-        return _widened(base, model, first, rules, rule, deadline=deadline, opts=opts)
+        return widen(base, model, first, rules, rule)
     log.debug("Refit: %d projects closed, the rest held to the minimum; %.0f units short instead of %s",
               int(closed.sum()), float(base.slice_s(second_fit).sum()),
               "none" if first is None else f"{float(base.slice_s(first).sum()):.0f}")
-    return _widened(base, again[0], second_fit, rules, rule, deadline=deadline, opts=opts)
+    return widen(base, again[0], second_fit, rules, rule)
 
 
 #: Parcel-years the widened fit (:func:`_widened`) may offer beyond the plan's own: at most this many times the
@@ -280,6 +289,8 @@ def _refit(base: CompiledModel, second, rules: list, rule, *, deadline: float, o
 WIDEN_SHARE, WIDEN_LEAST = 1.0, 200
 #: Times at most that :func:`_widened` widens the fit.
 WIDEN_ROUNDS = 4
+#: Whether, once a widening gains nothing, the widenings may close the plan's own projects (see :func:`_widened`).
+WIDEN_SWAP = True
 
 
 def _z_only_rows(model: CompiledModel) -> np.ndarray:
@@ -297,20 +308,29 @@ def _z_only_rows(model: CompiledModel) -> np.ndarray:
 def _widened(base: CompiledModel, model: CompiledModel, plan: np.ndarray | None, rules: list, rule, *,
              deadline: float, opts: dict) -> np.ndarray | None:
     """The refitted ``plan`` (whole units; ``model``: ``base`` with the fit's disc rows) with units still short
-    placed on new projects (:func:`_widened_once`), again while that gains and there is time: else ``plan``."""
+    placed on new projects (:func:`_widened_once`), again while that gains and there is time: else ``plan``.
+
+    Once a widening gains nothing, the next ones may also close the plan's own projects (``swap``; with
+    :data:`WIDEN_SWAP`): a project at its plot-ratio cap, or one holding a place the district needs for a
+    larger one, then gives way. At 20,000 parcels the third widening opened 3 projects and gained nothing;
+    with closing it closed 31 and opened 5, and the units missing fell from 906 to 581."""
+    swap = False
     for _ in range(WIDEN_ROUNDS):
         t0 = time.perf_counter()
-        better = _widened_once(base, model, plan, rules, rule, deadline=deadline, opts=opts)
+        better = _widened_once(base, model, plan, rules, rule, deadline=deadline, opts=opts, swap=swap)
+        if better is None and not swap and WIDEN_SWAP:
+            swap = True  # stuck: from now on the LP may close the plan's own projects too
+            better = _widened_once(base, model, plan, rules, rule, deadline=deadline, opts=opts, swap=True)
         if better is None:
             return plan
         plan, model = better
-        if deadline - time.perf_counter() < 1.5 * (time.perf_counter() - t0):
-            break
+        if deadline - time.perf_counter() < time.perf_counter() - t0:
+            break  # the next would not end in time (one that does not gives up at the deadline; the plan stays)
     return plan
 
 
 def _widened_once(base: CompiledModel, model: CompiledModel, plan: np.ndarray | None, rules: list, rule, *,
-                  deadline: float, opts: dict) -> tuple[np.ndarray, CompiledModel] | None:
+                  deadline: float, opts: dict, swap: bool = False) -> tuple[np.ndarray, CompiledModel] | None:
     """The refitted ``plan`` (whole units; ``model``: ``base`` with the fit's disc rows) with units still short
     placed on new projects, and the model with the disc rows found; None when it gains nothing or there is no time.
 
@@ -321,6 +341,10 @@ def _widened_once(base: CompiledModel, model: CompiledModel, plan: np.ndarray | 
     which that LP gives at least the project minimum is opened, best first, while every row over binaries
     alone (projects per district and year) has room; the LP over the plan's and those, every one held open,
     is then rounded as the fit is. The plan with fewer units short is kept.
+
+    With ``swap``, the plan's projects are not held open in the first LP, and rows over binaries alone do not
+    rule a candidate out: a project to which that LP gives less than the minimum closes, and its place in
+    those rows may go to a new one.
     """
     from ..model.dispersion import new_projects
     from ..model.focal import disc_sums
@@ -344,20 +368,29 @@ def _widened_once(base: CompiledModel, model: CompiledModel, plan: np.ndarray | 
     slack = base.row_upper[zrows] - Az @ used.astype(float)
     full = abs(Az).T @ (slack < 1 - 1e-9).astype(float) > 0  # in a row that cannot take one more
     score = best_scores(base)
+    if swap:
+        full[:] = False  # a project the LP closes frees its place
     cand = np.nonzero(~used & ~full & new_projects(ctx)[ctx.z_parcel] & (room >= max(minimum, 1.0))
                       & (base.col_upper[ctx.n_u: ctx.n_u + ctx.n_z] > 0))[0]
     most = max(WIDEN_LEAST, int(WIDEN_SHARE * used.sum()))
     cand = cand[np.argsort(-score[cand], kind="stable")][:most]
     if not len(cand):
         return None
+    project = new_projects(ctx)[ctx.z_parcel]
     held = base.col_lower.copy()
-    held[ctx.z_col(np.nonzero(used & new_projects(ctx)[ctx.z_parcel])[0])] = 1.0
+    if not swap:
+        held[ctx.z_col(np.nonzero(used & project)[0])] = 1.0
     offer = used.copy()
     offer[cand] = True
     fitted = _fit_lp(dataclasses.replace(model, col_lower=held), offer, rules, deadline=deadline, opts=opts)
     if fitted is None:
         return None
     lp_units = np.bincount(ctx.u_z, weights=fitted[1][: ctx.n_u], minlength=ctx.n_z)
+    kept = used.copy()
+    if swap:
+        # the plan's projects to which the LP gives less than the minimum close; their places go to new ones
+        kept &= ~project | (lp_units >= max(minimum, 1.0) - 1e-6)
+        slack = base.row_upper[zrows] - Az @ kept.astype(float)
     gain = cand[lp_units[cand] >= max(minimum, 1.0) - 1e-6]
     gain = gain[np.argsort(-lp_units[gain], kind="stable")]
     opened = []
@@ -368,16 +401,18 @@ def _widened_once(base: CompiledModel, model: CompiledModel, plan: np.ndarray | 
             opened.append(j)
     if not opened:
         return None
-    keep = used.copy()
+    keep = kept.copy()
     keep[opened] = True
-    held[ctx.z_col(np.asarray(opened))] = 1.0
+    held[ctx.z_col(np.nonzero(keep & project)[0])] = 1.0
     again = _fit_lp(dataclasses.replace(fitted[0], col_lower=held), keep, rules, deadline=deadline, opts=opts)
     if again is None:
         return None
     wide, _ = _round_fit(base, again[0], again[1], rules, rule, deadline=deadline)
     short, before = (np.inf if wide is None else float(base.slice_s(wide).sum())), float(base.slice_s(plan).sum())
-    log.debug("Refit widened: %d parcel-years offered, %d opened; %s units short instead of %.0f, %.1f s",
-              len(cand), len(opened), "no plan" if wide is None else f"{short:.0f}", before, time.perf_counter() - t0)
+    log.debug("Refit widened%s: %d parcel-years offered, %d opened%s; %s units short instead of %.0f, %.1f s",
+              " with closing" if swap else "", len(cand), len(opened),
+              f", {int((used & ~kept).sum())} of the plan's closed" if swap else "",
+              "no plan" if wide is None else f"{short:.0f}", before, time.perf_counter() - t0)
     return (wide, again[0]) if short < before - 0.5 else None
 
 
@@ -554,7 +589,8 @@ def _trimmed(base: CompiledModel, second, rules: list, *, time_limit_s: float, o
 
     First its units are fitted again on its own parcel-years (:func:`_refit`); failing that, units are taken off
     the densest discs (:func:`siteplan.solve.trim.trim_to_cap`). The refit may take :data:`REFIT_SHARE` of the
-    trim's time, or, with a ``deadline``, until :data:`TRIM_LEAST_S` before it.
+    trim's time, or, with a ``deadline``, until :data:`TRIM_LEAST_S` before it; once it has a plan, its widenings
+    may go on until :data:`WIDEN_MARGIN_S` before the ``deadline``.
     """
     from .trim import trim_to_cap
 
@@ -564,7 +600,9 @@ def _trimmed(base: CompiledModel, second, rules: list, *, time_limit_s: float, o
     t0 = time.perf_counter()
     budget = max(TRIM_LEAST_S, TRIM_SHARE * time_limit_s)
     refit_until = t0 + REFIT_SHARE * budget if deadline is None else max(t0 + REFIT_SHARE * budget, deadline - TRIM_LEAST_S)
-    x = _refit(base, second, rules, rule, deadline=refit_until, opts=opts or {})
+    # the widenings improve a plan in hand: they may use the limit but for WIDEN_MARGIN_S
+    widen_until = refit_until if deadline is None else max(refit_until, deadline - WIDEN_MARGIN_S)
+    x = _refit(base, second, rules, rule, deadline=refit_until, opts=opts or {}, widen_until=widen_until)
     how = "Refitted on the plan's parcel-years"
     if x is not None:
         log.info("Units fitted again on the plan's parcel-years with their disc rows: %.0f units short, %.1f s",

@@ -470,3 +470,65 @@ def test_rounding_a_fit_gives_units_back_where_a_target_is_short_and_every_hard_
     per_parcel = np.bincount(ctx.u_parcel, weights=u, minlength=3)
     assert per_parcel.tolist() == expected
     assert np.all(u <= np.ceil(x_u)) and per_parcel[0] + per_parcel[1] <= 666
+
+
+@pytest.mark.parametrize("swap", [True, False])
+def test_a_stuck_widening_closes_a_small_project_for_a_larger_one_when_the_district_is_full(monkeypatch, swap):
+    """Two projects per district. The plan holds P0 (room for 350 units by its plot ratio) and P1 (400): 50 of
+    the 800 units short, and the district has no place for a third project, so widening alone finds nothing.
+    Allowed to close the plan's own projects, it closes P0 and opens P2 (400): every unit placed, recomputed
+    here from the parcels' areas. Without that step the plan stays as it was."""
+    import time
+
+    from siteplan import MaxProjects, ProjectSize
+    from siteplan.solve.rounding import complete
+
+    monkeypatch.setattr(lazy, "WIDEN_SWAP", swap)
+    p = _city([0, 5000, 10000], [1.0, 0.9, 0.8])
+    p.loc[0, "geometry"] = shapely.box(0, 0, 87.5, 100)  # 350 units at plot ratio 2
+    p["area_m2"] = p.area
+    model = (problem(p, {"public_rental": 50.0}, [2016]).add_targets({("public_rental", 2016): 800})
+             .add_rule(PlotRatio()).add_rule(YearlyTargets()).add_rule(ProjectSize(min_units=300))
+             .add_rule(MaxProjects(per_district_year=2)).add_rule(RadiusCap(R, N, centres="anywhere"))).compile()
+    ctx = model.ctx
+    x = np.zeros(model.n_cols)
+    for c in range(ctx.n_u):
+        x[c] = {0: 350.0, 1: 400.0, 2: 0.0}[int(ctx.u_parcel[c])]
+    x[ctx.n_u + np.array([j for j in range(ctx.n_z) if ctx.z_parcel[j] in (0, 1)])] = 1.0
+    plan = complete(model, x)
+    assert model.slice_s(plan).sum() == pytest.approx(50.0)
+    rules = lazy.lazy_rules(model)
+    out = lazy._widened(model, model, plan, rules, rules[0], deadline=time.perf_counter() + 30, opts={})
+    units = np.bincount(ctx.u_parcel, weights=out[: ctx.n_u], minlength=3)
+    if not swap:
+        assert units.tolist() == [350, 400, 0] and model.slice_s(out).sum() == pytest.approx(50.0)
+        return
+    assert units.tolist() == [0, 400, 400]
+    cap = np.floor(p.area.to_numpy() * 2.0 / 50.0 + 1e-9)  # floor area at plot ratio 2, in 50 m2 units
+    assert np.all(units <= cap) and ((units == 0) | (units >= 300)).all() and (units > 0).sum() <= 2
+    assert units.sum() == 800 and model.slice_s(out).sum() == pytest.approx(0.0)
+
+
+def test_the_refits_widenings_may_go_on_until_the_margin_before_the_limit_its_fit_until_the_trims_reserve(monkeypatch):
+    """The fit must leave the trim its reserve (a fit that fails needs it); the widenings only improve a plan in
+    hand, so they may go on until WIDEN_MARGIN_S before the limit."""
+    import time
+    from types import SimpleNamespace
+
+    seen = {}
+
+    def fake_refit(base, second, rules, rule, *, deadline, opts, widen_until=None):
+        seen.update(deadline=deadline, widen_until=widen_until)
+        return None
+
+    monkeypatch.setattr(lazy, "_refit", fake_refit)
+    monkeypatch.setattr("siteplan.solve.trim.trim_to_cap", lambda *a, **k: None)
+    p = _city([0, 1050, 5000], [1.0, 1.0, 0.5])
+    model = (problem(p, {"public_rental": 50.0}, [2016]).add_targets({("public_rental", 2016): 800})
+             .add_rule(PlotRatio()).add_rule(YearlyTargets()).add_rule(RadiusCap(R, N, centres="anywhere"))).compile()
+    limit = time.perf_counter() + 100.0
+    lazy._trimmed(model, SimpleNamespace(x=np.zeros(model.n_cols)), lazy.lazy_rules(model), time_limit_s=120.0,
+                  opts={}, deadline=limit)
+    assert seen["deadline"] == pytest.approx(limit - lazy.TRIM_LEAST_S)
+    assert seen["widen_until"] == pytest.approx(limit - lazy.WIDEN_MARGIN_S)
+    assert lazy.WIDEN_MARGIN_S < lazy.TRIM_LEAST_S
