@@ -249,9 +249,8 @@ def _refit(base: CompiledModel, second, rules: list, rule, *, deadline: float, o
     Units the plan's own parcel-years cannot hold then go to new projects
     where time allows (:func:`_widened`), until ``widen_until`` (the
     widenings only improve a plan already in hand, so they may go on past
-    ``deadline``): at 20,000 parcels two or three widenings brought the
-    units missing to 338-1,443 (docs/performance.md, seventh and eighth
-    passes).
+    ``deadline``): at 20,000 parcels one to three widenings brought the
+    units missing to 581-1,443 (docs/performance.md, eighth pass).
     """
     if opts.get("solver", "highs") != "highs":
         return None
@@ -405,8 +404,8 @@ def _widened_once(base: CompiledModel, model: CompiledModel, plan: np.ndarray | 
     keep[opened] = True
     held[ctx.z_col(np.nonzero(keep & project)[0])] = 1.0
     again = _fit_lp(dataclasses.replace(fitted[0], col_lower=held), keep, rules, deadline=deadline, opts=opts)
-    if again is None:
-        return None
+    if again is None or time.perf_counter() > deadline - MIN_STEP_S:
+        return None  # no time to round it: rounding and its trim would end past the deadline
     wide, _ = _round_fit(base, again[0], again[1], rules, rule, deadline=deadline)
     short, before = (np.inf if wide is None else float(base.slice_s(wide).sum())), float(base.slice_s(plan).sum())
     log.debug("Refit widened%s: %d parcel-years offered, %d opened%s; %s units short instead of %.0f, %.1f s",
