@@ -509,8 +509,8 @@ class RadiusCap:
             return []
         return [Finding(self.name, "warning",
                         f"the exact radius cap (centres = \"anywhere\") on {usable:,} usable parcels may not meet every "
-                        "target within the time limit: on the benchmark cities a 10,000-parcel run took 15-18 s, but a 20,000-parcel "
-                        "run ended after 107-119 s of its 120 s limit with 581-1,443 of its 380,000 units missing "
+                        "target within the time limit: on the benchmark cities a 10,000-parcel run took 15-22 s, but a 20,000-parcel "
+                        "run ended after 107-117 s of its 120 s limit with 586-1,089 of its 380,000 units missing "
                         "(the status says so when that happens); raise "
                         "[solver] time_limit_s, or set [rules.radius_cap] centres = \"projects\" (faster, but it caps only "
                         "the discs around used parcels)")]

@@ -250,7 +250,7 @@ def _refit(base: CompiledModel, second, rules: list, rule, *, deadline: float, o
     where time allows (:func:`_widened`), until ``widen_until`` (the
     widenings only improve a plan already in hand, so they may go on past
     ``deadline``): at 20,000 parcels one to three widenings brought the
-    units missing to 581-1,443 (docs/performance.md, eighth pass).
+    units missing to 586-1,089 (docs/performance.md, eighth pass).
     """
     if opts.get("solver", "highs") != "highs":
         return None
@@ -314,8 +314,9 @@ def _widened(base: CompiledModel, model: CompiledModel, plan: np.ndarray | None,
     widening of one kind gains nothing, one of the other kind is tried, and the widenings go on with the
     kind that gained. At 20,000 parcels, widenings that only open took the units short (every elastic row)
     from 5,919 to 2,744 and 2,120 in two rounds, and one with closing then to 1,767 (581 units missing); one
-    with closing from the start took them to 1,753 in one round (586 missing), so a slow search no longer
-    leaves 906-1,443 missing."""
+    with closing from the start took them to 1,753 in one round (586 missing), so on the search's usual path
+    a slow search no longer leaves 906-1,443 missing. On the path it took in one run of three under load,
+    closing from the start did worse (1,089 missing against 631)."""
     swap = WIDEN_SWAP
     for _ in range(WIDEN_ROUNDS):
         t0 = time.perf_counter()
