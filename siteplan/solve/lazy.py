@@ -328,7 +328,7 @@ def _widened(base: CompiledModel, model: CompiledModel, plan: np.ndarray | None,
             return plan
         plan, model = better
         if deadline - time.perf_counter() < time.perf_counter() - t0:
-            break  # the next would not end in time (one that does not gives up at the deadline; the plan stays)
+            break  # the next would not end in time (one that cannot gives up at the deadline; the plan stays)
     return plan
 
 
