@@ -358,28 +358,27 @@ def _widened_once(base: CompiledModel, model: CompiledModel, plan: np.ndarray | 
         return None
     t0 = time.perf_counter()
     ctx = base.ctx
-    minimum = project_minimum(ctx)
+    least = max(project_minimum(ctx), 1.0)  # units that make a project
     per_z = np.bincount(ctx.u_z, weights=plan[: ctx.n_u], minlength=ctx.n_z)
     used = per_z > 0.5
+    project = new_projects(ctx)[ctx.z_parcel]
     xy = rule.centroids(ctx)
     per_parcel = np.bincount(ctx.u_parcel, weights=plan[: ctx.n_u], minlength=len(xy))
     busy = per_parcel > 0.5
     room = rule.max_units - disc_sums(xy[busy], per_parcel[busy], xy, 2 * rule.radius_m)[ctx.z_parcel]
-    # rows over binaries alone with room for one more project
+    # rows over binaries alone (projects per district and year): their room for more projects
     zrows = _z_only_rows(base)
     Az = base.A[zrows][:, ctx.n_u: ctx.n_u + ctx.n_z].tocsc()
-    slack = base.row_upper[zrows] - Az @ used.astype(float)
-    full = abs(Az).T @ (slack < 1 - 1e-9).astype(float) > 0  # in a row that cannot take one more
-    score = best_scores(base)
+    slack_with = lambda open_z: base.row_upper[zrows] - Az @ open_z.astype(float)  # noqa: E731
     if swap:
-        full[:] = False  # a project the LP closes frees its place
-    cand = np.nonzero(~used & ~full & new_projects(ctx)[ctx.z_parcel] & (room >= max(minimum, 1.0))
-                      & (base.col_upper[ctx.n_u: ctx.n_u + ctx.n_z] > 0))[0]
+        full = np.zeros(ctx.n_z, dtype=bool)  # a project the LP closes frees its place
+    else:
+        full = abs(Az).T @ (slack_with(used) < 1 - 1e-9).astype(float) > 0  # in a row that cannot take one more
+    cand = np.nonzero(~used & ~full & project & (room >= least) & (base.col_upper[ctx.n_u: ctx.n_u + ctx.n_z] > 0))[0]
     most = max(WIDEN_LEAST, int(WIDEN_SHARE * used.sum()))
-    cand = cand[np.argsort(-score[cand], kind="stable")][:most]
+    cand = cand[np.argsort(-best_scores(base)[cand], kind="stable")][:most]
     if not len(cand):
         return None
-    project = new_projects(ctx)[ctx.z_parcel]
     held = base.col_lower.copy()
     if not swap:
         held[ctx.z_col(np.nonzero(used & project)[0])] = 1.0
@@ -389,12 +388,10 @@ def _widened_once(base: CompiledModel, model: CompiledModel, plan: np.ndarray | 
     if fitted is None:
         return None
     lp_units = np.bincount(ctx.u_z, weights=fitted[1][: ctx.n_u], minlength=ctx.n_z)
-    kept = used.copy()
-    if swap:
-        # the plan's projects to which the LP gives less than the minimum close; their places go to new ones
-        kept &= ~project | (lp_units >= max(minimum, 1.0) - 1e-6)
-        slack = base.row_upper[zrows] - Az @ kept.astype(float)
-    gain = cand[lp_units[cand] >= max(minimum, 1.0) - 1e-6]
+    # with swap, the plan's projects to which the LP gives less than the minimum close; their places go to new ones
+    kept = used & (~project | (lp_units >= least - 1e-6)) if swap else used.copy()
+    slack = slack_with(kept)
+    gain = cand[lp_units[cand] >= least - 1e-6]
     gain = gain[np.argsort(-lp_units[gain], kind="stable")]
     opened = []
     for j in gain:
