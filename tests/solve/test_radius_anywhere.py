@@ -473,7 +473,7 @@ def test_rounding_a_fit_gives_units_back_where_a_target_is_short_and_every_hard_
 
 
 @pytest.mark.parametrize("swap", [True, False])
-def test_a_stuck_widening_closes_a_small_project_for_a_larger_one_when_the_district_is_full(monkeypatch, swap):
+def test_a_widening_may_close_a_small_project_for_a_larger_one_when_the_district_is_full(monkeypatch, swap):
     """Two projects per district. The plan holds P0 (room for 350 units by its plot ratio) and P1 (400): 50 of
     the 800 units short, and the district has no place for a third project, so a widening that only opens
     projects finds nothing. One that may close the plan's own projects closes P0 and opens P2 (400): every
