@@ -94,6 +94,7 @@ def write_plan(
     shapefile: bool = False,
     tiles: str | TileChoice | None = None,
     output_warnings: list[str] | None = None,
+    run_jobs: Callable[[list[str], list[Callable[[], object]]], None] | None = None,
 ) -> dict[str, Path]:
     """Write every output of a plan into ``out_dir`` (atomically).
 
@@ -114,6 +115,10 @@ def write_plan(
     (default the scenario's ``[map] tiles``; see
     :func:`siteplan.outputs.webmap.tile_choice`). Warnings of the writers
     (text the shapefiles cannot hold) are appended to ``output_warnings``.
+    ``run_jobs`` runs the writers (see
+    :func:`siteplan.outputs.export.write_outputs`; default one after the
+    other, in this process); one that runs them in other processes is only
+    for calls without ``output_warnings``.
     """
     ntg = scenario.plan.net_to_gross
     freq = selection_frequency(alternatives) if alternatives else None
@@ -143,7 +148,7 @@ def write_plan(
         )
         writers["selection_frequency.csv"] = lambda p: export.write_table_csv(freq, p)
         writers["selection.geojson"] = lambda p: export.write_geojson(_selection_gdf(freq, layers), p)
-    return export.write_outputs(out_dir, writers)
+    return export.write_outputs(out_dir, writers, run_jobs=run_jobs)
 
 
 def _with_selected_in(alloc: gpd.GeoDataFrame, freq: pd.DataFrame | None) -> gpd.GeoDataFrame:

@@ -166,3 +166,57 @@ def test_batch_cli_names_the_bad_file_in_one_line(mini_city, tmp_path):
     assert res.exit_code == 2
     assert "rules.transit.share" in res.output and "Traceback" not in res.output
     assert not (tmp_path / "b").exists()
+
+
+def test_output_bins_share_the_writing_time_and_keep_the_workbook_with_its_csv_copies():
+    from siteplan.sweep import OUTPUT_SECONDS, _output_bins
+
+    names = ["allocation.csv", "map.html", "land_supply.xlsx", "land_supply_2016.csv", "land_supply_period.csv",
+             "report.html", "plan.docx", "plan.gpkg", "run.json", "land_supply.csv"]
+    for k in (1, 2, 3, 20):
+        bins = _output_bins(names, k)
+        assert sorted(i for b in bins for i in b) == list(range(len(names)))  # every file once
+        assert len(bins) == min(k, 8)  # 8 families: the workbook's CSV copies go with it
+        home = {names[i]: n for n, b in enumerate(bins) for i in b}
+        assert home["land_supply_2016.csv"] == home["land_supply_period.csv"] == home["land_supply.xlsx"]
+    # two workers: the map alone (2.2 s) against the report and the rest, within the largest file's time
+    seconds = [sum(OUTPUT_SECONDS.get(names[i], 0.05) for i in b) for b in _output_bins(names, 2)]
+    assert max(seconds) - min(seconds) <= max(OUTPUT_SECONDS.values())
+    assert max(seconds) < 0.6 * sum(seconds)
+
+
+def test_files_written_on_the_workers_are_all_there_or_none_is(tmp_path):
+    """write_outputs with the batch's runner: each job runs once on some worker; a failing one
+    fails the whole, after the others ended, and the previous outputs stay."""
+    import time
+
+    from dask.distributed import Client, LocalCluster
+
+    from siteplan.outputs.export import write_outputs
+    from siteplan.sweep import _outputs_on_workers
+
+    def slow(p):  # as the map does: it makes its folder, should it be missing
+        time.sleep(0.5)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text("slow", encoding="utf-8")
+
+    good = {"map.html": lambda p: p.write_text("m", encoding="utf-8"), "report.html": slow,
+            "land_supply.xlsx": lambda p: p.write_text("x", encoding="utf-8"),
+            "land_supply_2016.csv": lambda p: p.write_text("c", encoding="utf-8")}
+    out = tmp_path / "plan"
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, scheduler_kwargs={"dashboard": False}) as cluster, \
+            Client(cluster) as client:
+        written = client.submit(write_outputs, out, good, run_jobs=_outputs_on_workers, pure=False).result()
+        assert sorted(written) == sorted(good)
+        assert {p.name: p.read_text(encoding="utf-8") for p in out.iterdir()} == {
+            "map.html": "m", "report.html": "slow", "land_supply.xlsx": "x", "land_supply_2016.csv": "c"}
+
+        def fails(p):
+            raise OSError(28, "No space left on device")
+
+        bad = {**good, "map.html": fails}  # the map goes first, alone: it fails while the report still sleeps
+        with pytest.raises(Exception, match="No space left|cannot write"):
+            client.submit(write_outputs, out, bad, run_jobs=_outputs_on_workers, pure=False).result()
+    time.sleep(0.7)  # a job still running would write after the failure
+    assert {p.name: p.read_text(encoding="utf-8") for p in out.iterdir()}["map.html"] == "m"  # the previous outputs
+    assert [p.name for p in tmp_path.iterdir()] == ["plan"]  # no staging folder left behind

@@ -17,6 +17,7 @@ sorted rows, so two runs of one scenario give identical bytes.
 from __future__ import annotations
 
 import errno
+import functools
 import json
 import logging
 import os
@@ -227,7 +228,8 @@ def check_out_dir(out_dir: str | Path) -> Path:
     return out_dir
 
 
-def write_outputs(out_dir: str | Path, writers: dict[str, Callable[[Path], object]]) -> dict[str, Path]:
+def write_outputs(out_dir: str | Path, writers: dict[str, Callable[[Path], object]], *,
+                  run_jobs: Callable[[list[str], list[Callable[[], object]]], None] | None = None) -> dict[str, Path]:
     """Write every output, then move the folder into place in one step.
 
     The files are written into a temporary folder beside ``out_dir``; the
@@ -243,6 +245,13 @@ def write_outputs(out_dir: str | Path, writers: dict[str, Callable[[Path], objec
         The destination folder; it is replaced only after every writer ran.
     writers
         File name -> a function that writes that file at the path it gets.
+    run_jobs
+        Called as ``run_jobs(names, jobs)`` with each writer as a call
+        without arguments (``jobs[k]`` writes ``names[k]`` into the
+        temporary folder); it must return only once every job has ended,
+        and raise if one failed. Default: the jobs one after the other,
+        here. A batch on Dask hands them to its workers
+        (:func:`siteplan.sweep.run_variant`).
 
     Returns
     -------
@@ -264,8 +273,13 @@ def write_outputs(out_dir: str | Path, writers: dict[str, Callable[[Path], objec
         tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-{os.getpid()}-", dir=out_dir.parent))
         staged = tmp / out_dir.name
         staged.mkdir()
-        for name, write in writers.items():
-            write(staged / name)
+        names = list(writers)
+        jobs = [functools.partial(writers[name], staged / name) for name in names]
+        if run_jobs is None:
+            for job in jobs:
+                job()
+        else:
+            run_jobs(names, jobs)
         if out_dir.exists():
             old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
             os.replace(out_dir, old)
