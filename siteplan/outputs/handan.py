@@ -235,8 +235,14 @@ def printed_tables(plan, scenario) -> dict[str, pd.DataFrame]:
 
     The tables of :func:`siteplan.outputs.tables.land_supply_tables`, the
     year sheets in the Handan layout when ``land_table = "handan"``, then
-    the 地块一览表 (:data:`PARCEL_SHEET`).
+    the 地块一览表 (:data:`PARCEL_SHEET`). Made once per plan and scenario
+    (:meth:`~siteplan.solve.plan.Plan.memo`); each call gets its own copies.
     """
+    made = plan.memo(("printed_tables",), lambda: _printed_tables(plan, scenario), of=(scenario,))
+    return {name: table.copy() for name, table in made.items()}
+
+
+def _printed_tables(plan, scenario) -> dict[str, pd.DataFrame]:
     from .printed import parcel_features
 
     o = scenario.outputs

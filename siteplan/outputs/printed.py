@@ -89,8 +89,13 @@ def parcel_features(plan: Plan, *, net_to_gross: float) -> gpd.GeoDataFrame:
     read as a 配建 host's whole project), ``far_used`` (the highest plot ratio a type was built
     at on the parcel), ``far_upper_types`` and the figures rounded once from
     full precision: floor area to 1 m², net land and parcel area to
-    0.01 ha, gross land = printed net / ``net_to_gross``.
+    0.01 ha, gross land = printed net / ``net_to_gross``. Made once per
+    plan (:meth:`Plan.memo`); each call gets its own copy.
     """
+    return plan.memo(("parcel_features", net_to_gross), lambda: _parcel_features(plan, net_to_gross)).copy()
+
+
+def _parcel_features(plan: Plan, net_to_gross: float) -> gpd.GeoDataFrame:
     gdf = plan.to_geodataframe(net_to_gross=net_to_gross)
     a = _rows_with_far(plan, net_to_gross)
     order = {t: k for k, t in enumerate(plan.problem.types)}

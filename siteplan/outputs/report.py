@@ -213,7 +213,15 @@ def _district_units(plan: Plan, scenario: Scenario):
 
 
 def map_thumbnail(plan: Plan, layers: Layers, scenario: Scenario, *, lang: str = "zh") -> str:
-    """A small static map: districts by zone, metro lines, used parcels by type, as a PNG data URI."""
+    """A small static map: districts by zone, metro lines, used parcels by type, as a PNG data URI.
+
+    Drawn once per plan, layers, scenario and language (the report and
+    ``plan.docx`` show the same one; :meth:`Plan.memo`).
+    """
+    return plan.memo(("map_thumbnail", lang), lambda: _map_thumbnail(plan, layers, scenario, lang), of=(layers, scenario))
+
+
+def _map_thumbnail(plan: Plan, layers: Layers, scenario: Scenario, lang: str) -> str:
     import matplotlib.pyplot as plt
 
     from .styles import LINE_COLOURS, ZONE_FILLS, type_colours

@@ -14,6 +14,7 @@ plans::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -141,6 +142,17 @@ class Plan:
     model: CompiledModel
     x: np.ndarray
     findings: list[Finding] = field(default_factory=list)
+    _memo: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def memo(self, key: tuple, make: Callable[[], object], *, of: tuple = ()) -> object:
+        """``make()``, made once per plan, ``key`` and the objects ``of`` (by
+        identity; the entry keeps them alive, so an id is never reused under
+        it): a figure several outputs print (the parcel features, the printed
+        tables, the static map). The caller copies what it may change."""
+        full = (*key, *map(id, of))
+        if full not in self._memo:
+            self._memo[full] = (of, make())
+        return self._memo[full][1]
 
     @classmethod
     def from_solution(cls, problem: Problem, model: CompiledModel, x: np.ndarray, report: SolverReport) -> Plan:

@@ -238,3 +238,34 @@ def test_parcel_sheet_against_the_layers(handan_run):
             assert sum(r[c] for r in body if r["供应年度"] == year) == n
     for c in ("地块面积（公顷）", "合计（套）", "保障房建筑面积（m²）", *unit_area):
         assert total[c] == pytest.approx(sum(r[c] for r in body))
+
+
+def test_figures_several_outputs_print_are_made_once_per_plan_and_each_caller_gets_its_own_copy(mini_city, monkeypatch):
+    from siteplan.inputs.scenario import load_scenario
+    from siteplan.outputs import handan, printed, report
+    from siteplan.pipeline import plan_from_scenario
+
+    scenario = load_scenario(mini_city)
+    plan, layers = plan_from_scenario(scenario)
+    made = {"tables": 0, "features": 0, "thumb": 0}
+    for module, name, key in ((handan, "_printed_tables", "tables"), (printed, "_parcel_features", "features"),
+                              (report, "_map_thumbnail", "thumb")):
+        real = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda *a, real=real, key=key: (made.__setitem__(key, made[key] + 1), real(*a))[1])
+    first = handan.printed_tables(plan, scenario)
+    sheet = next(iter(first))
+    first[sheet]["changed by a caller"] = 1
+    again = handan.printed_tables(plan, scenario)
+    assert made["tables"] == 1 and "changed by a caller" not in again[sheet].columns
+    ntg = scenario.plan.net_to_gross
+    f1 = printed.parcel_features(plan, net_to_gross=ntg)
+    f1["units"] = -1
+    assert (printed.parcel_features(plan, net_to_gross=ntg)["units"] > 0).all()
+    assert made["features"] == 1  # made for the printed tables, then taken from there
+    printed.parcel_features(plan, net_to_gross=ntg / 2)  # another net-to-gross is another figure
+    assert made["features"] == 2
+    assert report.map_thumbnail(plan, layers, scenario) == report.map_thumbnail(plan, layers, scenario)
+    assert made["thumb"] == 1
+    other = load_scenario(mini_city)  # an equal scenario, another object: made again, never taken for the first
+    handan.printed_tables(plan, other)
+    assert made["tables"] == 2
