@@ -245,6 +245,10 @@ OUTPUT_SECONDS = {"map.html": 2.2, "report.html": 1.5, "land_supply.xlsx": 0.9, 
                   "plan.gpkg": 0.3, "allocation.geojson": 0.2}
 
 
+#: The most groups a run's files are written in (:func:`_outputs_on_workers`).
+OUTPUT_GROUPS = 4
+
+
 def _output_bins(names: Sequence[str], k: int) -> list[list[int]]:
     """The positions of ``names`` in at most ``k`` groups of about equal writing time (:data:`OUTPUT_SECONDS`).
 
@@ -279,19 +283,26 @@ def _outputs_on_workers(names: list[str], jobs: list[Callable[[], object]]) -> N
     """Write a run's files on every worker of its Dask cluster (``run_jobs`` of :func:`siteplan.outputs.export.write_outputs`).
 
     The jobs go out in groups of about equal time (:func:`_output_bins`),
-    one group per worker. They are pickled together, once (the plan and
-    layers they share with it), and sent to every worker (data held by one
-    worker would draw every group to it). This task leaves its worker's slot while it
+    one group per worker, at most :data:`OUTPUT_GROUPS`. They are pickled
+    together, once (the plan and layers they share with it), and sent to
+    this worker and the least busy others, one for each group (data held by
+    one worker would draw every group to it). This task leaves its worker's slot while it
     waits, so its own worker takes a group too. Returns when every group
     has ended, so no job still writes into the folder after a failure;
     then raises the first failure.
     """
     import cloudpickle
-    from distributed import wait, worker_client
+    from distributed import get_worker, wait, worker_client
 
+    here = get_worker().address
     with worker_client() as client:
-        bins = _output_bins(names, len(client.scheduler_info()["workers"]))
-        payload = client.scatter(cloudpickle.dumps(jobs), hash=False, broadcast=True)
+        workers = client.scheduler_info()["workers"]
+        # this worker and the least busy others, at most OUTPUT_GROUPS of them (a big cluster gets no copy on every worker)
+        others = sorted((a for a in workers if a != here),
+                        key=lambda a: workers[a].get("metrics", {}).get("task_counts", {}).get("executing", 0))
+        chosen = [here, *others][:OUTPUT_GROUPS]
+        bins = _output_bins(names, len(chosen))
+        payload = client.scatter(cloudpickle.dumps(jobs), hash=False, broadcast=True, workers=chosen)
         futures = [client.submit(_run_pickled, payload, b, pure=False) for b in bins]
         wait(futures)
         for future in futures:
