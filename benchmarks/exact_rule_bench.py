@@ -4,9 +4,11 @@ Two parts, each figure with ``uptime`` before and after it:
 
 * sizes: each run is ``radius_bench.py --one N anywhere`` in a child process
   (the synthetic city of :mod:`bench`, every rule on; timed from compiling
-  the model to the delivered plan), ``--runs-10k`` runs at 10,000 parcels
-  and ``--runs-20k`` at 20,000, with no extra busy process (the load is
-  whatever else runs on the machine);
+  the model to the delivered plan), ``--runs-1k`` runs at 1,000 parcels,
+  ``--runs-10k`` at 10,000, ``--runs-20k`` at 20,000 and ``--runs-50k`` at
+  50,000 (none unless asked: one run takes about 5 minutes, the city's
+  first run half an hour more to make it), with no extra busy process (the
+  load is whatever else runs on the machine);
 * demo: ``siteplan run`` of the feasible and the over-constrained demo,
   ``--alternatives 3`` on the feasible one, and ``siteplan batch`` of both
   on 2 workers (and on 1 worker), each timed as a whole process, the status,
@@ -126,8 +128,10 @@ def demo(tmp: Path) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--runs-1k", type=int, default=1)
     p.add_argument("--runs-10k", type=int, default=2)
     p.add_argument("--runs-20k", type=int, default=1)
+    p.add_argument("--runs-50k", type=int, default=0)
     p.add_argument("--time-limit", type=float, default=120.0)
     p.add_argument("--gap", type=float, default=0.01)
     p.add_argument("--skip-demo", action="store_true")
@@ -146,7 +150,9 @@ def main(argv: list[str] | None = None) -> int:
 
     if not args.skip_sizes:
         sizes = report.setdefault("sizes", {})
-        for n, k in ((10000, args.runs_10k), (20000, args.runs_20k)):
+        for n, k in ((1000, args.runs_1k), (10000, args.runs_10k), (20000, args.runs_20k), (50000, args.runs_50k)):
+            if not k:
+                continue  # a size not asked for keeps the figures of an earlier run in the file
             runs = sizes[str(n)] = []
             for _ in range(k):
                 runs.append(size_run(n, args.time_limit, args.gap, args.cache))

@@ -210,7 +210,7 @@ def run_variant(data: dict, base_dir: str, out_dir: str, *, source: str | None =
         scenario._sha256 = hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
         plan, layers = plan_from_scenario(scenario)
         # the files are written by every worker free to take a share (a batch's last, longest plan
-        # then waits for its files about half as long); on one worker, here
+        # then does not write them all alone); on one worker, here
         write_plan(plan, layers, scenario, out_dir, run_jobs=_outputs_on_workers if workers > 1 else None)
     except SiteplanError as err:
         row.update(status="error", error=str(err), runtime_s=time.perf_counter() - t0)
@@ -286,10 +286,10 @@ def _outputs_on_workers(names: list[str], jobs: list[Callable[[], object]]) -> N
     one group per worker, at most :data:`OUTPUT_GROUPS`. They are pickled
     together, once (the plan and layers they share with it), and sent to
     this worker and the least busy others, one for each group (data held by
-    one worker would draw every group to it). This task leaves its worker's slot while it
-    waits, so its own worker takes a group too. Returns when every group
-    has ended, so no job still writes into the folder after a failure;
-    then raises the first failure.
+    one worker would draw every group to it). This task leaves its worker's
+    slot while it waits, so its own worker takes a group too. Returns when
+    every group has ended, so no job still writes into the folder after a
+    failure; then raises the first failure.
     """
     import cloudpickle
     from distributed import get_worker, wait, worker_client
