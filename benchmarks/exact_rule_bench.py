@@ -6,9 +6,9 @@ Two parts, each figure with ``uptime`` before and after it:
   (the synthetic city of :mod:`bench`, every rule on; timed from compiling
   the model to the delivered plan), ``--runs-1k`` runs at 1,000 parcels,
   ``--runs-10k`` at 10,000, ``--runs-20k`` at 20,000 and ``--runs-50k`` at
-  50,000 (none unless asked: one run takes about 5 minutes, the city's
-  first run half an hour more to make it), with no extra busy process (the
-  load is whatever else runs on the machine);
+  50,000 (none unless asked: with the 120 s limit one run took 106 s as a
+  whole process, the city made on the way, and 2.6 GB), with no extra busy
+  process (the load is whatever else runs on the machine);
 * demo: ``siteplan run`` of the feasible and the over-constrained demo,
   ``--alternatives 3`` on the feasible one, and ``siteplan batch`` of both
   on 2 workers (and on 1 worker), each timed as a whole process, the status,
