@@ -220,3 +220,25 @@ def test_files_written_on_the_workers_are_all_there_or_none_is(tmp_path):
     time.sleep(0.7)  # a job still running would write after the failure
     assert {p.name: p.read_text(encoding="utf-8") for p in out.iterdir()}["map.html"] == "m"  # the previous outputs
     assert [p.name for p in tmp_path.iterdir()] == ["plan"]  # no staging folder left behind
+
+
+def test_files_written_in_groups_on_the_workers_are_the_bytes_one_process_writes(mini_city, tmp_path, monkeypatch):
+    """The same plan written by write_plan here and through the batch's runner on two worker
+    processes: every file, run.json included, the same bytes."""
+    from dask.distributed import Client, LocalCluster
+
+    from siteplan.inputs.scenario import load_scenario
+    from siteplan.pipeline import plan_from_scenario, write_plan
+    from siteplan.sweep import _outputs_on_workers
+    from tests.outputs.test_reproducible import _same_files
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")  # one date for both, in the workers too
+    scenario = load_scenario(mini_city)
+    plan, layers = plan_from_scenario(scenario)
+    write_plan(plan, layers, scenario, tmp_path / "here")
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, scheduler_kwargs={"dashboard": False}) as cluster, \
+            Client(cluster) as client:
+        client.submit(write_plan, plan, layers, scenario, tmp_path / "workers", run_jobs=_outputs_on_workers,
+                      pure=False).result()
+    assert len(list((tmp_path / "here").iterdir())) >= 15  # the map, the report, the workbook and its copies, ...
+    _same_files(tmp_path / "here", tmp_path / "workers", except_run_json=False)
