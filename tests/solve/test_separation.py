@@ -319,3 +319,41 @@ def test_shared_points_count_as_a_set_intersection_does(seed):
     members = np.sort(rng.choice(50, size=9, replace=False))
     expected = [len(set(inc[r].indices) & set(members)) for r in rows]
     assert _shared(inc, rows, members).tolist() == expected
+
+
+def test_a_re_solve_with_rows_past_its_time_leaves_them_out_and_the_dive_keeps_every_disc_all_the_same(monkeypatch, caplog):
+    """The second re-solve after rows (here: given no time) ends sifting with the LP before those rows, from its
+    own basis: still the optimum over every column, a bound between the LP without rows and with all of them."""
+    import logging
+
+    import highspy
+
+    from siteplan.solve import sift as SI
+    from siteplan.solve.dive import _dive_rows, _lp_dive
+
+    p = _line_city(80, seed=1)  # its sifting LP adds rows twice
+    model = _problem(p, minimum=60).compile()
+    plain = SI._sifted_lp(model, left=lambda: 60.0, opts={})
+    full = SI._sifted_lp(model, left=lambda: 60.0, opts={}, pool=lazy.CutPool(model, lazy.lazy_rules(model)))
+    rows_seen = []
+    real = SI._run_for
+
+    def run_for(h, seconds):
+        rows_seen.append(h.getNumRow())
+        grew = [b > a for a, b in zip(rows_seen, rows_seen[1:])]
+        real(h, 0.0 if sum(grew) == 2 and grew[-1] else seconds)  # the re-solve after the second rows: no time
+
+    monkeypatch.setattr(SI, "_run_for", run_for)
+    pool = lazy.CutPool(model, lazy.lazy_rules(model))
+    with caplog.at_level(logging.INFO, logger="siteplan.solve.sift"):
+        cut = SI._sifted_lp(model, left=lambda: 60.0, opts={}, pool=pool)
+    assert "did not re-solve" in caplog.text
+    first_rows = sorted(set(rows_seen))[1]  # the model's rows and the first batch of disc rows
+    assert cut.proven and cut.highs.getNumRow() == first_rows < pool.model.n_rows + pool.n
+    assert cut.highs.getModelStatus() == highspy.HighsModelStatus.kOptimal
+    assert cut.highs.getInfo().objective_function_value == pytest.approx(cut.res.objective, rel=1e-9, abs=1e-6)
+    assert plain.res.objective - 1e-6 <= cut.res.objective < full.res.objective - 1e-6
+    monkeypatch.setattr(SI, "_run_for", real)
+    dive = _lp_dive(model, cut, left=lambda: 60.0, rows=_dive_rows(model), pool=pool)
+    assert dive is not None and model.slice_s(dive.x).sum() < 1e-6
+    assert _densest_on_line(p, _units(model, dive.x)) <= N + lazy.LP_EPS
