@@ -331,7 +331,9 @@ def _sifted_lp(model: CompiledModel, *, left, opts: dict, pool=None, gap: float 
     objective by less than ``SIFT_SETTLED`` x ``gap`` (relative), no more
     rows are added: the later rounds tighten the bound by less still
     (at 10,000 parcels the last six moved it by 0.013% in all, in 2.3 s),
-    and the dive separates what the LP still breaks. The rows are over auxiliary
+    and the dive separates what the LP still breaks. A re-solve after rows
+    that runs past what is left of the share (see :data:`SIFT_ROWS_SLACK`)
+    ends sifting with the LP before those rows. The rows are over auxiliary
     columns only, so they do not change how the parcel-years price.
     """
     if opts.get("solver", "highs") != "highs":
