@@ -265,8 +265,8 @@ SIFT_IPM_S = 8.0
 #: A re-solve after lazy rows gets what is left of sifting's time share, but at least this many times
 #: the longest re-solve so far (and what is left of the search at most). Past it the rows leave the LP
 #: again, the last basis comes back, and sifting ends with the LP before them, a bound all the same.
-#: At 50,000 parcels with a 600 s limit a re-solve after 212 rows ran 353 s, past the share by 168 s,
-#: and the dive then had no time to finish a round; at 20,000 parcels the slowest took 28 s, after one of 16 s.
+#: At 50,000 parcels with a 600 s limit a re-solve after 212 rows ran 353 s, about 150 s past the share,
+#: and the search found no plan within the limit; at 20,000 parcels the slowest took 28 s, after one of 16 s.
 SIFT_ROWS_SLACK = 2.0
 
 
