@@ -273,6 +273,18 @@ def _run_for(h, seconds: float) -> None:
     _run(h)
 
 
+def _without_rows_since(h, n_rows: int, basis, seconds: float) -> int:
+    """Take the rows past the first ``n_rows`` out of ``h``, give it back ``basis`` (its basis before them)
+    and re-solve for at most ``seconds`` (from an optimal basis: no iteration); the number of rows taken out.
+
+    Where lazy disc rows made an LP re-solve too slowly: the sifting LP and the dive go on without them."""
+    extra = np.arange(n_rows, h.getNumRow(), dtype=np.int32)
+    h.deleteRows(len(extra), extra)
+    h.setBasis(basis)
+    _run_for(h, seconds)
+    return len(extra)
+
+
 #: The sifting LP and the dive re-solve by HiGHS's parallel dual simplex (PAMI, ``simplex_strategy = 2``)
 #: while other processes leave at least this much of a core idle beside the solve's own. The iterations
 #: are the same as by serial dual simplex; on a quiet 2-core machine the 10,000-parcel benchmark solved

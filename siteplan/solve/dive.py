@@ -15,7 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..model.builder import CompiledModel
-from .backends import MIN_STEP_S, SolveResult, _run_for, is_abandoned
+from .backends import MIN_STEP_S, SolveResult, _run_for, _without_rows_since, is_abandoned
 from .sift import _add_cut_rows, _Sifted
 
 log = logging.getLogger(__name__)
@@ -395,10 +395,7 @@ def _lp_dive(model: CompiledModel, sifted: _Sifted, *, left, rows: DiveRows | No
                     # the LP with these rows re-solves too slowly: they leave it, the last basis comes back, and the
                     # dive goes on without adding rows (the pool keeps them; the plan is fitted to them afterwards)
                     W, room, act, tol, n_before, basis = saved
-                    extra = np.arange(n_before, h.getNumRow(), dtype=np.int32)
-                    h.deleteRows(len(extra), extra)
-                    h.setBasis(basis)
-                    _run_for(h, left_now)
+                    _without_rows_since(h, n_before, basis, left_now)
                     cutting = False
                     log.info("LP dive round %d: the LP with %d more disc rows did not re-solve in %.1f s; "
                              "the dive goes on without them", rounds, cuts[0].shape[0], slow)

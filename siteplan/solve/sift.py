@@ -19,7 +19,7 @@ import scipy.sparse as sp
 
 from ..model.builder import CompiledModel
 from .backends import (MIN_STEP_S, ParallelSimplex, SolveResult, _columns_of, _highs, _highs_result, _over_columns, _relaxed,
-                       _run_for)
+                       _run_for, _without_rows_since)
 
 log = logging.getLogger(__name__)
 
@@ -295,12 +295,9 @@ def _without_last_rows(h, saved, cols: np.ndarray, simplex, *, seconds: float, l
     column prices in), and without rows it is a bound all the same.
     """
     res, n_rows, basis = saved
-    extra = np.arange(n_rows, h.getNumRow(), dtype=np.int32)
-    h.deleteRows(len(extra), extra)
-    h.setBasis(basis)
-    _run_for(h, left)  # from its optimal basis: no iteration
+    dropped = _without_rows_since(h, n_rows, basis, left)
     log.info("Sifting: the LP with the last %d disc rows did not re-solve in %.1f s; sifting ends with the LP "
-             "before them (the dive separates what it breaks)", len(extra), seconds)
+             "before them (the dive separates what it breaks)", dropped, seconds)
     return _Sifted(res, True, h, cols, simplex)
 
 
