@@ -510,7 +510,7 @@ class RadiusCap:
         return [Finding(self.name, "warning",
                         f"the exact radius cap (centres = \"anywhere\") on {usable:,} usable parcels may not meet every "
                         "target within the time limit: on the benchmark cities a 10,000-parcel run took 15-22 s, but a 20,000-parcel "
-                        "run ended after 107-117 s of its 120 s limit with 586-1,089 of its 380,000 units missing "
+                        "run ended after 102-117 s of its 120 s limit with 315-1,089 of its 380,000 units missing "
                         "(the status says so when that happens); raise "
                         "[solver] time_limit_s, or set [rules.radius_cap] centres = \"projects\" (faster, but it caps only "
                         "the discs around used parcels)")]
