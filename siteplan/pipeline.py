@@ -94,7 +94,7 @@ def write_plan(
     shapefile: bool = False,
     tiles: str | TileChoice | None = None,
     output_warnings: list[str] | None = None,
-    run_jobs: Callable[[list[str], list[Callable[[], object]]], None] | None = None,
+    run_jobs: export.JobRunner | None = None,
 ) -> dict[str, Path]:
     """Write every output of a plan into ``out_dir`` (atomically).
 

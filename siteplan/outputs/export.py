@@ -228,8 +228,12 @@ def check_out_dir(out_dir: str | Path) -> Path:
     return out_dir
 
 
+#: Runs the writers of :func:`write_outputs` as ``run_jobs(names, jobs)``, each job a call without arguments.
+JobRunner = Callable[[list[str], list[Callable[[], object]]], None]
+
+
 def write_outputs(out_dir: str | Path, writers: dict[str, Callable[[Path], object]], *,
-                  run_jobs: Callable[[list[str], list[Callable[[], object]]], None] | None = None) -> dict[str, Path]:
+                  run_jobs: JobRunner | None = None) -> dict[str, Path]:
     """Write every output, then move the folder into place in one step.
 
     The files are written into a temporary folder beside ``out_dir``; the
