@@ -405,7 +405,7 @@ def sweep(
         varies = [parse_vary(v) for v in vary]
         with VariantsProgress(err_console, what="variants", force=progress_forced()) as live:
             table, folder = run_sweep(scenario, varies, out_dir=out, scheduler=scheduler, workers=workers,
-                                      progress=_say, finished=live)
+                                      progress=_say, finished=live, fork_workers=True)
     _show_runs(table, f"Sweep of {scenario.name}: {len(table)} variant(s)", "settings",
                outputs=f"Outputs in [bold]{folder}[/bold]: one folder per variant and sweep.csv")
 
@@ -426,7 +426,7 @@ def batch(
     with _plain_errors(interrupted="finished scenarios keep their folders; batch.csv was not written"):
         with VariantsProgress(err_console, what="scenarios", force=progress_forced()) as live:
             table, folder = run_batch(scenarios, out_dir=out, scheduler=scheduler, workers=workers,
-                                      progress=_say, finished=live)
+                                      progress=_say, finished=live, fork_workers=True)
     shown = table.assign(scenario=[Path(p).name for p in table["scenario"]])  # the full paths are in batch.csv
     _show_runs(shown, f"Batch of {len(table)} scenario(s)", "scenario",
                outputs=f"Outputs in [bold]{folder}[/bold]: one folder per scenario and batch.csv")

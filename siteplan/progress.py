@@ -314,7 +314,9 @@ class VariantsProgress:
 
     Call it as ``progress(done, total, row)``, as :func:`siteplan.sweep.run_sweep`
     does: once with ``done=0`` when the variants are handed out, then once
-    per finished variant with its row. It draws only on a terminal or when ``force`` is True.
+    per finished variant with its row. It draws only on a terminal or when ``force`` is True, and only from
+    its first call: before it, no thread of its own runs (a sweep may fork its workers then, see
+    :func:`siteplan.sweep.run_sweep`).
     """
 
     def __init__(self, console: Console, *, what: str = "variants", force: bool | None = None) -> None:
@@ -336,12 +338,12 @@ class VariantsProgress:
         if row is not None:
             last = f"last: {row.get('variant')} {row.get('status')}"
         if self.task is None:
+            self.progress.start()
             self.task = self.progress.add_task(f"{self.what} finished", total=total, completed=done, last=last)
         else:
             self.progress.update(self.task, total=total, completed=done, last=last)
 
     def __enter__(self) -> VariantsProgress:
-        self.progress.start()
         return self
 
     def __exit__(self, *exc) -> None:

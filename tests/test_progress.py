@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
 
 import pandas as pd
 import pytest
@@ -134,6 +135,20 @@ def test_nothing_is_drawn_when_not_a_terminal(quiet_siteplan_logger):
     with RunProgress(Console(file=term, force_terminal=True), force=progress_forced({"SITEPLAN_PROGRESS": "off"})) as live:
         live.step("Solving")
     assert term.getvalue() == ""
+
+
+def test_variants_progress_starts_no_thread_before_its_first_count():
+    # a batch forks its workers between entering the display and the first count: no thread may run then
+    term = Console(file=io.StringIO(), width=80, force_terminal=True)
+    before = set(threading.enumerate())
+    with VariantsProgress(term, what="scenarios") as count:
+        assert count.enabled and not set(threading.enumerate()) - before
+        count(0, 2)
+        started = set(threading.enumerate()) - before
+        assert len(started) == 1  # the display's refresh
+    for thread in started:
+        thread.join(timeout=5)  # told to stop on the way out
+        assert not thread.is_alive()
 
 
 def test_variants_progress_counts_finished_of_total():

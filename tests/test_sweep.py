@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import builtins
 import json
+import os
+import subprocess
+import sys
 import tomllib
 
 import geopandas as gpd
@@ -131,6 +134,12 @@ def test_batch_plans_each_city_on_a_local_cluster(mini_city, tmp_path):
     assert folder == out
     assert list(table["variant"]) == ["mini", "second"] and list(table["scenario"]) == [str(mini_city), str(other)]
     assert (table["status"] != "error").all(), table["error"].tolist()
+    _check_batch_folder(out, mini_city, other)
+
+
+def _check_batch_folder(out, mini_city, other) -> None:
+    """The batch folder of the mini city and :func:`_second_city` ``second`` (targets 300, 500), checked from
+    each city's own scenario and layers."""
     for scenario_file, name in ((mini_city, "mini"), (other, "second")):
         data = tomllib.loads(scenario_file.read_text(encoding="utf-8"))
         alloc = pd.read_csv(out / name / "allocation.csv", encoding="utf-8-sig")
@@ -146,6 +155,57 @@ def test_batch_plans_each_city_on_a_local_cluster(mini_city, tmp_path):
     assert list(written.columns) == BATCH_COLUMNS
     assert list(written["placed_units"]) == [1000, 800] and list(written["target_units"]) == [1000, 800]
     assert not any(p.name.startswith(".") for p in out.iterdir())  # no partial files left
+
+
+def test_batch_command_plans_each_city_on_workers_forked_from_it(mini_city, tmp_path):
+    # the command as a planner types it, in a process of its own: on Linux its workers are forks of it
+    other = _second_city(tmp_path, name="second", targets="[300, 500]")
+    out = tmp_path / "batch"
+    res = subprocess.run([sys.executable, "-m", "siteplan", "batch", str(mini_city), str(other), "--workers", "2",
+                          "--out", str(out)], capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "80"})
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "Finished mini" in res.stdout and "Finished second" in res.stdout and "Traceback" not in res.stderr
+    _check_batch_folder(out, mini_city, other)
+
+
+#: Run as a script of its own (a fresh process, as the command line is): the value a module-level name set
+#: before the cluster starts has in each worker, for a cluster whose workers are forked and one whose are not.
+FORK_PROBE = """
+import json
+import siteplan
+from siteplan import sweep
+
+def probe():
+    import siteplan
+    return getattr(siteplan, "_set_before_the_cluster", False)
+
+if __name__ == "__main__":
+    siteplan._set_before_the_cluster = True
+    seen = {}
+    for fork in (True, False):
+        client, cluster = sweep._client(None, 2, fork=fork)
+        try:
+            seen[str(fork)] = sorted(client.run(probe).values())
+        finally:
+            client.close()
+            cluster.close()
+    print(json.dumps(seen))
+"""
+
+
+def test_local_workers_are_forks_only_where_asked_and_possible(tmp_path, monkeypatch):
+    from siteplan import sweep
+
+    script = tmp_path / "probe.py"
+    script.write_text(FORK_PROBE, encoding="utf-8")
+    res = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    seen = json.loads(res.stdout.strip().splitlines()[-1])
+    forked = sweep._can_fork()
+    assert forked == sys.platform.startswith("linux")
+    assert seen == {"True": [forked, forked], "False": [False, False]}
+    monkeypatch.setattr(sys, "platform", "darwin")  # fork is not safe under macOS's system libraries
+    assert not sweep._can_fork()
 
 
 def test_batch_refuses_clashing_plans_before_any_work(mini_city, tmp_path):
