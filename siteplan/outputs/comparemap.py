@@ -21,7 +21,7 @@ from folium.plugins import DualMap
 
 from .compare import _VALUES, RunOutputs, _esc, _parcel_table
 from .stamp import number_elements
-from .styles import KEEP_DEFAULTS, LINE_COLOURS, display_frame, type_colours
+from .styles import KEEP_DEFAULTS, LINE_COLOURS, display_frame, geo_json, type_colours
 
 __all__ = ["compare_map", "line_colours", "differing_rule_layers", "CHANGE_STYLES", "RULE_LAYERS"]
 
@@ -166,7 +166,7 @@ def compare_map(a: RunOutputs, b: RunOutputs, parcels: pd.DataFrame | None = Non
         r.lines is not None for r in (a, b)) else None)
     for m, run, feats, pane in ((dm.m1, a, ka, "A"), (dm.m2, b, kb, "B")):
         if context is not None:
-            folium.GeoJson(display_frame(context[["district", "zone", "geometry"]], simplify_m=5.0),
+            geo_json(display_frame(context[["district", "zone", "geometry"]], simplify_m=5.0),
                            style_function=lambda f: {"fillColor": "#f2efe9", "color": "#8a8a8a", "weight": 1, "fillOpacity": 0.7},
                            tooltip=folium.GeoJsonTooltip(["district", "zone"], labels=False)).add_to(m)
         for section, layer, _ in rule_layers:
@@ -180,13 +180,13 @@ def compare_map(a: RunOutputs, b: RunOutputs, parcels: pd.DataFrame | None = Non
             if shape is None:
                 continue
             colour = _BUFFER_COLOURS[section]
-            folium.GeoJson(display_frame(shape.assign(rule=tx[section].format(m=f"{within:,.0f}")), simplify_m=2.0),
+            geo_json(display_frame(shape.assign(rule=tx[section].format(m=f"{within:,.0f}")), simplify_m=2.0),
                            style_function=lambda f, c=colour, s=section: {
                                "color": c, "weight": 1.5, "dashArray": "5 4", "fillColor": c, "fillOpacity": 0.12,
                                "className": f"sp-buffer sp-buffer-{s}"},
                            tooltip=folium.GeoJsonTooltip(["rule"], labels=False)).add_to(m)
         if run.lines is not None and len(run.lines):
-            folium.GeoJson(display_frame(run.lines[["line", "geometry"]], simplify_m=2.0),
+            geo_json(display_frame(run.lines[["line", "geometry"]], simplify_m=2.0),
                            style_function=lambda f: {"color": line_colour.get(html.unescape(str(f["properties"]["line"])), "#333333"),
                                                      "weight": 4, "opacity": 0.9, "className": "sp-line"},
                            tooltip=folium.GeoJsonTooltip(["line"], aliases=[tx["line"]])).add_to(m)
@@ -198,7 +198,7 @@ def compare_map(a: RunOutputs, b: RunOutputs, parcels: pd.DataFrame | None = Non
         shown = p.sort_values("_order", kind="stable")[[c for c in keep if c in p.columns]]
         fields = [c for c in ("parcel_id", "name", "district", "year", "type_label", "units", "change") if c in shown.columns]
         aliases = dict(zip(("parcel_id", "name", "district", "year", "type_label", "units", "change"), tx["fields"]))
-        folium.GeoJson(
+        geo_json(
             display_frame(shown, decimals=6),
             style_function=lambda f: _parcel_style(f["properties"], colours),
             tooltip=folium.GeoJsonTooltip(fields, aliases=[aliases[c] for c in fields], localize=True),

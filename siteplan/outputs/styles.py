@@ -24,6 +24,7 @@ run uses the same colours.
 from __future__ import annotations
 
 import html
+import json
 
 import geopandas as gpd
 import numpy as np
@@ -41,6 +42,8 @@ __all__ = [
     "esc",
     "type_colours",
     "display_frame",
+    "geojson_data",
+    "geo_json",
     "frequency_colours",
     "ROLE_FILL_OPACITY",
     "parcel_role",
@@ -123,6 +126,45 @@ def display_frame(gdf: gpd.GeoDataFrame, *, gcj02: bool = False, simplify_m: flo
         else:
             out[col] = s.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA else esc(v))
     return out
+
+
+def geojson_data(gdf: gpd.GeoDataFrame) -> dict:
+    """The GeoJSON of a layer, as ``folium.GeoJson(gdf)`` would embed it, made at once.
+
+    folium reads a GeoDataFrame through ``__geo_interface__``, a Python
+    dict per feature and per coordinate, and then copies that through
+    ``json.dumps`` and ``json.loads``. This gives the same dict (the
+    features' ids, their properties with missing values as null, each
+    feature's and the layer's bounding box, and the geometry in WGS84), with
+    every geometry written by GEOS in one call (:func:`shapely.to_geojson`):
+    the parcel layer of the demo takes 0.07 s instead of 0.3 s.
+    ``tests/outputs/test_styles.py`` holds it to folium's own result.
+    """
+    if gdf.crs is not None and not gdf.crs.equals("EPSG:4326"):
+        gdf = gdf.to_crs("EPSG:4326")  # as folium does
+    name = gdf.geometry.name
+    geoms = gdf.geometry.to_numpy()
+    shown = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))  # the others are a feature with no geometry
+    written = shapely.to_geojson(np.where(shown, geoms, None))
+    geometry = json.loads("[" + ",".join(w if k else "null" for w, k in zip(written, shown)) + "]")
+    bbox = shapely.bounds(geoms).tolist()
+    cols = gdf.columns.drop(name)
+    if len(cols):
+        values = gdf[cols].astype(object)  # Python scalars
+        values[pd.isna(gdf[cols]).to_numpy()] = None
+        properties = [dict(zip(cols, row)) for row in values.to_numpy()]
+    else:
+        properties = [{} for _ in range(len(gdf))]
+    features = [{"id": str(i), "type": "Feature", "properties": p, "geometry": g, "bbox": b if k else None}
+                for i, p, g, b, k in zip(np.asarray(gdf.index), properties, geometry, bbox, shown)]
+    return {"type": "FeatureCollection", "features": features, "bbox": gdf.total_bounds.tolist()}
+
+
+def geo_json(data: gpd.GeoDataFrame, **kwargs):
+    """``folium.GeoJson`` of a layer (a :func:`display_frame`), its GeoJSON made by :func:`geojson_data`."""
+    import folium
+
+    return folium.GeoJson(geojson_data(data), **kwargs)
 
 
 #: Colours of the selection-frequency layer, from one plan (light) to all plans (dark).

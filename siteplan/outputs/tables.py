@@ -65,6 +65,8 @@ seed's numbers and checks all of this.
 
 from __future__ import annotations
 
+import copy
+
 import io
 import logging
 import re
@@ -485,6 +487,10 @@ def write_land_supply_xlsx(
     normal = Font(name="宋体")
     wb = Workbook()
     wb.remove(wb.active)
+    # Each body cell's style, by kind of value and total row or not. Setting a font or a border looks the
+    # style up in the workbook's lists (hashing it each time): most of the workbook's time, where a copy
+    # of the first cell's style indices (openpyxl's own way of copying a style) is the same style.
+    body_styles: dict[tuple[str | None, bool], object] = {}
     for name, table in tables.items():
         ws = wb.create_sheet(title=name[:31])
         ncol = len(table.columns)
@@ -540,13 +546,24 @@ def write_land_supply_xlsx(
                 cell = ws.cell(row=i, column=j, value=value)
                 if isinstance(value, str):
                     cell.data_type = "s"  # never a formula, whatever the text
-                    cell.alignment = Alignment(horizontal="left", vertical="center")
+                    kind = "text"
                 elif isinstance(value, int) and not isinstance(value, bool):
-                    cell.number_format = "#,##0"
+                    kind = "#,##0"
                 elif isinstance(value, float):  # a plot ratio as the plan gives it: 2.8, 3.57
-                    cell.number_format = "0.0#" if col_name == "容积率" else "#,##0.00"
+                    kind = "0.0#" if col_name == "容积率" else "#,##0.00"
+                else:
+                    kind = None
+                key = (kind, is_total)
+                if key in body_styles:  # a copy of the cell styled so before: the same style, without its lookups
+                    cell._style = copy.copy(body_styles[key])
+                    continue
+                if kind == "text":
+                    cell.alignment = Alignment(horizontal="left", vertical="center")
+                elif kind is not None:
+                    cell.number_format = kind
                 cell.border = border
                 cell.font = bold if is_total else normal
+                body_styles[key] = copy.copy(cell._style)
         last = first + len(table) - 1
         note_row = last + 2
         note = _sheet_note(name, net_to_gross, (notes or {}).get(name))

@@ -60,7 +60,7 @@ from .printed import parcel_features
 from .stamp import numbered_html
 from ..solve.plan import Plan
 from ..inputs.scenario import Scenario
-from .styles import (KEEP_DEFAULTS, LINE_COLOURS, ROLE_FILL_OPACITY, SERVICE_COLOURS, ZONE_FILLS, display_frame, esc,
+from .styles import (KEEP_DEFAULTS, LINE_COLOURS, ROLE_FILL_OPACITY, SERVICE_COLOURS, ZONE_FILLS, display_frame, esc, geo_json,
                      frequency_colours, parcel_role, parcel_style, type_colours)
 from .tiles import TileChoice, add_tiles, tile_choice
 
@@ -204,14 +204,14 @@ def build_map(
     zones = sorted(districts["zone"].dropna().unique())
     zone_fill = {z: ZONE_FILLS[k % len(ZONE_FILLS)] for k, z in enumerate(zones)}
     fg = folium.FeatureGroup(name=esc(tx["districts"]), show=True)
-    folium.GeoJson(
+    geo_json(
         districts,
         style_function=lambda f: {"fillColor": zone_fill.get(f["properties"]["zone"], "#eeeeee"), "color": "#8a8a8a",
                                   "weight": 1, "fillOpacity": 0.0 if choice.name != "none" else 0.7},
         tooltip=folium.GeoJsonTooltip(["label", "zone"], aliases=[esc(tx["district"]), esc(tx["zone"])]),
     ).add_to(fg)
     zone_geo = layers.districts[["zone", "geometry"]].dissolve(by="zone").reset_index()
-    folium.GeoJson(
+    geo_json(
         display_frame(zone_geo, gcj02=gcj, simplify_m=5.0),
         style_function=lambda f: {"color": "#555555", "weight": 2.5, "fill": False, "dashArray": "6 4"},
         interactive=False,
@@ -232,7 +232,7 @@ def build_map(
         cons = layers.constraints[["kind", "name", "geometry"]].copy()
         cons["locked"] = cons["kind"].isin(kinds) if kinds is not None else True
         cons["kind_label"] = cons["kind"].map(lambda k: tx["kinds"].get(k, k))
-        folium.GeoJson(
+        geo_json(
             display_frame(cons, gcj02=gcj, simplify_m=5.0),
             name=esc(tx["constraints"]),
             style_function=lambda f: ({"fillColor": "#d7301f", "color": "#b30000", "weight": 1, "fillOpacity": 0.25, "dashArray": "3 3"}
@@ -243,7 +243,7 @@ def build_map(
 
     # Industrial parks.
     if len(layers.parks):
-        folium.GeoJson(
+        geo_json(
             display_frame(layers.parks[["park", "workers", "geometry"]], gcj02=gcj, simplify_m=5.0),
             name=esc(tx["parks"]),
             style_function=lambda f: {"fillColor": "#8e7cc3", "color": "#5b4a91", "weight": 1.2, "fillOpacity": 0.3, "dashArray": "5 3"},
@@ -255,7 +255,7 @@ def build_map(
     cand = plan.problem.parcels
     unused = cand.loc[~cand["parcel_id"].isin(used_ids), ["parcel_id", "name", "far_max", "available_year", "geometry"]]
     if len(unused):
-        folium.GeoJson(
+        geo_json(
             display_frame(gpd.GeoDataFrame(unused, geometry="geometry", crs=cand.crs), gcj02=gcj, simplify_m=2.0),
             name=esc(tx["candidates"]),
             show=False,
@@ -272,7 +272,7 @@ def build_map(
             part = display_frame(svc.loc[svc["category"].astype(str) == cat, ["name", "geometry"]], gcj02=gcj)
             colour = SERVICE_COLOURS.get(cat, "#636363")
             fgs = folium.FeatureGroup(name=esc(tx["services"].format(c=tx["categories"].get(cat, cat))), show=False)
-            folium.GeoJson(
+            geo_json(
                 part,
                 marker=folium.CircleMarker(radius=3, color=colour, weight=1, fill=True, fill_color=colour, fill_opacity=0.8),
                 tooltip=folium.GeoJsonTooltip(["name"], labels=False),
@@ -284,7 +284,7 @@ def build_map(
     buffer_layer = station_layer = None
     if len(layers.stations):
         buf = _station_buffers(layers.stations, years, within, _transit_lead(scenario))
-        buffer_layer = folium.GeoJson(
+        buffer_layer = geo_json(
             display_frame(buf, gcj02=gcj, simplify_m=2.0),
             name=esc(tx["buffers"].format(m=f"{within:,.0f}")),
             style_function=lambda f: {"fillColor": "#41b6c4", "color": "#2c7fb8", "weight": 0.6, "opacity": 1.0, "fillOpacity": 0.08,
@@ -295,7 +295,7 @@ def build_map(
     if len(layers.lines):
         lines = display_frame(layers.lines[["line", "open_year", "geometry"]], gcj02=gcj, simplify_m=2.0)
         line_colour = {n: LINE_COLOURS[k % len(LINE_COLOURS)] for k, n in enumerate(sorted(lines["line"].dropna().unique()))}
-        folium.GeoJson(
+        geo_json(
             lines,
             name=esc(tx["lines"]),
             style_function=lambda f: {"color": line_colour.get(f["properties"]["line"], "#333333"), "weight": 4, "opacity": 0.9},
@@ -308,7 +308,7 @@ def build_map(
         st["open_year"] = st["open_year"].astype("Int64")
         stations = display_frame(st, gcj02=gcj)
         fgst = folium.FeatureGroup(name=esc(tx["stations"]), show=True)
-        station_layer = folium.GeoJson(
+        station_layer = geo_json(
             stations,
             marker=folium.CircleMarker(radius=3, color="#222222", weight=1.2, fill=True, fill_color="#ffffff", fill_opacity=1),
             style_function=lambda f: {"fillColor": "#ffffff" if not f["properties"]["future"] else "#bdbdbd", "color": "#222222"},
@@ -342,7 +342,7 @@ def build_map(
         if not len(part):
             continue
         fgy = folium.FeatureGroup(name=esc(tx["year"].format(y=year)), show=True)
-        folium.GeoJson(
+        geo_json(
             # The year as text, so that the popup's number formatting does not print "2,017".
             display_frame(part[[*fields, "main_type", "role_drawn", "geometry"]].assign(year=part["year"].astype(str)),
                           gcj02=gcj, decimals=_COORD_DECIMALS),
@@ -427,7 +427,7 @@ def _add_frequency_layer(m: folium.Map, frequency: pd.DataFrame, parcels: gpd.Ge
         "plans": freq["plans"].astype(str).to_numpy(),
     }, geometry=geo.geometry.to_numpy(), crs=parcels.crs)
     title = tx["freq"].format(k=k)
-    folium.GeoJson(
+    geo_json(
         display_frame(gdf, gcj02=gcj, decimals=_COORD_DECIMALS),
         name=esc(title),
         show=False,
