@@ -242,8 +242,8 @@ def run_variant(data: dict, base_dir: str, out_dir: str, *, source: str | None =
 
 #: About how long each output file takes to write, in seconds (the feasible demo, 3,000 parcels);
 #: :func:`_output_bins` shares the files among the workers by it. Files not named here weigh 0.05.
-OUTPUT_SECONDS = {"map.html": 2.2, "report.html": 1.5, "land_supply.xlsx": 0.9, "plan.docx": 0.8,
-                  "plan.gpkg": 0.3, "allocation.geojson": 0.2}
+OUTPUT_SECONDS = {"map.html": 1.6, "report.html": 1.2, "land_supply.xlsx": 0.5, "plan.docx": 0.4,
+                  "plan.gpkg": 0.2, "allocation.geojson": 0.15}
 
 
 #: The most groups a run's files are written in (:func:`_outputs_on_workers`).
