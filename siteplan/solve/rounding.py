@@ -333,6 +333,11 @@ class _Search:
     def penalty(self, a: np.ndarray, r: np.ndarray) -> np.ndarray:
         return _priced(a, self.lo[r], self.hi[r], self.price_lo[r], self.price_hi[r])
 
+    def change(self, before: np.ndarray, after: np.ndarray, r: np.ndarray) -> np.ndarray:
+        """``penalty(after, r) - penalty(before, r)``, the rows' bounds and prices looked up once."""
+        bounds = self.lo[r], self.hi[r], self.price_lo[r], self.price_hi[r]
+        return _priced(after, *bounds) - _priced(before, *bounds)
+
     def broken(self, hard: float) -> np.ndarray:
         return ((self.act < self.lo) & (self.price_lo >= hard)) | ((self.act > self.hi) & (self.price_hi >= hard))
 
@@ -355,7 +360,8 @@ class _Search:
             r, inv = np.unique(r_all, return_inverse=True)
             dv = np.bincount(inv, weights=v_all, minlength=len(r))
         moved = float(sum(self.c[j] * st for j, st in zip(js, steps)))
-        return moved + float(np.sum(self.penalty(self.act[r] + dv, r) - self.penalty(self.act[r], r)))
+        a = self.act[r]
+        return moved + float(np.sum(self.change(a, a + dv, r)))
 
     def apply(self, js, steps) -> None:
         for j, st in zip(js, steps):
@@ -370,7 +376,7 @@ class _Search:
         rows, vals = self.B.indices[at], self.B.data[at]
         col_of = np.repeat(np.arange(len(cols)), lens)
         a = act[rows]
-        change = self.penalty(a + steps[col_of] * vals, rows) - self.penalty(a, rows)
+        change = self.change(a, a + steps[col_of] * vals, rows)
         d = steps * self.c[cols] + np.bincount(col_of, weights=change, minlength=len(cols))
         new_u = self.u[cols] + steps
         d[(new_u < 0) | (new_u > self.ub[cols])] = np.inf
@@ -419,14 +425,16 @@ class _Search:
         best = (total, list(moves), list(steps))
         for _ in range(CHAIN_DEPTH - 1):
             rows = np.fromiter(touched, dtype=int)
-            worse = self.penalty(act[rows], rows) - self.penalty(self.act[rows], rows)
+            worse = self.change(self.act[rows], act[rows], rows)
             worse[rows == target] = 0.0
             if not (worse > TOL).any():
                 break
             q = int(rows[np.argmax(worse)])
             push = np.sign(act[q] - self.act[q])
             cols, vals = self.row(q)
-            ok = ~np.isin(cols, moves)
+            ok = cols != moves[0]
+            for m in moves[1:]:  # at most CHAIN_DEPTH of them: cheaper than np.isin's sort
+                ok &= cols != m
             cols, vals = cols[ok], vals[ok]
             if not len(cols):
                 break
