@@ -89,3 +89,41 @@ def test_the_sifting_lp_and_the_dive_reach_the_same_plan_either_way(monkeypatch,
     assert dive.objective == pytest.approx(serial[1].objective, rel=1e-6)
     assert _densest_on_line(p, _units(model, dive.x)) <= N + lazy.LP_EPS
     assert model.slice_s(dive.x).sum() < 1e-6
+
+
+def _strategy(h) -> int:
+    value = h.getOptionValue("simplex_strategy")
+    return value[1] if isinstance(value, tuple) else value  # (status, value) in some highspy versions
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_a_re_solve_after_new_columns_runs_primal_then_sets_the_dual_strategy_back(monkeypatch, parallel):
+    import highspy
+
+    # min -x0 - x1 s.t. x0 + x1 <= 4, x0 <= 3; then a column x2 of cost -2 in the first row prices in
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    inf = highspy.kHighsInf
+    h.addCols(2, np.array([-1.0, -1.0]), np.zeros(2), np.array([inf, inf]), 0, np.array([0, 0], dtype=np.int32),
+              np.array([], dtype=np.int32), np.array([]))
+    h.addRows(2, np.array([-inf, -inf]), np.array([4.0, 3.0]), 3, np.array([0, 2], dtype=np.int32),
+              np.array([0, 1, 0], dtype=np.int32), np.array([1.0, 1.0, 1.0]))
+    h.run()
+    assert h.getInfo().objective_function_value == pytest.approx(-4.0)
+    h.addCols(1, np.array([-2.0]), np.zeros(1), np.array([inf]), 1, np.array([0], dtype=np.int32),
+              np.array([0], dtype=np.int32), np.array([1.0]))
+    meter = B.ParallelSimplex(1)
+    meter.parallel = parallel
+    used = []
+    real = B._run
+
+    def run(inst):
+        used.append(_strategy(inst))
+        real(inst)
+
+    monkeypatch.setattr(B, "_run", run)
+    meter.primal(h, 10.0)
+    assert used == [4]  # primal simplex for the re-solve
+    assert h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+    assert h.getInfo().objective_function_value == pytest.approx(-8.0)  # all 4 of the row on the new column
+    assert _strategy(h) == (2 if parallel else 1)  # the strategy choose() last set
