@@ -343,23 +343,6 @@ class ParallelSimplex:
         others = ((now[0] - last[0]) - (now[1] - last[1])) / (now[2] - last[2])
         return self.cores - 1 - max(others, 0.0)
 
-    def primal(self, h, seconds: float) -> None:
-        """Run ``h`` by primal simplex for at most ``seconds``, then set its dual strategy back.
-
-        For a re-solve after columns were added: the last basis is still
-        primal feasible, and the primal simplex goes on from it, where the
-        dual simplex must first regain dual feasibility. In the demo's
-        least-shortfall LP (costs on the shortfall columns only) the round
-        after 15 parcel-years priced in took 1.23 s by dual simplex and
-        0.05 s by primal; at 10,000 and 20,000 parcels the rounds that add
-        columns take about as long either way (0.1-0.8 s).
-        """
-        h.setOptionValue("simplex_strategy", 4)
-        try:
-            _run_for(h, seconds)
-        finally:
-            h.setOptionValue("simplex_strategy", 2 if self.parallel else 1)
-
     def choose(self, h) -> None:
         """Set ``h``'s simplex strategy for its next run."""
         spare = self.spare()

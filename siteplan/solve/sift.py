@@ -307,8 +307,7 @@ def _sifted_lp(model: CompiledModel, *, left, opts: dict, pool=None, gap: float 
     Starts from the best-scoring parcel-years (and any a hard row may
     force), solves the LP over them, prices every other column with the
     duals, adds those with negative reduced cost, and re-solves from the
-    last basis (by primal simplex, which goes on from it: see
-    :meth:`~siteplan.solve.backends.ParallelSimplex.primal`), until no column prices in: the result is the optimum of
+    last basis, until no column prices in: the result is the optimum of
     the whole LP, a valid bound. Returns the solution and whether it is
     that optimum (``proven``): when the rounds take
     more than ``SIFT_SHARE`` of the time left and more than ``SIFT_FEW`` of
@@ -357,7 +356,6 @@ def _sifted_lp(model: CompiledModel, *, left, opts: dict, pool=None, gap: float 
     before_rows = None
     longest = 0.0  # the longest re-solve so far
     saved = None  # before the last rows: (the LP's result, its rows, its basis)
-    cols_added = False  # the last round added parcel-years (and so no rows)
     for _ in range(100):
         t_run = time.perf_counter()
         limit = left()
@@ -365,12 +363,9 @@ def _sifted_lp(model: CompiledModel, *, left, opts: dict, pool=None, gap: float 
             limit = min(limit, max(t0 + budget - t_run, SIFT_ROWS_SLACK * longest))
         if rows_added and slow:
             _run_ipm(h, limit)
-        elif cols_added:
-            simplex.primal(h, limit)  # the last basis is primal feasible with the new columns
         else:
             simplex.choose(h)
             _run_for(h, limit)
-        cols_added = False
         if rows_added and limit < left() and h.getModelStatus() == highspy.HighsModelStatus.kTimeLimit:
             return _without_last_rows(h, saved, cols, simplex, seconds=time.perf_counter() - t_run, left=left())
         longest = max(longest, time.perf_counter() - t_run)
@@ -429,6 +424,5 @@ def _sifted_lp(model: CompiledModel, *, left, opts: dict, pool=None, gap: float 
         h.addCols(len(new), model.cost[new], model.col_lower[new], model.col_upper[new], block.nnz,
                   block.indptr[:-1].astype(np.int32), block.indices.astype(np.int32), block.data)
         cols = np.concatenate([cols, new])
-        cols_added = True
         sub = dataclasses.replace(sub, cost=np.concatenate([sub.cost, model.cost[new]]), integrality=np.zeros(len(cols), dtype=bool))
     return None
