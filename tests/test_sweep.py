@@ -168,6 +168,25 @@ def test_batch_command_plans_each_city_on_workers_forked_from_it(mini_city, tmp_
     _check_batch_folder(out, mini_city, other)
 
 
+def test_batch_and_sweep_commands_fork_their_workers_unless_told_not_to(mini_city, tmp_path, monkeypatch):
+    import siteplan.sweep as sweep_module
+
+    asked = []
+
+    def stop(*args, fork_workers, **kwargs):
+        asked.append(fork_workers)
+        raise ScenarioError("stopped before any work")
+
+    monkeypatch.setattr(sweep_module, "run_batch", stop)
+    monkeypatch.setattr(sweep_module, "run_sweep", stop)
+    for env in ({}, {"SITEPLAN_FORK_WORKERS": "0"}, {"SITEPLAN_FORK_WORKERS": "off"}):
+        for command in (["batch", str(mini_city)], ["sweep", str(mini_city), "--vary", "targets=1.0"]):
+            res = CliRunner().invoke(app, [*command, "--out", str(tmp_path / "o")], env=env)
+            assert res.exit_code == 2 and "stopped before any work" in res.output
+    assert asked == [True, True, False, False, False, False]
+    assert sweep_module.fork_allowed({"SITEPLAN_FORK_WORKERS": "1"}) and not sweep_module.fork_allowed({"SITEPLAN_FORK_WORKERS": "No "})
+
+
 #: Run as a script of its own (a fresh process, as the command line is): the value a module-level name set
 #: before the cluster starts has in each worker, for a cluster whose workers are forked and one whose are not.
 FORK_PROBE = """
