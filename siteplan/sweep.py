@@ -330,9 +330,25 @@ def _can_fork() -> bool:
 
 
 def _plain_streams_in_child() -> None:
-    """In a forked worker: write to the process's own stdout and stderr, not through a progress display of the
-    parent's (one it started after the first workers, copied into a worker the Nanny starts again)."""
+    """In a forked worker: write to the process's own stdout and stderr, and log there as plain lines.
+
+    Not through the parent's console: a progress display the parent starts after its first workers may
+    hold the console's lock when the Nanny forks a worker again, and the copy of that lock in the worker
+    would then never be released. The log handlers keep their level and filters; only what they write
+    to changes (a worker Dask spawns logs plain lines too).
+    """
     sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if isinstance(handler, logging.StreamHandler) and handler.stream in (sys.__stdout__, sys.__stderr__):
+            continue
+        plain = logging.StreamHandler(sys.__stderr__)
+        plain.setLevel(handler.level)
+        plain.setFormatter(logging.Formatter("%(message)s"))
+        for f in handler.filters:
+            plain.addFilter(f)
+        root.removeHandler(handler)
+        root.addHandler(plain)
 
 
 _at_fork_registered = False

@@ -187,6 +187,28 @@ def test_batch_and_sweep_commands_fork_their_workers_unless_told_not_to(mini_cit
     assert sweep_module.fork_allowed({"SITEPLAN_FORK_WORKERS": "1"}) and not sweep_module.fork_allowed({"SITEPLAN_FORK_WORKERS": "No "})
 
 
+def test_a_forked_worker_logs_plain_lines_with_the_commands_levels_and_filters(monkeypatch):
+    import io
+    import logging
+
+    from rich.logging import RichHandler
+
+    from siteplan import sweep
+
+    root = logging.getLogger()
+    rich = RichHandler(level=logging.WARNING)
+    only = logging.Filter("siteplan")
+    rich.addFilter(only)
+    monkeypatch.setattr(root, "handlers", [rich])
+    monkeypatch.setattr(sys, "stdout", io.StringIO())  # as the progress display redirects it
+    monkeypatch.setattr(sys, "stderr", sys.stderr)  # put back after the test
+    sweep._plain_streams_in_child()
+    assert sys.stdout is sys.__stdout__ and sys.stderr is sys.__stderr__
+    (plain,) = root.handlers
+    assert type(plain) is logging.StreamHandler and plain.stream is sys.__stderr__
+    assert plain.level == logging.WARNING and plain.filters == [only]
+
+
 #: Run as a script of its own (a fresh process, as the command line is): the value a module-level name set
 #: before the cluster starts has in each worker, for a cluster whose workers are forked and one whose are not.
 FORK_PROBE = """
