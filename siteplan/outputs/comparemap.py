@@ -167,8 +167,8 @@ def compare_map(a: RunOutputs, b: RunOutputs, parcels: pd.DataFrame | None = Non
     for m, run, feats, pane in ((dm.m1, a, ka, "A"), (dm.m2, b, kb, "B")):
         if context is not None:
             geo_json(display_frame(context[["district", "zone", "geometry"]], simplify_m=5.0),
-                           style_function=lambda f: {"fillColor": "#f2efe9", "color": "#8a8a8a", "weight": 1, "fillOpacity": 0.7},
-                           tooltip=folium.GeoJsonTooltip(["district", "zone"], labels=False)).add_to(m)
+                     style_function=lambda f: {"fillColor": "#f2efe9", "color": "#8a8a8a", "weight": 1, "fillOpacity": 0.7},
+                     tooltip=folium.GeoJsonTooltip(["district", "zone"], labels=False)).add_to(m)
         for section, layer, _ in rule_layers:
             on = _rule_on(run.rules, section)
             if on is None:
@@ -181,15 +181,15 @@ def compare_map(a: RunOutputs, b: RunOutputs, parcels: pd.DataFrame | None = Non
                 continue
             colour = _BUFFER_COLOURS[section]
             geo_json(display_frame(shape.assign(rule=tx[section].format(m=f"{within:,.0f}")), simplify_m=2.0),
-                           style_function=lambda f, c=colour, s=section: {
-                               "color": c, "weight": 1.5, "dashArray": "5 4", "fillColor": c, "fillOpacity": 0.12,
-                               "className": f"sp-buffer sp-buffer-{s}"},
-                           tooltip=folium.GeoJsonTooltip(["rule"], labels=False)).add_to(m)
+                     style_function=lambda f, c=colour, s=section: {
+                         "color": c, "weight": 1.5, "dashArray": "5 4", "fillColor": c, "fillOpacity": 0.12,
+                         "className": f"sp-buffer sp-buffer-{s}"},
+                     tooltip=folium.GeoJsonTooltip(["rule"], labels=False)).add_to(m)
         if run.lines is not None and len(run.lines):
             geo_json(display_frame(run.lines[["line", "geometry"]], simplify_m=2.0),
-                           style_function=lambda f: {"color": line_colour.get(html.unescape(str(f["properties"]["line"])), "#333333"),
-                                                     "weight": 4, "opacity": 0.9, "className": "sp-line"},
-                           tooltip=folium.GeoJsonTooltip(["line"], aliases=[tx["line"]])).add_to(m)
+                     style_function=lambda f: {"color": line_colour.get(html.unescape(str(f["properties"]["line"])), "#333333"),
+                                               "weight": 4, "opacity": 0.9, "className": "sp-line"},
+                     tooltip=folium.GeoJsonTooltip(["line"], aliases=[tx["line"]])).add_to(m)
         p = feats.copy()
         p["type_label"] = p["main_type"].map(lambda t: labels.get(t, t))
         p["change"] = [_change_text(c, lang) for c in p["parcel_id"].map(change).fillna("same")]

@@ -66,7 +66,6 @@ seed's numbers and checks all of this.
 from __future__ import annotations
 
 import copy
-
 import io
 import logging
 import re
