@@ -179,7 +179,7 @@ def test_batch_and_sweep_commands_fork_their_workers_unless_told_not_to(mini_cit
 
     monkeypatch.setattr(sweep_module, "run_batch", stop)
     monkeypatch.setattr(sweep_module, "run_sweep", stop)
-    for env in ({}, {"SITEPLAN_FORK_WORKERS": "0"}, {"SITEPLAN_FORK_WORKERS": "off"}):
+    for env in ({"SITEPLAN_FORK_WORKERS": None}, {"SITEPLAN_FORK_WORKERS": "0"}, {"SITEPLAN_FORK_WORKERS": "off"}):
         for command in (["batch", str(mini_city)], ["sweep", str(mini_city), "--vary", "targets=1.0"]):
             res = CliRunner().invoke(app, [*command, "--out", str(tmp_path / "o")], env=env)
             assert res.exit_code == 2 and "stopped before any work" in res.output
