@@ -358,15 +358,16 @@ def _sifted_lp(model: CompiledModel, *, left, opts: dict, pool=None, gap: float 
     saved = None  # before the last rows: (the LP's result, its rows, its basis)
     for _ in range(100):
         t_run = time.perf_counter()
-        limit = left()
+        limit = search_left = left()
         if rows_added:
-            limit = min(limit, max(t0 + budget - t_run, SIFT_ROWS_SLACK * longest))
+            limit = min(search_left, max(t0 + budget - t_run, SIFT_ROWS_SLACK * longest))
         if rows_added and slow:
             _run_ipm(h, limit)
         else:
             simplex.choose(h)
             _run_for(h, limit)
-        if rows_added and limit < left() and h.getModelStatus() == highspy.HighsModelStatus.kTimeLimit:
+        # stopped by sifting's own limit, not the search's (what is left of the search after the run has shrunk by it)
+        if rows_added and limit < search_left and h.getModelStatus() == highspy.HighsModelStatus.kTimeLimit:
             return _without_last_rows(h, saved, cols, simplex, seconds=time.perf_counter() - t_run, left=left())
         longest = max(longest, time.perf_counter() - t_run)
         if rows_added and not slow and time.perf_counter() - t_run >= SIFT_IPM_S:

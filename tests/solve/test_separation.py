@@ -321,9 +321,13 @@ def test_shared_points_count_as_a_set_intersection_does(seed):
     assert _shared(inc, rows, members).tolist() == expected
 
 
-def test_a_re_solve_with_rows_past_its_time_leaves_them_out_and_the_dive_keeps_every_disc_all_the_same(monkeypatch, caplog):
+@pytest.mark.parametrize("clock", ["still", "running"])
+def test_a_re_solve_with_rows_past_its_time_leaves_them_out_and_the_dive_keeps_every_disc_all_the_same(monkeypatch, caplog, clock):
     """The second re-solve after rows (here: given no time) ends sifting with the LP before those rows, from its
-    own basis: still the optimum over every column, a bound between the LP without rows and with all of them."""
+    own basis: still the optimum over every column, a bound between the LP without rows and with all of them.
+    With the clock running, the re-solve after the first rows takes 20 of the search's 60 s and that one uses
+    up the time it was given (sifting's share, 30 s), so the search has less left after it than that limit:
+    the limit was still sifting's own."""
     import logging
 
     import highspy
@@ -337,16 +341,24 @@ def test_a_re_solve_with_rows_past_its_time_leaves_them_out_and_the_dive_keeps_e
     full = SI._sifted_lp(model, left=lambda: 60.0, opts={}, pool=lazy.CutPool(model, lazy.lazy_rules(model)))
     rows_seen = []
     real = SI._run_for
+    search = {"left": 60.0}
 
     def run_for(h, seconds):
         rows_seen.append(h.getNumRow())
         grew = [b > a for a, b in zip(rows_seen, rows_seen[1:])]
-        real(h, 0.0 if sum(grew) == 2 and grew[-1] else seconds)  # the re-solve after the second rows: no time
+        if sum(grew) == 2 and grew[-1]:  # the re-solve after the second rows: no time
+            real(h, 0.0)
+            if clock == "running":
+                search["left"] -= seconds  # as if it had run for all it was given
+        else:
+            real(h, seconds)
+            if clock == "running" and sum(grew) == 1 and grew[-1]:
+                search["left"] -= 20.0  # as if the re-solve after the first rows had taken 20 s
 
     monkeypatch.setattr(SI, "_run_for", run_for)
     pool = lazy.CutPool(model, lazy.lazy_rules(model))
     with caplog.at_level(logging.INFO, logger="siteplan.solve.sift"):
-        cut = SI._sifted_lp(model, left=lambda: 60.0, opts={}, pool=pool)
+        cut = SI._sifted_lp(model, left=lambda: search["left"], opts={}, pool=pool)
     assert "did not re-solve" in caplog.text
     first_rows = sorted(set(rows_seen))[1]  # the model's rows and the first batch of disc rows
     assert cut.proven and cut.highs.getNumRow() == first_rows < pool.model.n_rows + pool.n
