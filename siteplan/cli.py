@@ -398,14 +398,14 @@ def sweep(
 ) -> None:
     """Solve every combination of --vary settings on Dask; one folder per variant and sweep.csv."""
     _setup_logging(verbose)
-    from .progress import VariantsProgress, progress_forced
-    from .sweep import fork_allowed, parse_vary, run_sweep
+    from .progress import VariantsProgress, progress_forced, switched_off
+    from .sweep import FORK_ENV, parse_vary, run_sweep
 
     with _plain_errors(interrupted="finished variants keep their folders; sweep.csv was not written"):
         varies = [parse_vary(v) for v in vary]
         with VariantsProgress(err_console, what="variants", force=progress_forced()) as live:
             table, folder = run_sweep(scenario, varies, out_dir=out, scheduler=scheduler, workers=workers,
-                                      progress=_say, finished=live, fork_workers=fork_allowed())
+                                      progress=_say, finished=live, fork_workers=not switched_off(FORK_ENV))
     _show_runs(table, f"Sweep of {scenario.name}: {len(table)} variant(s)", "settings",
                outputs=f"Outputs in [bold]{folder}[/bold]: one folder per variant and sweep.csv")
 
@@ -420,13 +420,13 @@ def batch(
 ) -> None:
     """Solve several scenarios (the cities of a province) on Dask; one folder per scenario and batch.csv."""
     _setup_logging(verbose)
-    from .progress import VariantsProgress, progress_forced
-    from .sweep import fork_allowed, run_batch
+    from .progress import VariantsProgress, progress_forced, switched_off
+    from .sweep import FORK_ENV, run_batch
 
     with _plain_errors(interrupted="finished scenarios keep their folders; batch.csv was not written"):
         with VariantsProgress(err_console, what="scenarios", force=progress_forced()) as live:
             table, folder = run_batch(scenarios, out_dir=out, scheduler=scheduler, workers=workers,
-                                      progress=_say, finished=live, fork_workers=fork_allowed())
+                                      progress=_say, finished=live, fork_workers=not switched_off(FORK_ENV))
     shown = table.assign(scenario=[Path(p).name for p in table["scenario"]])  # the full paths are in batch.csv
     _show_runs(shown, f"Batch of {len(table)} scenario(s)", "scenario",
                outputs=f"Outputs in [bold]{folder}[/bold]: one folder per scenario and batch.csv")

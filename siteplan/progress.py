@@ -36,7 +36,7 @@ from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
-__all__ = ["Stage", "stage_of", "StageHandler", "RunProgress", "VariantsProgress", "progress_forced"]
+__all__ = ["Stage", "stage_of", "StageHandler", "RunProgress", "VariantsProgress", "progress_forced", "switched_off"]
 
 #: The environment variable that turns the live displays off (``0``); unset: on a terminal only.
 PROGRESS_ENV = "SITEPLAN_PROGRESS"
@@ -45,12 +45,18 @@ PROGRESS_ENV = "SITEPLAN_PROGRESS"
 SHOWN_STAGES = 12
 
 
-def progress_forced(environ: dict | None = None) -> bool | None:
-    """The displays' ``force``: False when ``SITEPLAN_PROGRESS`` is ``0``/``no``/``off``, else None (on a terminal only)."""
+def switched_off(name: str, environ: dict | None = None) -> bool:
+    """Whether the environment variable ``name`` turns a setting of the command line off
+    (``0``, ``no``, ``off``, ``false``, ``never``; any case, spaces around ignored)."""
     import os
 
-    value = (environ if environ is not None else os.environ).get(PROGRESS_ENV, "").strip().lower()
-    return False if value in ("0", "no", "off", "false", "never") else None
+    value = (environ if environ is not None else os.environ).get(name, "").strip().lower()
+    return value in ("0", "no", "off", "false", "never")
+
+
+def progress_forced(environ: dict | None = None) -> bool | None:
+    """The displays' ``force``: False when ``SITEPLAN_PROGRESS`` is ``0``/``no``/``off``, else None (on a terminal only)."""
+    return False if switched_off(PROGRESS_ENV, environ) else None
 
 
 @dataclass(frozen=True)

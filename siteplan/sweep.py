@@ -312,13 +312,8 @@ def _outputs_on_workers(names: list[str], jobs: list[Callable[[], object]]) -> N
 
 #: Set to ``0`` (or ``no``, ``off``) to have ``siteplan batch`` and ``siteplan sweep`` start new worker
 #: processes rather than forks of themselves (see :func:`_client`): a way out should fork misbehave on a machine.
+#: The command line reads it (:func:`siteplan.progress.switched_off`).
 FORK_ENV = "SITEPLAN_FORK_WORKERS"
-
-
-def fork_allowed(environ: dict | None = None) -> bool:
-    """Whether the command line may fork its local workers: unless ``SITEPLAN_FORK_WORKERS`` says no."""
-    value = (environ if environ is not None else os.environ).get(FORK_ENV, "").strip().lower()
-    return value not in ("0", "no", "off", "false", "never")
 
 
 def _can_fork() -> bool:

@@ -184,7 +184,10 @@ def test_batch_and_sweep_commands_fork_their_workers_unless_told_not_to(mini_cit
             res = CliRunner().invoke(app, [*command, "--out", str(tmp_path / "o")], env=env)
             assert res.exit_code == 2 and "stopped before any work" in res.output
     assert asked == [True, True, False, False, False, False]
-    assert sweep_module.fork_allowed({"SITEPLAN_FORK_WORKERS": "1"}) and not sweep_module.fork_allowed({"SITEPLAN_FORK_WORKERS": "No "})
+    from siteplan.progress import switched_off
+
+    assert not switched_off(sweep_module.FORK_ENV, {"SITEPLAN_FORK_WORKERS": "1"})
+    assert switched_off(sweep_module.FORK_ENV, {"SITEPLAN_FORK_WORKERS": "No "})
 
 
 def test_a_forked_worker_logs_plain_lines_with_the_commands_levels_and_filters(monkeypatch):
