@@ -202,7 +202,9 @@ def _leave_room(model: CompiledModel, h, x: np.ndarray, solution, stop) -> np.nd
 DIVE_CUT_PASSES = 5
 #: A re-solve after lazy rows that takes longer than this many times the round's own LP (and at least
 #: :data:`DIVE_CUT_MIN_S`) is stopped: the rows leave the LP, the last basis comes back, and the dive
-#: goes on without adding rows.
+#: goes on without adding rows. Backing off from parcel-years of the round that the rows refuse (the
+#: project minimums of a disc's fixed projects over its cap) counts as part of that re-solve: past the
+#: same time, the parcel-years fixed and closed before the rows come back too.
 DIVE_CUT_SLOW = 1.0
 DIVE_CUT_MIN_S = 2.0
 
@@ -244,7 +246,10 @@ def _lp_dive(model: CompiledModel, sifted: _Sifted, *, left, rows: DiveRows | No
     holds the project minimum of each project fixed in it). The dive's plan
     then keeps the discs (less than :data:`siteplan.solve.lazy.LP_EPS`
     over): without it, the dive moves units into discs the sifted LP left
-    below the cap (at 20,000 parcels its plan overfilled 321 discs).
+    below the cap (at 20,000 parcels its plan overfilled 321 discs). A
+    pass whose re-solve, backing off included, takes longer than
+    :data:`DIVE_CUT_SLOW` allows is undone, and the dive adds no more rows;
+    its plan may then overfill discs, and the search fits it to them.
     """
     import highspy
 
@@ -306,10 +311,13 @@ def _lp_dive(model: CompiledModel, sifted: _Sifted, *, left, rows: DiveRows | No
         idx = z_local[np.asarray(js, dtype=int)]
         set_bounds(js, lower0[idx], upper0[idx])
 
-    def settle(status, batch: list, rounds: int):
+    def settle(status, batch: list, rounds: int, until: float | None = None):
         """Back off from an infeasible LP: rows over units as well as binaries can refuse a batch,
-        so it is undone and its first half tried; a single parcel-year refused is closed."""
+        so it is undone and its first half tried; a single parcel-year refused is closed. With ``until``
+        (a ``perf_counter`` time), backing off stops there, the LP left as it is (the caller undoes it)."""
         while status == highspy.HighsModelStatus.kInfeasible and batch:
+            if until is not None and time.perf_counter() >= until:
+                break
             release(batch)
             if len(batch) == 1:
                 closed[batch[0]] = True
@@ -318,7 +326,7 @@ def _lp_dive(model: CompiledModel, sifted: _Sifted, *, left, rows: DiveRows | No
             else:
                 batch = batch[: len(batch) // 2]
                 fix(batch)
-            _run_for(h, stop())
+            _run_for(h, stop() if until is None else max(0.0, min(stop(), until - time.perf_counter())))
             status = h.getModelStatus()
             if time.perf_counter() - t0 > budget:
                 break
@@ -386,22 +394,37 @@ def _lp_dive(model: CompiledModel, sifted: _Sifted, *, left, rows: DiveRows | No
                 cuts = pool.separate(solution())
                 if cuts is None:
                     break
-                saved = (W, room, act, tol, h.getNumRow(), h.getBasis())
+                saved = (W, room, act.copy(), tol, h.getNumRow(), h.getBasis(), list(batch), fixed.copy(), closed.copy())
                 add_rows(cuts)
                 left_now = max(stop(), last_s) if finish else stop()
                 slow = max(DIVE_CUT_MIN_S, DIVE_CUT_SLOW * round_s)
+                t_cut = time.perf_counter()
                 _run_for(h, min(left_now, slow))
-                if h.getModelStatus() == highspy.HighsModelStatus.kTimeLimit and slow < left_now:
-                    # the LP with these rows re-solves too slowly: they leave it, the last basis comes back, and the
-                    # dive goes on without adding rows (the pool keeps them; the plan is fitted to them afterwards)
-                    W, room, act, tol, n_before, basis = saved
+                status = h.getModelStatus()
+                # backing off from the round's fixed parcel-years that the rows refuse shares the re-solve's time:
+                # at 20,000 parcels with a 300 s limit it took 71 s (a round's LP: 8 s), and the dive's last round,
+                # late, then closed enough parcel-years to leave 12,304 units short
+                until = t_cut + slow if slow < left_now else None
+                if status == highspy.HighsModelStatus.kInfeasible:
+                    status, batch = settle(status, batch, rounds, until=until)
+                if until is not None and (status == highspy.HighsModelStatus.kTimeLimit or (
+                        status != highspy.HighsModelStatus.kOptimal and time.perf_counter() >= until)):
+                    # the LP with these rows re-solves too slowly: they leave it, the parcel-years fixed and closed
+                    # before them and the last basis come back, and the dive goes on without adding rows (the
+                    # pool keeps them; the plan is fitted to them afterwards)
+                    W, room, act, tol, n_before, basis, batch, was_fixed, was_closed = saved
+                    reopen = np.nonzero(closed & ~was_closed)[0]
+                    fixed[:], closed[:] = was_fixed, was_closed
+                    if len(reopen):
+                        idx = z_local[reopen]
+                        set_bounds(reopen, lower0[idx], upper0[idx])
+                    set_bounds(batch, 1.0, 1.0)
                     _without_rows_since(h, n_before, basis, left_now)
                     cutting = False
                     log.info("LP dive round %d: the LP with %d more disc rows did not re-solve in %.1f s; "
                              "the dive goes on without them", rounds, cuts[0].shape[0], slow)
                     status = h.getModelStatus()
                     break
-                status, batch = settle(h.getModelStatus(), batch, rounds)
                 log.debug("LP dive round %d: %d disc rows added, %s", rounds, cuts[0].shape[0], h.modelStatusToString(status))
                 if status != highspy.HighsModelStatus.kOptimal:
                     break
