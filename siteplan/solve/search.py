@@ -505,7 +505,8 @@ def solve_compiled(
         # for the exact rule too: the LP had some of its rows): within the gap, it is proven
         stages[-1] = dataclasses.replace(stages[-1], proven=True, gap=final_gap)
     status, optimal, time_limit_hit = derive_status(stages, within_gap=within_gap)
-    log.info("Solved (%s): %s, gap %.2f%%, %.1f s", method, status, 100 * final_gap, solve_s)
+    gap_text = f"{100 * final_gap:.2f}%" if np.isfinite(final_gap) else "not known (no bound)"
+    log.info("Solved (%s): %s, gap %s, %.1f s", method, status, gap_text, solve_s)
     shortfall = float(base.slice_s(x).sum())
     report = SolverReport(
         solver=solver,
@@ -532,13 +533,16 @@ def solve_compiled(
         stages=tuple(stages),
     )
     if time_limit_hit:
-        log.warning("Time limit of %g s hit: this is the best plan found, %.2f%% from the bound", time_limit_s, 100 * final_gap)
+        log.warning("Time limit of %g s hit: this is the best plan found, %s", time_limit_s,
+                    f"{100 * final_gap:.2f}% from the bound" if np.isfinite(final_gap) else "with no bound to measure it against")
     elif not optimal and within_gap:
         unproven = ", ".join(dict.fromkeys(s.name for s in stages if not s.proven))
         log.warning("The plan is %.2f%% from the bound, within the gap limit of %.2f%%, but not proven: %s did not "
                     "prove its part", 100 * final_gap, 100 * gap, unproven)
-    elif not optimal:
+    elif not optimal and np.isfinite(final_gap):
         log.warning("The plan is %.2f%% from the bound, more than the gap limit of %.2f%%", 100 * final_gap, 100 * gap)
+    elif not optimal:
+        log.warning("No bound is known to measure the plan against: its gap is not proven")
     return Plan.from_solution(problem, base, x, report)
 
 
