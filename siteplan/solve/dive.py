@@ -405,7 +405,8 @@ def _lp_dive(model: CompiledModel, sifted: _Sifted, *, left, rows: DiveRows | No
                 # at 20,000 parcels with a 300 s limit it took 71 s (a round's LP: 8 s), and the dive's last round,
                 # late, then closed enough parcel-years to leave 12,304 units short
                 until = t_cut + slow if slow < left_now else None
-                if status == highspy.HighsModelStatus.kInfeasible:
+                refused = status == highspy.HighsModelStatus.kInfeasible
+                if refused:
                     status, batch = settle(status, batch, rounds, until=until)
                 if until is not None and (status == highspy.HighsModelStatus.kTimeLimit or (
                         status != highspy.HighsModelStatus.kOptimal and time.perf_counter() >= until)):
@@ -421,8 +422,9 @@ def _lp_dive(model: CompiledModel, sifted: _Sifted, *, left, rows: DiveRows | No
                     set_bounds(batch, 1.0, 1.0)
                     _without_rows_since(h, n_before, basis, left_now)
                     cutting = False
-                    log.info("LP dive round %d: the LP with %d more disc rows did not re-solve in %.1f s; "
-                             "the dive goes on without them", rounds, cuts[0].shape[0], slow)
+                    log.info("LP dive round %d: the LP with %d more disc rows did not re-solve in %.1f s%s; "
+                             "the dive goes on without them", rounds, cuts[0].shape[0], slow,
+                             ", backing off from the parcel-years they refuse" if refused else "")
                     status = h.getModelStatus()
                     break
                 log.debug("LP dive round %d: %d disc rows added, %s", rounds, cuts[0].shape[0], h.modelStatusToString(status))
