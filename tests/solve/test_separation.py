@@ -7,6 +7,8 @@ solve added.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -495,3 +497,26 @@ def test_a_later_round_of_disc_rows_never_delivers_a_worse_plan_than_an_earlier_
         assert stages[-1].name == "trim" and "round 1's plan, delivered" in stages[-1].status
     else:
         assert np.array_equal(second.x, later) and method == "lp-guided" and stages[-1].status == "Fitted to the discs"
+
+
+def test_a_solve_with_no_bound_says_so_in_its_log_and_status_never_nan(monkeypatch, caplog):
+    """A search that ends with no bound at all (its sifting stopped by the limit, no earlier round to measure
+    against) gives a gap that is not a number: the log and the status say "no bound", never "nan%"."""
+    import logging
+
+    import siteplan.solve.search as S
+
+    real = S.solve_lazily
+
+    def no_bound(*a, **kw):
+        first, bound, method, solve_s, second, model, base = real(*a, **kw)
+        return first, float("-inf"), method, solve_s, second, model, base
+
+    monkeypatch.setattr(S, "solve_lazily", no_bound)
+    p = _line_city()
+    with caplog.at_level(logging.INFO, logger="siteplan.solve.search"):
+        plan = _problem(p, minimum=60).solve(time_limit_s=60)
+    assert "nan" not in caplog.text.lower()
+    assert "gap not known (no bound)" in caplog.text and "No bound is known to measure the plan against" in caplog.text
+    assert math.isnan(plan.status.gap) and not plan.status.within_gap and plan.status.code != "optimal"
+    assert "no bound" in plan.status.text("en") and "无最优界" in plan.status.text("zh")
