@@ -403,7 +403,7 @@ def _lp_dive(model: CompiledModel, sifted: _Sifted, *, left, rows: DiveRows | No
                 status = h.getModelStatus()
                 # backing off from the round's fixed parcel-years that the rows refuse shares the re-solve's time:
                 # at 20,000 parcels with a 300 s limit it took 71 s (a round's LP: 8 s), and the dive's last round,
-                # late, then closed enough parcel-years to leave 12,304 units short
+                # late, then closed enough parcel-years to leave about 12,550 units short
                 until = t_cut + slow if slow < left_now else None
                 refused = status == highspy.HighsModelStatus.kInfeasible
                 if refused:

@@ -378,7 +378,7 @@ def test_backing_off_from_parcel_years_the_disc_rows_refuse_takes_no_longer_than
     80 units, some 2R windows of them over the cap of 300. Backing off from them is part of the rows' re-solve:
     past DIVE_CUT_SLOW x the round's LP (here at once), the rows leave the LP, the parcel-years the round fixed
     stay fixed, and the dive goes on without rows. At 20,000 parcels with a 300 s limit the back-off took 71 s,
-    and the dive's last round, late, left 12,304 units short. Whole units then keep every disc, and the missing
+    and the dive's last round, late, left about 12,550 units short. Whole units then keep every disc, and the missing
     units are reported."""
     import logging
 
