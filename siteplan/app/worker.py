@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import signal
 import sys
 import time
 import traceback
@@ -93,6 +94,9 @@ def _plan_record(result) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Ctrl-C is the app's cancel button. A process started in the background by a script ignores it, and so
+    # would this worker, inheriting that from the app: the cancel would do nothing while the run went on.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     args = sys.argv[1:] if argv is None else argv
     folder = Path(args[0]).resolve()
     record = read_json(folder / "job.json")

@@ -205,7 +205,23 @@ def test_two_asked_at_once_queue_and_never_run_together(live_ws):
     assert a.record["finished"] <= b.record["started"]
 
 
-def test_cancel_of_a_running_run_leaves_the_earlier_runs_outputs_untouched(live_ws):
+@pytest.mark.parametrize("ctrl_c", ["live", "ignored"])
+def test_cancel_of_a_running_run_leaves_the_earlier_runs_outputs_untouched(live_ws, ctrl_c):
+    """The cancel button sends the worker Ctrl-C. With Ctrl-C ignored in the app's own process (as in one a
+    script started in the background), the worker, which inherits that, still stops on it."""
+    import signal
+
+    if ctrl_c == "ignored":
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # the workers started below inherit it
+        try:
+            _cancel_a_running_run(live_ws)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+    else:
+        _cancel_a_running_run(live_ws)
+
+
+def _cancel_a_running_run(live_ws):
     client = make_client(live_ws)
     first = _start(client)
     assert _wait(live_ws, first).state == "done"
