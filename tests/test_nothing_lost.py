@@ -192,8 +192,11 @@ def interrupt_run(scen: Path, out: Path, stage: str, *, after_s: float = 0.0, ve
     ``after_s`` seconds after it prints ``stage``: its exit code, its output, and the seconds
     from the signal to its exit."""
     env = dict(os.environ, PYTHONUNBUFFERED="1", COLUMNS="200")
+    # Ctrl-C live in the child, as in a terminal's foreground command, even where the tests run in the background
+    # (a shell's background job ignores Ctrl-C, and its children inherit that)
+    live = "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from siteplan.cli import main; main()", "run", str(scen), "--out", str(out)]
+        [sys.executable, "-c", live + "from siteplan.cli import main; main()", "run", str(scen), "--out", str(out)]
         + (["--verbose"] if verbose else []),
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8", env=env,
     )
