@@ -473,6 +473,11 @@ def _within_gap(objective: float, bound: float, gap: float) -> bool:
     return _rel_gap(objective, bound) <= gap + GAP_TOL
 
 
+def _lex_key(model: CompiledModel, x: np.ndarray) -> tuple[float, float]:
+    """Shortfall first (to a thousandth of a unit), then the penalised objective: the order plans are compared in."""
+    return round(float(model.slice_s(x).sum()), 3), float(model.cost @ x)
+
+
 def _with_rows(model: CompiledModel, block: sp.spmatrix, lb, ub, *, rule: str) -> CompiledModel:
     """The model with the hard rows ``lb <= block x <= ub`` added (``block``
     has one column per model column; ``lb``, ``ub`` scalars or one per row)."""

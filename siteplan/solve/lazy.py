@@ -39,7 +39,7 @@ import scipy.sparse as sp
 
 from ..errors import SolverError
 from ..model.builder import CompiledModel
-from .backends import MIN_STEP_S, _highs, _relaxed, _run, _run_for, _within_gap
+from .backends import MIN_STEP_S, _highs, _lex_key, _relaxed, _run, _run_for, _within_gap
 from .stages import StageRecord
 from .status import delivered_x
 
@@ -639,12 +639,6 @@ def _within_cap(base: CompiledModel, second, cuts, rules: list, stages: list[Sta
     return second
 
 
-def _plan_key(model: CompiledModel, x: np.ndarray) -> tuple[float, float]:
-    """How plans of rounds are compared: units short first (to a thousandth), then the penalised objective."""
-    x = delivered_x(model, x)
-    return round(float(model.slice_s(x).sum()), 3), float(model.cost @ x)
-
-
 def solve_lazily(search, model: CompiledModel, base: CompiledModel, *, gap: float, time_limit_s: float, opts: dict,
                  stages: list[StageRecord], t0: float, whole_units=None):
     """Run ``search`` (``_staged`` or ``_solve_small``) with the lazy rules' rows added as needed.
@@ -714,8 +708,12 @@ def solve_lazily(search, model: CompiledModel, base: CompiledModel, *, gap: floa
         stages.append(StageRecord("lazy_rows", "Optimal" if clean else "Time limit reached", seconds, not clean, clean, None))
         log.info("Lazy disc rows in the LP: %d rows in %d passes, %.1f s", added, passes, seconds)
     last = None  # the previous round's result, delivered if a later round finds no plan in the time left
-    kept = None  # the best plan of the rounds searched again that keeps every disc: (round, result, its last record)
+    kept = None  # the best plan of the rounds searched again that keeps every disc: (round, result, last record, key)
     bounds: list[tuple[float, str]] = []  # each round's bound and method
+
+    def key_of(res) -> tuple[float, float]:
+        """How the rounds' plans are compared (:func:`~siteplan.solve.backends._lex_key` of the plan as delivered)."""
+        return _lex_key(base, delivered_x(base, res.x))
 
     def deliver(k: int, first, bound, method, solve_s, second):
         """Round ``k``'s result, or the kept plan of an earlier round when that one has fewer units short (then
@@ -724,10 +722,11 @@ def solve_lazily(search, model: CompiledModel, base: CompiledModel, *, gap: floa
         bound of its own (its sifting stopped by the limit), a round is measured against the best earlier one's:
         every round's LP holds a subset of the rule's rows, so its bound is one for the rule (least-shortfall
         bounds stay with their own round: they hold only for plans with no more shortfall than its floor)."""
-        if kept is not None and kept[0] < k and _plan_key(base, kept[1][4].x) < _plan_key(base, second.x):
-            j, earlier, record = kept
+        key = key_of(second)
+        if kept is not None and kept[0] < k and kept[3] < key:
+            j, earlier, record, earlier_key = kept
             log.info("Lazy disc rows, round %d: its plan is %.0f units short, round %d's %.0f; delivering round %d's plan",
-                     k, _plan_key(base, second.x)[0], j, _plan_key(base, earlier[4].x)[0], j)
+                     k, key[0], j, earlier_key[0], j)
             # the delivered plan's own last record again, as it was before the later round
             stages.append(dataclasses.replace(record, seconds=0.0, status=f"{record.status}; round {j}'s plan, delivered"))
             first, bound, method, _, second = earlier
@@ -821,8 +820,10 @@ def solve_lazily(search, model: CompiledModel, base: CompiledModel, *, gap: floa
             return deliver(k, first, bound, method, solve_s, second)
         log.info("Lazy disc rows, round %d: %s; searching again with the rows found", k,
                  "the plan gives up targets to keep the discs" if cuts is None else f"the plan overfills {cuts[0].shape[0]} discs")
-        if cuts is None and (kept is None or _plan_key(base, second.x) < _plan_key(base, kept[1][4].x)):
-            kept = (k, (first, bound, method, solve_s, second), stages[-1])  # keeps every disc: deliverable
+        if cuts is None:  # the plan keeps every disc: deliverable, if no later round does better
+            key = key_of(second)
+            if kept is None or key < kept[3]:
+                kept = (k, (first, bound, method, solve_s, second), stages[-1], key)
         if cuts is not None:
             add(cuts)
         if refitted:

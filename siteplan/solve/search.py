@@ -29,7 +29,8 @@ import numpy as np
 from ..errors import SolverError
 from ..model.builder import CompiledModel
 from ..model.problem import Problem
-from .backends import MIN_STEP_S, SolveResult, _columns_of, _rel_gap, _relaxed, _solve_columns, _with_row, _within_gap, solve_model
+from .backends import (MIN_STEP_S, SolveResult, _columns_of, _lex_key, _rel_gap, _relaxed, _solve_columns, _with_row,
+                       _within_gap, solve_model)
 from .dive import _dive_rows, _lp_dive
 from .lazy import solve_lazily
 from .sift import _sifted_lp
@@ -399,11 +400,6 @@ def _solve_small(model: CompiledModel, base: CompiledModel, *, gap: float, time_
         early = dataclasses.replace(early, objective=float(base.cost @ early.x), status="Solved in whole units")
         return early, bound, "mip", solve_s, dataclasses.replace(early, runtime_s=0.0)
     return first, bound, method, solve_s, second
-
-
-def _lex_key(model: CompiledModel, x: np.ndarray) -> tuple[float, float]:
-    """Shortfall first (to a thousandth of a unit), then the penalised objective: the order plans are compared in."""
-    return round(float(model.slice_s(x).sum()), 3), float(model.cost @ x)
 
 
 
